@@ -1,0 +1,155 @@
+import type { FailureClassification } from './events/primitives.js';
+import type { CreditNoteStatus } from './machine/creditNoteState.js';
+
+/**
+ * Every failure the library reports is an instance of one of these classes,
+ * each with a stable `code` a host can switch on and a human `message`.
+ * Expected failures are returned inside a neverthrow `Err`, never thrown.
+ */
+export abstract class RefundLifecycleError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export type ValidationIssue = {
+  /** Dotted path of the offending field, e.g. `amount` or `payment.paymentId`. */
+  readonly path: string;
+  readonly message: string;
+};
+
+/** A command's input was rejected before anything was read or written. */
+export class ValidationError extends RefundLifecycleError {
+  readonly code = 'validation_failed' as const;
+  constructor(readonly issues: readonly ValidationIssue[]) {
+    super(`Invalid input: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`);
+  }
+  /** The first offending field. */
+  get field(): string {
+    return this.issues[0]?.path ?? '';
+  }
+}
+
+/** A stored, replayed or incoming event does not match its schema. */
+export class EventValidationError extends RefundLifecycleError {
+  readonly code = 'invalid_event' as const;
+  constructor(readonly issues: readonly ValidationIssue[]) {
+    super(`Invalid event: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`);
+  }
+  get field(): string {
+    return this.issues[0]?.path ?? '';
+  }
+}
+
+export class CreditNoteNotFoundError extends RefundLifecycleError {
+  readonly code = 'credit_note_not_found' as const;
+  constructor(readonly creditNoteId: string) {
+    super(`Credit note ${creditNoteId} does not exist`);
+  }
+}
+
+/** The id is taken by a credit note with different terms (same terms is an idempotent repeat). */
+export class CreditNoteAlreadyExistsError extends RefundLifecycleError {
+  readonly code = 'credit_note_exists' as const;
+  constructor(readonly creditNoteId: string) {
+    super(`Credit note ${creditNoteId} already exists with different terms`);
+  }
+}
+
+/** The lifecycle does not allow this command in the credit note's current status. */
+export class TransitionConflictError extends RefundLifecycleError {
+  readonly code = 'transition_not_allowed' as const;
+  constructor(
+    readonly creditNoteId: string,
+    readonly command: string,
+    readonly status: CreditNoteStatus,
+  ) {
+    super(`Cannot ${command} credit note ${creditNoteId}: it is ${status}`);
+  }
+}
+
+/** Another writer changed a stream between our read and our append. */
+export class VersionConflictError extends RefundLifecycleError {
+  readonly code = 'version_conflict' as const;
+  constructor(
+    readonly streamId: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number,
+  ) {
+    super(`Stream ${streamId} is at version ${actualVersion}, expected ${expectedVersion}`);
+  }
+}
+
+/** Optimistic-concurrency conflicts persisted after every bounded retry. */
+export class ConcurrencyError extends RefundLifecycleError {
+  readonly code = 'concurrency_conflict' as const;
+  constructor(
+    readonly attempts: number,
+    cause: VersionConflictError,
+  ) {
+    super(`Gave up after ${attempts} attempts: ${cause.message}`, { cause });
+  }
+}
+
+/** The outbox entry's claim expired and another dispatcher took it over. */
+export class OutboxClaimLostError extends RefundLifecycleError {
+  readonly code = 'outbox_claim_lost' as const;
+  constructor(readonly entryId: string) {
+    super(`Outbox entry ${entryId} is no longer claimed by this dispatcher`);
+  }
+}
+
+/** An outbox entry id was appended twice: a decision bug, never expected. */
+export class DuplicateOutboxEntryError extends RefundLifecycleError {
+  readonly code = 'duplicate_outbox_entry' as const;
+  constructor(readonly entryId: string) {
+    super(`Outbox entry ${entryId} already exists`);
+  }
+}
+
+export type GatewayErrorKind = 'transient' | 'definitive';
+
+/**
+ * The payment processor refused or could not be reached. `transient` errors
+ * (rate limit, 5xx, network, timeout) leave the refund pending and are retried
+ * with the same idempotency key; `definitive` ones fail the refund.
+ */
+export class GatewayError extends RefundLifecycleError {
+  readonly code = 'gateway_error' as const;
+  constructor(
+    readonly kind: GatewayErrorKind,
+    /** The processor's own code, e.g. `rate_limit` or `charge_disputed`. */
+    readonly processorCode: string,
+    message: string,
+    options?: { cause?: unknown; classification?: FailureClassification },
+  ) {
+    super(message, options);
+    this.classification = options?.classification ?? defaultClassification(kind);
+  }
+  /** What a retry can do and the recovery to offer, when the refund fails on this error. */
+  readonly classification: FailureClassification;
+}
+
+/** The store threw: the database is unreachable or broke an invariant. */
+export class StoreError extends RefundLifecycleError {
+  readonly code = 'store_unavailable' as const;
+  constructor(cause: unknown) {
+    super(`Event store failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+export type CommandError =
+  | ValidationError
+  | EventValidationError
+  | CreditNoteNotFoundError
+  | CreditNoteAlreadyExistsError
+  | TransitionConflictError
+  | ConcurrencyError
+  | GatewayError
+  | StoreError;
+
+const defaultClassification = (kind: GatewayErrorKind): FailureClassification =>
+  kind === 'transient' ? { retry: 'may_help', recovery: 'retry' } : { retry: 'will_not_help', recovery: 'manual_refund' };

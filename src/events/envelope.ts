@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { creditNoteEventDataSchemas, type CreditNoteEvent } from './creditNoteEvents.js';
+import { paymentEventDataSchemas, type PaymentEvent } from './paymentEvents.js';
+import { actorSchema, eventSourceSchema, isoTimestampSchema, type Actor, type EventSource } from './primitives.js';
+
+export const CURRENT_SCHEMA_VERSION = 1;
+
+const envelopeFields = {
+  eventId: z.string().min(1),
+  streamId: z.string().min(1),
+  /** 1 for the stream's first event. */
+  streamVersion: z.number().int().min(1),
+  schemaVersion: z.literal(CURRENT_SCHEMA_VERSION),
+  occurredAt: isoTimestampSchema,
+  actor: actorSchema,
+  /** The event or message that directly caused this one (a webhook's event id, a previous event). */
+  causationId: z.string().min(1).nullable(),
+  /** Shared by every event one command or webhook produced. */
+  correlationId: z.string().min(1),
+  source: eventSourceSchema,
+};
+
+const allDataSchemas = { ...creditNoteEventDataSchemas, ...paymentEventDataSchemas };
+export type DomainEventType = keyof typeof allDataSchemas;
+
+export const eventEnvelopeSchema = z.discriminatedUnion(
+  'type',
+  Object.entries(allDataSchemas).map(([type, data]) =>
+    z.object({ ...envelopeFields, type: z.literal(type), data }),
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+);
+
+type EnvelopeMeta = {
+  eventId: string;
+  streamId: string;
+  streamVersion: number;
+  schemaVersion: typeof CURRENT_SCHEMA_VERSION;
+  occurredAt: string;
+  actor: Actor;
+  causationId: string | null;
+  correlationId: string;
+  source: EventSource;
+};
+
+/** A domain event with its envelope, as appended to a stream. */
+export type DomainEvent = EnvelopeMeta & (CreditNoteEvent | PaymentEvent);
+
+/** A domain event as the store returns it: with its place in the global log. */
+export type StoredEvent = DomainEvent & { globalPosition: number };
+
+export const isDomainEventType = (type: string): type is DomainEventType => Object.hasOwn(allDataSchemas, type);
+export const isCreditNoteEvent = (event: DomainEvent): event is EnvelopeMeta & CreditNoteEvent =>
+  Object.hasOwn(creditNoteEventDataSchemas, event.type);
+export const isPaymentEvent = (event: DomainEvent): event is EnvelopeMeta & PaymentEvent =>
+  Object.hasOwn(paymentEventDataSchemas, event.type);

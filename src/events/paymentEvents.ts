@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { currencySchema, identifierSchema, minorAmountSchema } from './primitives.js';
+
+/**
+ * Events of a payment's own stream. The payment stream is the cross-stream
+ * guard: every credit note of a payment and the charge confirmation are
+ * appended to it, so a credit note issued while the confirmation arrives
+ * conflicts and is decided again instead of being left pending forever.
+ */
+export const creditNoteAttachedSchema = z.object({
+  creditNoteId: identifierSchema,
+  amount: minorAmountSchema,
+  currency: currencySchema,
+});
+
+/** The processor confirmed the charge (Stripe: `payment_intent.succeeded`): the D-113 gate opens. */
+export const chargeConfirmedSchema = z.object({
+  paymentId: identifierSchema,
+  processor: identifierSchema,
+});
+
+export const paymentEventDataSchemas = {
+  CreditNoteAttached: creditNoteAttachedSchema,
+  ChargeConfirmed: chargeConfirmedSchema,
+} as const;
+
+export type PaymentEventType = keyof typeof paymentEventDataSchemas;
+
+export type PaymentEvent = {
+  [K in PaymentEventType]: { type: K; data: z.output<(typeof paymentEventDataSchemas)[K]>; occurredAt: string };
+}[PaymentEventType];

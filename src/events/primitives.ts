@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+/** Identifiers a host chooses (credit notes, users) or a processor assigns (payments, refunds). */
+export const identifierSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'must be at most 255 characters')
+  .regex(/^[A-Za-z0-9_\-:.@]+$/, 'may contain only letters, digits and _ - : . @');
+
+/** Integer amount in the currency's minor unit (cents): floats lose money. */
+export const minorAmountSchema = z
+  .number()
+  .int('must be an integer number of minor units')
+  .positive('must be greater than zero')
+  .max(99_999_999_999, 'is too large');
+
+/** ISO 4217 code, stored lower-case as processors report it. */
+export const currencySchema = z
+  .string()
+  .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code')
+  .transform((code) => code.toLowerCase());
+
+export const isoTimestampSchema = z.iso.datetime({ offset: true });
+
+/** The processor payment a credit note refunds; `account` is the Connect account for direct charges. */
+export const paymentRefSchema = z.object({
+  processor: identifierSchema,
+  paymentId: identifierSchema,
+  account: identifierSchema.nullable().default(null),
+});
+export type PaymentRef = z.output<typeof paymentRefSchema>;
+
+export const actorSchema = z.object({
+  kind: z.enum(['user', 'system', 'processor']),
+  id: identifierSchema,
+});
+export type Actor = z.output<typeof actorSchema>;
+
+/** What carried a fact into the library. */
+export const eventSourceSchema = z.enum(['command', 'webhook', 'refresh', 'dispatcher', 'dashboard', 'import']);
+export type EventSource = z.output<typeof eventSourceSchema>;
+
+export const refundMethodSchema = z.enum(['bank_transfer', 'cash', 'paypal', 'cheque', 'card_terminal', 'other']);
+export type ManualRefundMethod = z.output<typeof refundMethodSchema>;
+
+/** What a retry can do for a failure, and what a human should do next. */
+export const failureClassificationSchema = z.object({
+  retry: z.enum(['may_help', 'after_action', 'will_not_help']),
+  recovery: z.enum(['retry', 'top_up_balance', 'resolve_dispute', 'manual_refund', 'none']),
+});
+export type FailureClassification = z.output<typeof failureClassificationSchema>;
+
+/** Processor-neutral refund status (seed 002: one vocabulary for Stripe, Adyen…). */
+export const processorRefundStatusSchema = z.enum(['pending', 'action_required', 'succeeded', 'failed', 'canceled']);
+export type ProcessorRefundStatus = z.output<typeof processorRefundStatusSchema>;

@@ -1,0 +1,9 @@
+import type { z } from 'zod';
+import type { ValidationIssue } from '../errors.js';
+
+/** zod's issues as `{ path: 'payment.paymentId', message }`, the shape every typed error carries. */
+export const toValidationIssues = (error: z.ZodError): ValidationIssue[] =>
+  error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));

@@ -1,0 +1,92 @@
+// The public API of refund-lifecycle, listed one by one: anything not here is internal.
+
+export {
+  createRefundLifecycle,
+  type RefundLifecycle,
+  type RefundLifecycleConfig,
+  type ObservationResult,
+  type ChargeConfirmationResult,
+} from './lifecycle/createRefundLifecycle.js';
+export type {
+  IssueCreditNoteInput,
+  RetryRefundInput,
+  MarkRefundedInput,
+  ConfirmChargeInput,
+  ObserveRefundInput,
+  ListCreditNotesInput,
+} from './lifecycle/commandInputs.js';
+export type { RefreshStatusInput } from './lifecycle/commands/refreshStatus.js';
+export type { CreditNoteView, CreditNoteAction } from './lifecycle/creditNoteView.js';
+export { defaultRetryPolicy, type RetryPolicy } from './lifecycle/deps.js';
+export type { DispatchReport } from './outbox/dispatcher.js';
+
+export {
+  RefundLifecycleError,
+  ValidationError,
+  EventValidationError,
+  CreditNoteNotFoundError,
+  CreditNoteAlreadyExistsError,
+  TransitionConflictError,
+  VersionConflictError,
+  ConcurrencyError,
+  OutboxClaimLostError,
+  DuplicateOutboxEntryError,
+  GatewayError,
+  StoreError,
+  type CommandError,
+  type GatewayErrorKind,
+  type ValidationIssue,
+} from './errors.js';
+
+export { parseEvent, parseStoredEvent } from './events/parseEvent.js';
+export { CURRENT_SCHEMA_VERSION, type DomainEvent, type DomainEventType, type StoredEvent } from './events/envelope.js';
+export type { CreditNoteEvent, CreditNoteEventType } from './events/creditNoteEvents.js';
+export type { PaymentEvent, PaymentEventType } from './events/paymentEvents.js';
+export type {
+  Actor,
+  EventSource,
+  PaymentRef,
+  FailureClassification,
+  ManualRefundMethod,
+  ProcessorRefundStatus,
+} from './events/primitives.js';
+
+export {
+  creditNoteStatuses,
+  type CreditNoteStatus,
+  type CreditNoteState,
+  type CreditNoteContext,
+  type RefundAttempt,
+  type RefundFailure,
+  type PendingReason,
+} from './machine/creditNoteState.js';
+export { replayCreditNote, type ReplayStep } from './machine/replay.js';
+export { toMermaid } from './machine/mermaid.js';
+
+export type {
+  EventStore,
+  AppendRequest,
+  AppendError,
+  StreamAppend,
+  OutboxDraft,
+  OutboxEntry,
+  OutboxClaim,
+  OutboxKind,
+  ClaimedOutboxEntry,
+  ClaimOutboxRequest,
+  CreditNoteSummary,
+  ListCreditNotesFilter,
+  JsonValue,
+} from './ports/eventStore.js';
+export type { RefundGateway, CreateRefundRequest, ProcessorRefund } from './ports/refundGateway.js';
+export {
+  systemClock,
+  type Clock,
+  type Notifier,
+  type Notification,
+  type NotificationKind,
+  type Recipient,
+  type RefundHooks,
+  type HookCall,
+  type HookName,
+} from './ports/notifier.js';

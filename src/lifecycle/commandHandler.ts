@@ -1,0 +1,135 @@
+import { err, ok, type Result } from 'neverthrow';
+import {
+  ConcurrencyError,
+  DuplicateOutboxEntryError,
+  type EventValidationError,
+  OutboxClaimLostError,
+  type RefundLifecycleError,
+  VersionConflictError,
+} from '../errors.js';
+import { CURRENT_SCHEMA_VERSION, type DomainEvent } from '../events/envelope.js';
+import type { PaymentEvent } from '../events/paymentEvents.js';
+import { parseEvent } from '../events/parseEvent.js';
+import type { Actor, EventSource } from '../events/primitives.js';
+import { outboxDraftFor } from '../outbox/outboxDrafts.js';
+import type { Clock } from '../ports/notifier.js';
+import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft } from '../ports/eventStore.js';
+import type { CreditNoteChange } from './creditNoteChange.js';
+import type { LoadedPayment } from './streams.js';
+
+/** Who and what caused a command: copied onto every event it appends. */
+export type CommandMeta = {
+  actor: Actor;
+  source: EventSource;
+  causationId: string | null;
+  correlationId: string;
+};
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type PaymentChange = { loaded: LoadedPayment; events: Array<DistributiveOmit<PaymentEvent, 'occurredAt'>> };
+
+/** What a decision wants written, all in one atomic append, and what to answer once it is. */
+export type Plan<T> = {
+  creditNotes?: CreditNoteChange[];
+  payments?: PaymentChange[];
+  completeOutbox?: OutboxClaim[];
+  result: T;
+};
+
+export type HandlerDeps = { store: EventStore; clock: Clock; generateId: () => string };
+
+export type Executed<T> = { result: T; dueOutboxIds: string[] };
+
+/** Optimistic concurrency: a lost race reloads and decides again, this many times at most. */
+export const MAX_DECISION_ATTEMPTS = 8;
+
+/**
+ * Emmett's command-handler shape: load, decide, append with the versions read;
+ * on a version conflict, reload and decide again. `decide` is re-run from
+ * scratch each time, so it must read everything it relies on.
+ */
+export const executeCommand = async <T, E extends RefundLifecycleError>(
+  deps: HandlerDeps,
+  meta: CommandMeta,
+  decide: (now: Date) => Promise<Result<Plan<T>, E>>,
+): Promise<Result<Executed<T>, E | ConcurrencyError | OutboxClaimLostError | EventValidationError>> => {
+  let lastConflict: VersionConflictError | undefined;
+  for (let attempt = 1; attempt <= MAX_DECISION_ATTEMPTS; attempt += 1) {
+    // One instant per decision: the machine's view of time and the envelopes agree, so replays match.
+    const now = deps.clock.now();
+    const plan = await decide(now);
+    if (plan.isErr()) return err(plan.error);
+    const request = buildAppend(deps, meta, plan.value, now);
+    if (request.isErr()) return err(request.error);
+    const { append, dueOutboxIds } = request.value;
+    if (append.streams.length === 0 && (append.completeOutbox ?? []).length === 0) {
+      return ok({ result: plan.value.result, dueOutboxIds: [] });
+    }
+    const appended = await deps.store.append(append);
+    if (appended.isOk()) return ok({ result: plan.value.result, dueOutboxIds });
+    const failure = appended.error;
+    if (failure instanceof VersionConflictError) {
+      lastConflict = failure;
+      continue;
+    }
+    if (failure instanceof OutboxClaimLostError) return err(failure);
+    // Outbox ids derive from stream versions, so a duplicate means a decision bug, not a race.
+    throw failure satisfies DuplicateOutboxEntryError;
+  }
+  return err(new ConcurrencyError(MAX_DECISION_ATTEMPTS, lastConflict as VersionConflictError));
+};
+
+const buildAppend = <T>(
+  deps: HandlerDeps,
+  meta: CommandMeta,
+  plan: Plan<T>,
+  now: Date,
+): Result<{ append: AppendRequest; dueOutboxIds: string[] }, EventValidationError> => {
+  const occurredAt = now.toISOString();
+  const envelope = (streamId: string, version: number, event: { type: string; data: unknown }) =>
+    parseEvent({
+      eventId: deps.generateId(),
+      streamId,
+      streamVersion: version,
+      schemaVersion: CURRENT_SCHEMA_VERSION,
+      occurredAt,
+      ...meta,
+      type: event.type,
+      data: event.data,
+    });
+
+  const append: Required<AppendRequest> = { streams: [], outbox: [], completeOutbox: plan.completeOutbox ?? [], creditNotes: [] };
+  const written = [
+    ...(plan.creditNotes ?? []).map((change) => ({ loaded: change.loaded, events: change.events })),
+    ...(plan.payments ?? []),
+  ];
+  for (const { loaded, events } of written) {
+    if (events.length === 0) continue;
+    const enveloped: DomainEvent[] = [];
+    for (const [index, event] of events.entries()) {
+      const parsed = envelope(loaded.streamId, loaded.version + index + 1, event);
+      if (parsed.isErr()) return err(parsed.error);
+      enveloped.push(parsed.value);
+    }
+    append.streams.push({ streamId: loaded.streamId, expectedVersion: loaded.version, events: enveloped });
+  }
+  for (const change of plan.creditNotes ?? []) {
+    if (change.events.length === 0) continue;
+    const version = change.loaded.version + change.events.length;
+    const drafts: OutboxDraft[] = change.effects.map(({ intent, state, version: decidedAt }) =>
+      outboxDraftFor(intent, state, change.loaded.streamId, decidedAt, now),
+    );
+    append.outbox.push(...drafts);
+    append.creditNotes.push({
+      creditNoteId: change.state.context.creditNoteId,
+      streamId: change.loaded.streamId,
+      status: change.state.status,
+      paymentId: change.state.context.payment?.paymentId ?? null,
+      version,
+      updatedAt: occurredAt,
+      state: change.state,
+    });
+  }
+  const dueOutboxIds = append.outbox.filter((draft) => Date.parse(draft.availableAt) <= now.getTime()).map((d) => d.id);
+  return ok({ append, dueOutboxIds });
+};

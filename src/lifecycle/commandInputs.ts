@@ -1,0 +1,103 @@
+import { err, ok, type Result } from 'neverthrow';
+import { z } from 'zod';
+import { ValidationError } from '../errors.js';
+import {
+  actorSchema,
+  currencySchema,
+  eventSourceSchema,
+  failureClassificationSchema,
+  identifierSchema,
+  minorAmountSchema,
+  processorRefundStatusSchema,
+  refundMethodSchema,
+} from '../events/primitives.js';
+import { toValidationIssues } from '../events/validationIssues.js';
+
+const correlation = {
+  /** Ties together everything one request caused; generated when absent. */
+  correlationId: z.string().min(1).max(255).optional(),
+};
+
+export const issueCreditNoteInputSchema = z.strictObject({
+  creditNoteId: identifierSchema,
+  amount: minorAmountSchema,
+  currency: currencySchema,
+  /** The processor payment to refund, or null when the client paid outside the processor. */
+  payment: z
+    .strictObject({
+      processor: identifierSchema.optional(),
+      paymentId: identifierSchema,
+      /** Connect account of a direct charge (Stripe `acct_…`). */
+      account: identifierSchema.nullable().optional(),
+    })
+    .nullable(),
+  reason: z.string().trim().min(1, 'is required').max(1000),
+  /** The host already knows the charge is confirmed (it saw the payment succeed). */
+  chargeConfirmed: z.boolean().optional(),
+  actor: actorSchema,
+  ...correlation,
+});
+export type IssueCreditNoteInput = z.input<typeof issueCreditNoteInputSchema>;
+
+export const retryRefundInputSchema = z.strictObject({ actor: actorSchema, ...correlation });
+export type RetryRefundInput = z.input<typeof retryRefundInputSchema>;
+
+export const markRefundedInputSchema = z.strictObject({
+  /** Mandatory: why and how it was refunded, typically a bank reference. */
+  reason: z.string().trim().min(1, 'is required').max(1000),
+  reference: z.string().trim().min(1).max(255).nullable().optional(),
+  method: refundMethodSchema.optional(),
+  actor: actorSchema,
+  ...correlation,
+});
+export type MarkRefundedInput = z.input<typeof markRefundedInputSchema>;
+
+export const confirmChargeInputSchema = z.strictObject({
+  paymentId: identifierSchema,
+  processor: identifierSchema.optional(),
+  source: eventSourceSchema.optional(),
+  /** What carried the confirmation, e.g. the webhook event id. */
+  causationId: z.string().min(1).max(255).nullable().optional(),
+  ...correlation,
+});
+export type ConfirmChargeInput = z.input<typeof confirmChargeInputSchema>;
+
+export const processorRefundSchema = z.strictObject({
+  processorRefundId: identifierSchema,
+  paymentId: identifierSchema,
+  amount: minorAmountSchema,
+  currency: currencySchema,
+  status: processorRefundStatusSchema,
+  failure: z
+    .strictObject({ reason: z.string().min(1), classification: failureClassificationSchema, message: z.string() })
+    .nullable(),
+  metadata: z.strictObject({
+    creditNoteId: identifierSchema.nullable(),
+    attempt: z.number().int().min(1).nullable(),
+  }),
+});
+
+export const observeRefundInputSchema = z.strictObject({
+  refund: processorRefundSchema,
+  source: eventSourceSchema,
+  /** The webhook event id or refresh request that carried the observation. */
+  causationId: z.string().min(1).max(255).nullable().optional(),
+  ...correlation,
+});
+export type ObserveRefundInput = z.input<typeof observeRefundInputSchema>;
+
+export const creditNoteIdSchema = identifierSchema;
+
+export const listCreditNotesInputSchema = z.strictObject({
+  status: z.enum(['issued', 'pending', 'requested', 'succeeded', 'failed', 'manual']).optional(),
+  paymentId: identifierSchema.optional(),
+  after: identifierSchema.optional(),
+  limit: z.number().int().min(1).max(500).optional(),
+});
+export type ListCreditNotesInput = z.input<typeof listCreditNotesInputSchema>;
+
+/** Parses a command's input; the error lists every wrong field and nothing has been read or written. */
+export const validateInput = <S extends z.ZodType>(schema: S, input: unknown): Result<z.output<S>, ValidationError> => {
+  const parsed = schema.safeParse(input);
+  return parsed.success ? ok(parsed.data) : err(new ValidationError(toValidationIssues(parsed.error)));
+};

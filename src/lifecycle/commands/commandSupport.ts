@@ -1,0 +1,38 @@
+import { err, ok, type Result } from 'neverthrow';
+import { CreditNoteNotFoundError, OutboxClaimLostError, TransitionConflictError } from '../../errors.js';
+import type { Actor, EventSource } from '../../events/primitives.js';
+import type { CommandMeta } from '../commandHandler.js';
+import { proposeEvent, type CreditNoteChange, type ProposedCreditNoteEvent } from '../creditNoteChange.js';
+import type { LifecycleDeps } from '../deps.js';
+import type { LoadedCreditNote } from '../streams.js';
+
+export const commandMeta = (
+  deps: LifecycleDeps,
+  input: { actor: Actor; source?: EventSource; causationId?: string | null; correlationId?: string },
+): CommandMeta => ({
+  actor: input.actor,
+  source: input.source ?? 'command',
+  causationId: input.causationId ?? null,
+  correlationId: input.correlationId ?? deps.generateId(),
+});
+
+export const requireIssued = (loaded: LoadedCreditNote, creditNoteId: string) =>
+  loaded.state.status === 'unissued' ? err(new CreditNoteNotFoundError(creditNoteId)) : ok(loaded);
+
+/** A command's event the machine must accept; if it does not, the host gets a conflict naming the current status. */
+export const proposeOrConflict = (
+  change: CreditNoteChange,
+  event: ProposedCreditNoteEvent,
+  now: Date,
+  command: string,
+): Result<CreditNoteChange, TransitionConflictError> =>
+  proposeEvent(change, event, now.toISOString()).mapErr(
+    (state) => new TransitionConflictError(change.loaded.state.context.creditNoteId, command, state.status),
+  );
+
+/** Commands complete no outbox claims, so the store cannot answer "claim lost" to them. */
+export const withoutClaims = <T, E>(result: Result<T, E | OutboxClaimLostError>): Result<T, Exclude<E, OutboxClaimLostError>> =>
+  result.mapErr((error) => {
+    if (error instanceof OutboxClaimLostError) throw error;
+    return error as Exclude<E, OutboxClaimLostError>;
+  });

@@ -1,0 +1,56 @@
+import { err, ok, type Result } from 'neverthrow';
+import type { CommandError } from '../../errors.js';
+import { executeCommand, type Plan } from '../commandHandler.js';
+import { confirmChargeInputSchema, validateInput } from '../commandInputs.js';
+import { startChange, type CreditNoteChange } from '../creditNoteChange.js';
+import type { LifecycleDeps } from '../deps.js';
+import { nextRefundStep } from '../nextRefundStep.js';
+import { loadCreditNote, loadPayment } from '../streams.js';
+import { proposeOrConflict, withoutClaims } from './commandSupport.js';
+
+export type ChargeConfirmation = { paymentId: string; released: string[]; dueOutboxIds: string[] };
+
+/**
+ * D-113's gate opens: the confirmation and the release of every credit note
+ * that waited for it are one atomic append, so none is left pending when a
+ * credit note is issued at the same moment (its append conflicts and is
+ * decided again, this time seeing the confirmation). Idempotent.
+ */
+export const confirmCharge = async (
+  deps: LifecycleDeps,
+  rawInput: unknown,
+): Promise<Result<ChargeConfirmation, CommandError>> => {
+  const input = validateInput(confirmChargeInputSchema, rawInput);
+  if (input.isErr()) return err(input.error);
+  const { paymentId, processor = deps.gateway.processor, source = 'command', causationId = null } = input.value;
+  const meta = {
+    actor: { kind: 'processor' as const, id: processor },
+    source,
+    causationId,
+    correlationId: input.value.correlationId ?? deps.generateId(),
+  };
+
+  const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<string[]>, CommandError>> => {
+    const payment = await loadPayment(deps.store, paymentId);
+    if (payment.isErr()) return err(payment.error);
+    const released: CreditNoteChange[] = [];
+    for (const { creditNoteId } of payment.value.state.creditNotes) {
+      const loaded = await loadCreditNote(deps.store, creditNoteId);
+      if (loaded.isErr()) return err(loaded.error);
+      const { status, context } = loaded.value.state;
+      if (status !== 'pending' || context.pendingReason !== 'charge_not_confirmed') continue;
+      const change = proposeOrConflict(startChange(loaded.value), nextRefundStep(loaded.value.state, true), now, 'release');
+      if (change.isErr()) return err(change.error);
+      released.push(change.value);
+    }
+    const confirmation = payment.value.state.chargeConfirmed
+      ? []
+      : [{ type: 'ChargeConfirmed' as const, data: { paymentId, processor } }];
+    return ok({
+      creditNotes: released,
+      payments: [{ loaded: payment.value, events: confirmation }],
+      result: released.map((change) => change.state.context.creditNoteId),
+    });
+  });
+  return withoutClaims(executed).map(({ result, dueOutboxIds }) => ({ paymentId, released: result, dueOutboxIds }));
+};

@@ -1,0 +1,76 @@
+import { err, ok, type Result } from 'neverthrow';
+import { CreditNoteAlreadyExistsError, type CommandError } from '../../errors.js';
+import type { PaymentRef } from '../../events/primitives.js';
+import type { CreditNoteContext } from '../../machine/creditNoteState.js';
+import { executeCommand, type PaymentChange, type Plan } from '../commandHandler.js';
+import { issueCreditNoteInputSchema, validateInput } from '../commandInputs.js';
+import { startChange } from '../creditNoteChange.js';
+import type { LifecycleDeps } from '../deps.js';
+import { nextRefundStep } from '../nextRefundStep.js';
+import { loadCreditNote, loadPayment } from '../streams.js';
+import { commandMeta, proposeOrConflict, withoutClaims } from './commandSupport.js';
+
+type IssueTerms = { creditNoteId: string; amount: number; currency: string; payment: PaymentRef | null; reason: string };
+
+const sameTerms = (context: CreditNoteContext, terms: IssueTerms): boolean =>
+  context.amount === terms.amount &&
+  context.currency === terms.currency &&
+  context.reason === terms.reason &&
+  JSON.stringify(context.payment) === JSON.stringify(terms.payment);
+
+/**
+ * Issues a credit note and, when it refunds a processor payment, attaches it
+ * to the payment's stream and asks for attempt 1 — or defers it while the
+ * charge is unconfirmed (D-113). Issuing the same terms again is a no-op.
+ */
+export const issueCreditNote = async (
+  deps: LifecycleDeps,
+  rawInput: unknown,
+): Promise<Result<{ creditNoteId: string; dueOutboxIds: string[] }, CommandError>> => {
+  const input = validateInput(issueCreditNoteInputSchema, rawInput);
+  if (input.isErr()) return err(input.error);
+  const { creditNoteId, amount, currency, reason, chargeConfirmed = false } = input.value;
+  const payment: PaymentRef | null =
+    input.value.payment === null
+      ? null
+      : {
+          processor: input.value.payment.processor ?? deps.gateway.processor,
+          paymentId: input.value.payment.paymentId,
+          account: input.value.payment.account ?? null,
+        };
+  const terms: IssueTerms = { creditNoteId, amount, currency, payment, reason };
+
+  const executed = await executeCommand(
+    deps,
+    commandMeta(deps, input.value),
+    async (now): Promise<Result<Plan<null>, CommandError>> => {
+      const loaded = await loadCreditNote(deps.store, creditNoteId);
+      if (loaded.isErr()) return err(loaded.error);
+      if (loaded.value.state.status !== 'unissued') {
+        return sameTerms(loaded.value.state.context, terms)
+          ? ok({ result: null })
+          : err(new CreditNoteAlreadyExistsError(creditNoteId));
+      }
+      const issued = proposeOrConflict(startChange(loaded.value), { type: 'CreditNoteIssued', data: terms }, now, 'issue');
+      if (issued.isErr()) return err(issued.error);
+      if (payment === null) return ok({ creditNotes: [issued.value], result: null });
+
+      const paymentStream = await loadPayment(deps.store, payment.paymentId);
+      if (paymentStream.isErr()) return err(paymentStream.error);
+      const confirmed = paymentStream.value.state.chargeConfirmed || chargeConfirmed;
+      const change = proposeOrConflict(issued.value, nextRefundStep(issued.value.state, confirmed), now, 'issue');
+      if (change.isErr()) return err(change.error);
+      const paymentChange: PaymentChange = {
+        loaded: paymentStream.value,
+        events: [
+          ...(confirmed && !paymentStream.value.state.chargeConfirmed
+            ? [{ type: 'ChargeConfirmed' as const, data: { paymentId: payment.paymentId, processor: payment.processor } }]
+            : []),
+          { type: 'CreditNoteAttached', data: { creditNoteId, amount, currency } },
+        ],
+      };
+      return ok({ creditNotes: [change.value], payments: [paymentChange], result: null });
+    },
+  );
+  return withoutClaims(executed).map(({ dueOutboxIds }) => ({ creditNoteId, dueOutboxIds }));
+};

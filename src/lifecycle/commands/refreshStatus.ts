@@ -1,0 +1,72 @@
+import { err, ok, type Result } from 'neverthrow';
+import type { CommandError } from '../../errors.js';
+import { actorSchema } from '../../events/primitives.js';
+import { z } from 'zod';
+import type { ProcessorRefund } from '../../ports/refundGateway.js';
+import { creditNoteIdSchema, validateInput } from '../commandInputs.js';
+import type { LifecycleDeps } from '../deps.js';
+import { eventsForObservation } from '../observation.js';
+import { loadCreditNote } from '../streams.js';
+import { applyObservation, type ObservationOutcome } from './observeRefund.js';
+import { commandMeta, requireIssued, withoutClaims } from './commandSupport.js';
+
+export const refreshStatusInputSchema = z.strictObject({
+  actor: actorSchema.optional(),
+  correlationId: z.string().min(1).max(255).optional(),
+});
+export type RefreshStatusInput = z.input<typeof refreshStatusInputSchema>;
+
+export type RefreshOutcome = ObservationOutcome & { processorRefund: ProcessorRefund | null };
+
+/**
+ * Seed 000's "kick the tyres" button: pulls the attempt's refund from the
+ * processor and feeds it through the very path a webhook takes. An attempt
+ * whose answer was lost is found by its metadata among the payment's refunds.
+ */
+export const refreshStatus = async (
+  deps: LifecycleDeps,
+  rawCreditNoteId: unknown,
+  rawInput: unknown = {},
+): Promise<Result<RefreshOutcome, CommandError>> => {
+  const creditNoteId = validateInput(creditNoteIdSchema, rawCreditNoteId);
+  if (creditNoteId.isErr()) return err(creditNoteId.error);
+  const input = validateInput(refreshStatusInputSchema, rawInput);
+  if (input.isErr()) return err(input.error);
+  const id = creditNoteId.value;
+
+  const loaded = (await loadCreditNote(deps.store, id)).andThen((value) => requireIssued(value, id));
+  if (loaded.isErr()) return err(loaded.error);
+  const { payment, refund } = loaded.value.state.context;
+  const unchanged = (processorRefund: ProcessorRefund | null): RefreshOutcome => ({
+    creditNoteId: id,
+    changed: false,
+    dueOutboxIds: [],
+    processorRefund,
+  });
+  if (payment === null || refund === null || refund.status === 'succeeded' || refund.status === 'failed') {
+    return ok(unchanged(null));
+  }
+
+  const found =
+    refund.processorRefundId !== null
+      ? await deps.gateway.retrieveRefund({ payment, processorRefundId: refund.processorRefundId })
+      : (await deps.gateway.findRefunds(payment)).map(
+          (refunds) =>
+            refunds.find(
+              (candidate) => candidate.metadata.creditNoteId === id && candidate.metadata.attempt === refund.attempt,
+            ) ?? null,
+        );
+  if (found.isErr()) return err(found.error);
+  const processorRefund = found.value;
+  if (processorRefund === null) return ok(unchanged(null));
+
+  const meta = commandMeta(deps, {
+    actor: input.value.actor ?? { kind: 'system', id: 'refresh' },
+    source: 'refresh',
+    ...(input.value.correlationId === undefined ? {} : { correlationId: input.value.correlationId }),
+  });
+  const observed = withoutClaims(
+    await applyObservation(deps, meta, id, (state) => eventsForObservation(state, processorRefund)),
+  );
+  return observed.map((outcome) => ({ ...outcome, processorRefund }));
+};

@@ -1,0 +1,49 @@
+import { err, ok, type Result } from 'neverthrow';
+import type { CommandError } from '../../errors.js';
+import { executeCommand, type Plan } from '../commandHandler.js';
+import { creditNoteIdSchema, retryRefundInputSchema, validateInput } from '../commandInputs.js';
+import { startChange } from '../creditNoteChange.js';
+import type { LifecycleDeps } from '../deps.js';
+import { nextRefundStep } from '../nextRefundStep.js';
+import { loadCreditNote, loadPayment } from '../streams.js';
+import { commandMeta, proposeOrConflict, requireIssued, withoutClaims } from './commandSupport.js';
+
+/**
+ * Seed 001: allowed from `pending` and `failed` only (a conflict naming the
+ * status otherwise); clears the stale failure; asks again for the same amount
+ * on the same payment and account. A charge still unconfirmed keeps it pending.
+ */
+export const retryRefund = async (
+  deps: LifecycleDeps,
+  rawCreditNoteId: unknown,
+  rawInput: unknown,
+): Promise<Result<{ creditNoteId: string; dueOutboxIds: string[] }, CommandError>> => {
+  const creditNoteId = validateInput(creditNoteIdSchema, rawCreditNoteId);
+  if (creditNoteId.isErr()) return err(creditNoteId.error);
+  const input = validateInput(retryRefundInputSchema, rawInput);
+  if (input.isErr()) return err(input.error);
+  const id = creditNoteId.value;
+
+  const executed = await executeCommand(deps, commandMeta(deps, input.value), async (now): Promise<Result<Plan<null>, CommandError>> => {
+    const loaded = (await loadCreditNote(deps.store, id)).andThen((value) => requireIssued(value, id));
+    if (loaded.isErr()) return err(loaded.error);
+    const { status } = loaded.value.state;
+    const retried = proposeOrConflict(
+      startChange(loaded.value),
+      { type: 'RetryRequested', data: { previousStatus: status === 'failed' ? 'failed' : 'pending' } },
+      now,
+      'retry',
+    );
+    if (retried.isErr()) return err(retried.error);
+    const { payment, lastAttempt } = retried.value.state.context;
+    let chargeConfirmed = lastAttempt > 0;
+    if (!chargeConfirmed && payment !== null) {
+      const paymentStream = await loadPayment(deps.store, payment.paymentId);
+      if (paymentStream.isErr()) return err(paymentStream.error);
+      chargeConfirmed = paymentStream.value.state.chargeConfirmed;
+    }
+    const change = proposeOrConflict(retried.value, nextRefundStep(retried.value.state, chargeConfirmed), now, 'retry');
+    return change.map((value) => ({ creditNotes: [value], result: null }));
+  });
+  return withoutClaims(executed).map(({ dueOutboxIds }) => ({ creditNoteId: id, dueOutboxIds }));
+};

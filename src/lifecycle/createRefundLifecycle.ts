@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { err, ok, ResultAsync, type Result } from 'neverthrow';
+import { CreditNoteNotFoundError, StoreError, type CommandError } from '../errors.js';
+import type { StoredEvent } from '../events/envelope.js';
+import { createDispatcher, type DispatchReport } from '../outbox/dispatcher.js';
+import type { EventStore } from '../ports/eventStore.js';
+import { systemClock, type Clock, type Notifier, type RefundHooks } from '../ports/notifier.js';
+import type { RefundGateway } from '../ports/refundGateway.js';
+import { creditNoteIdSchema, listCreditNotesInputSchema, validateInput, type ListCreditNotesInput } from './commandInputs.js';
+import { confirmCharge } from './commands/confirmCharge.js';
+import { issueCreditNote } from './commands/issueCreditNote.js';
+import { markRefunded } from './commands/markRefunded.js';
+import { observeRefund } from './commands/observeRefund.js';
+import { refreshStatus } from './commands/refreshStatus.js';
+import { retryRefund } from './commands/retryRefund.js';
+import { requireIssued } from './commands/commandSupport.js';
+import type { IssueCreditNoteInput, MarkRefundedInput, ObserveRefundInput, RetryRefundInput, ConfirmChargeInput } from './commandInputs.js';
+import type { RefreshStatusInput } from './commands/refreshStatus.js';
+import { toCreditNoteView, type CreditNoteView } from './creditNoteView.js';
+import { defaultRetryPolicy, type LifecycleDeps, type RetryPolicy } from './deps.js';
+import { creditNoteStreamId, loadCreditNote } from './streams.js';
+
+export type RefundLifecycleConfig = {
+  store: EventStore;
+  gateway: RefundGateway;
+  /** Emails: refund completed (client), refund failed (merchant), manual refund recorded (client). */
+  notifier?: Notifier;
+  hooks?: RefundHooks;
+  clock?: Clock;
+  /** Event ids; defaults to random UUIDs. */
+  generateId?: () => string;
+  retryPolicy?: Partial<RetryPolicy>;
+  /**
+   * Perform the side effects a command enqueued right after its append, so a
+   * retry answers with the processor's verdict (seed 001). Anything that fails
+   * there stays in the outbox for `dispatch()`. Default true.
+   */
+  dispatchInline?: boolean;
+};
+
+export type ObservationResult = { creditNote: CreditNoteView; changed: boolean };
+export type ChargeConfirmationResult = { paymentId: string; released: string[] };
+
+const noNotifier: Notifier = { send: async () => {} };
+
+/** Anything thrown below this line is infrastructure failing: it becomes a typed `StoreError`, never a rejection. */
+const boundary = <T, E>(work: () => Promise<Result<T, E>>): ResultAsync<T, E | StoreError> =>
+  new ResultAsync<T, E | StoreError>(
+    work().catch((cause: unknown) => err(cause instanceof StoreError ? cause : new StoreError(cause))),
+  );
+
+/**
+ * The library's entry point: one object whose commands return neverthrow
+ * `ResultAsync`s with typed errors and never throw for expected failures.
+ */
+export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
+  const deps: LifecycleDeps = {
+    store: config.store,
+    gateway: config.gateway,
+    notifier: config.notifier ?? noNotifier,
+    hooks: config.hooks ?? {},
+    clock: config.clock ?? systemClock,
+    generateId: config.generateId ?? randomUUID,
+    policy: { ...defaultRetryPolicy, ...config.retryPolicy },
+  };
+  const dispatcher = createDispatcher(deps);
+  const dispatchInline = config.dispatchInline ?? true;
+
+  const view = async (creditNoteId: string): Promise<Result<CreditNoteView, CommandError>> =>
+    (await loadCreditNote(deps.store, creditNoteId))
+      .andThen((loaded) => requireIssued(loaded, creditNoteId))
+      .map((loaded) => toCreditNoteView(loaded.state, loaded.version));
+
+  /** The append is done; a failure of the follow-up work must not turn the command into an error. */
+  const settle = async (dueOutboxIds: readonly string[]): Promise<void> => {
+    if (!dispatchInline || dueOutboxIds.length === 0) return;
+    try {
+      await dispatcher.dispatch({ entryIds: dueOutboxIds });
+    } catch {
+      // Left claimed; the lease expires and a background `dispatch()` performs it.
+    }
+  };
+
+  const thenView = async (
+    result: Result<{ creditNoteId: string; dueOutboxIds: string[] }, CommandError>,
+  ): Promise<Result<CreditNoteView, CommandError>> => {
+    if (result.isErr()) return err(result.error);
+    await settle(result.value.dueOutboxIds);
+    return view(result.value.creditNoteId);
+  };
+
+  const thenObservation = async (
+    result: Result<{ creditNoteId: string; changed: boolean; dueOutboxIds: string[] }, CommandError>,
+  ): Promise<Result<ObservationResult, CommandError>> => {
+    if (result.isErr()) return err(result.error);
+    await settle(result.value.dueOutboxIds);
+    const changed = result.value.changed;
+    return (await view(result.value.creditNoteId)).map((creditNote) => ({ creditNote, changed }));
+  };
+
+  return {
+    /** Issues a credit note and, for a confirmed processor charge, asks for the refund. */
+    issueCreditNote: (input: IssueCreditNoteInput) =>
+      boundary(async () => thenView(await issueCreditNote(deps, input))),
+
+    /** A processor refund as a webhook or another push channel reported it. */
+    observeRefund: (input: ObserveRefundInput) =>
+      boundary(async () => thenObservation(await observeRefund(deps, input))),
+
+    /** Pulls the refund's status from the processor: the same transition logic as a webhook. */
+    refreshStatus: (creditNoteId: string, input: RefreshStatusInput = {}) =>
+      boundary(async () => thenObservation(await refreshStatus(deps, creditNoteId, input))),
+
+    /** Allowed from pending and failed; otherwise `Err(TransitionConflictError)` carrying the status. */
+    retryRefund: (creditNoteId: string, input: RetryRefundInput) =>
+      boundary(async () => thenView(await retryRefund(deps, creditNoteId, input))),
+
+    /** Records a refund made outside the processor. `reason` is mandatory. */
+    markRefunded: (creditNoteId: string, input: MarkRefundedInput) =>
+      boundary(async () => thenView(await markRefunded(deps, creditNoteId, input))),
+
+    /** The charge is confirmed (D-113): every credit note waiting for it moves on. */
+    confirmCharge: (input: ConfirmChargeInput) =>
+      boundary(async (): Promise<Result<ChargeConfirmationResult, CommandError>> => {
+        const result = await confirmCharge(deps, input);
+        if (result.isErr()) return err(result.error);
+        await settle(result.value.dueOutboxIds);
+        return ok({ paymentId: result.value.paymentId, released: result.value.released });
+      }),
+
+    /** The credit note replayed from its events, with the actions allowed now. */
+    getCreditNote: (creditNoteId: string) =>
+      boundary(async () => {
+        const id = validateInput(creditNoteIdSchema, creditNoteId);
+        return id.isErr() ? err(id.error) : view(id.value);
+      }),
+
+    /** Every event of the credit note, in order, with its envelope. */
+    history: (creditNoteId: string) =>
+      boundary(async (): Promise<Result<StoredEvent[], CommandError>> => {
+        const id = validateInput(creditNoteIdSchema, creditNoteId);
+        if (id.isErr()) return err(id.error);
+        const loaded = await loadCreditNote(deps.store, id.value);
+        if (loaded.isErr()) return err(loaded.error);
+        return loaded.value.version === 0 ? err(new CreditNoteNotFoundError(id.value)) : ok(loaded.value.events);
+      }),
+
+    /** The Credit Notes page: filtered by status or payment, ordered by id, paged by `after`. */
+    listCreditNotes: (filter: ListCreditNotesInput = {}) =>
+      boundary(async (): Promise<Result<CreditNoteView[], CommandError>> => {
+        const parsed = validateInput(listCreditNotesInputSchema, filter);
+        if (parsed.isErr()) return err(parsed.error);
+        const rows = await deps.store.listCreditNotes(parsed.value);
+        return ok(rows.map((row) => toCreditNoteView(row.state, row.version)));
+      }),
+
+    /** Performs due side effects. Call it from a timer or a worker loop; it is safe to run several at once. */
+    dispatch: (options: { limit?: number } = {}): ResultAsync<DispatchReport, StoreError> =>
+      boundary(async () => ok(await dispatcher.dispatch(options))),
+
+    /** The stream id a credit note's events live in, for hosts reading the global log. */
+    streamIdOf: creditNoteStreamId,
+  };
+};
+
+export type RefundLifecycle = ReturnType<typeof createRefundLifecycle>;

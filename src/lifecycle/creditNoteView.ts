@@ -1,0 +1,80 @@
+import type { PaymentRef } from '../events/primitives.js';
+import { machineAccepts } from '../machine/creditNoteMachine.js';
+import type {
+  CreditNoteContext,
+  CreditNoteState,
+  CreditNoteStatus,
+  PendingReason,
+  RefundAttempt,
+  RefundFailure,
+} from '../machine/creditNoteState.js';
+
+/** The buttons a host may show for a credit note now, as the machine allows them. */
+export type CreditNoteAction = 'retry' | 'mark_refunded' | 'refresh';
+
+/** A credit note as a host displays it: its state plus what may be done with it now. */
+export type CreditNoteView = {
+  creditNoteId: string;
+  status: Exclude<CreditNoteStatus, 'unissued'>;
+  amount: number;
+  currency: string;
+  payment: PaymentRef | null;
+  reason: string;
+  issuedAt: string;
+  /** The latest attempt's number, 0 before any. */
+  attempt: number;
+  refund: RefundAttempt | null;
+  pendingReason: PendingReason | null;
+  transientError: CreditNoteContext['transientError'];
+  failure: RefundFailure | null;
+  manual: CreditNoteContext['manual'];
+  settledAt: string | null;
+  allowedActions: CreditNoteAction[];
+  /** The stream version this view was folded from. */
+  version: number;
+};
+
+const probe = { occurredAt: new Date(0).toISOString() };
+
+export const allowedActions = (state: CreditNoteState): CreditNoteAction[] => {
+  const actions: CreditNoteAction[] = [];
+  if (machineAccepts(state, { ...probe, type: 'RetryRequested', data: { previousStatus: 'failed' } })) {
+    actions.push('retry');
+  }
+  if (
+    machineAccepts(state, {
+      ...probe,
+      type: 'MarkedRefundedManually',
+      data: { reason: 'probe', reference: null, method: 'other' },
+    })
+  ) {
+    actions.push('mark_refunded');
+  }
+  const refund = state.context.refund;
+  if (refund !== null && refund.status !== 'succeeded' && refund.status !== 'failed' && state.status !== 'manual') {
+    actions.push('refresh');
+  }
+  return actions;
+};
+
+export const toCreditNoteView = (state: CreditNoteState, version: number): CreditNoteView => {
+  const { context } = state;
+  return {
+    creditNoteId: context.creditNoteId,
+    status: state.status as CreditNoteView['status'],
+    amount: context.amount,
+    currency: context.currency,
+    payment: context.payment,
+    reason: context.reason,
+    issuedAt: context.issuedAt ?? '',
+    attempt: context.lastAttempt,
+    refund: context.refund,
+    pendingReason: context.pendingReason,
+    transientError: context.transientError,
+    failure: context.failure,
+    manual: context.manual,
+    settledAt: context.settledAt,
+    allowedActions: allowedActions(state),
+    version,
+  };
+};

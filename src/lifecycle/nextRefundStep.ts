@@ -1,0 +1,26 @@
+import type { ProposedCreditNoteEvent } from './creditNoteChange.js';
+import { expectedAttempt } from '../machine/rules.js';
+import type { CreditNoteState } from '../machine/creditNoteState.js';
+import { refundIdempotencyKey } from '../machine/idempotencyKeys.js';
+
+/**
+ * After an issue, a retry or a charge confirmation: ask the processor, unless
+ * D-113 forbids it because the charge was never confirmed. An in-doubt attempt
+ * is asked again under its own key; otherwise the next attempt gets a new one.
+ */
+export const nextRefundStep = (state: CreditNoteState, chargeConfirmed: boolean): ProposedCreditNoteEvent => {
+  const { context } = state;
+  if (context.lastAttempt === 0 && !chargeConfirmed) {
+    return { type: 'RefundDeferred', data: { reason: 'charge_not_confirmed' } };
+  }
+  const attempt = expectedAttempt(context);
+  return {
+    type: 'RefundRequested',
+    data: {
+      attempt,
+      idempotencyKey: refundIdempotencyKey(context.creditNoteId, attempt),
+      amount: context.amount,
+      currency: context.currency,
+    },
+  };
+};

@@ -1,0 +1,38 @@
+import type { CreditNoteState } from '../machine/creditNoteState.js';
+import type { ProcessorRefund } from '../ports/refundGateway.js';
+import type { ProposedCreditNoteEvent } from './creditNoteChange.js';
+
+/**
+ * What one look at the processor's refund tells us, whatever carried it (a
+ * webhook, a refresh, the create call's answer): seed 000's "same transition
+ * logic". The machine then keeps only what is new, so duplicates, stale and
+ * out-of-order observations change nothing.
+ */
+export const eventsForObservation = (state: CreditNoteState, refund: ProcessorRefund): ProposedCreditNoteEvent[] => {
+  const current = state.context.refund;
+  if (current === null) return [];
+  const attempt =
+    refund.metadata.attempt ?? (current.processorRefundId === refund.processorRefundId ? current.attempt : null);
+  // An older attempt's news (a late webhook of a refund that failed before a retry) is history, not state.
+  if (attempt !== current.attempt) return [];
+  const processorRefundId = refund.processorRefundId;
+  const events: ProposedCreditNoteEvent[] = [
+    { type: 'RefundAccepted', data: { attempt, processorRefundId, processorStatus: refund.status } },
+  ];
+  if (refund.status === 'succeeded') {
+    events.push({ type: 'RefundSucceeded', data: { attempt, processorRefundId } });
+  }
+  if (refund.status === 'failed' || refund.status === 'canceled') {
+    events.push({
+      type: 'RefundFailed',
+      data: {
+        attempt,
+        processorRefundId,
+        processorReason: refund.failure?.reason ?? refund.status,
+        classification: refund.failure?.classification ?? { retry: 'may_help', recovery: 'retry' },
+        message: refund.failure?.message ?? `The processor reports the refund ${refund.status}`,
+      },
+    });
+  }
+  return events;
+};

@@ -1,0 +1,73 @@
+import { err, ok, type Result } from 'neverthrow';
+import { EventValidationError } from '../errors.js';
+import { isCreditNoteEvent, isPaymentEvent, type StoredEvent } from '../events/envelope.js';
+import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
+import type { PaymentEvent } from '../events/paymentEvents.js';
+import { parseStoredEvent } from '../events/parseEvent.js';
+import { foldCreditNote } from '../machine/fold.js';
+import type { CreditNoteState } from '../machine/creditNoteState.js';
+import { foldPayment, type PaymentState } from '../machine/paymentState.js';
+import type { EventStore } from '../ports/eventStore.js';
+
+export const creditNoteStreamId = (creditNoteId: string): string => `credit-note-${creditNoteId}`;
+export const paymentStreamId = (paymentId: string): string => `payment-${paymentId}`;
+
+export type LoadedCreditNote = { streamId: string; version: number; state: CreditNoteState; events: StoredEvent[] };
+export type LoadedPayment = { streamId: string; version: number; state: PaymentState };
+
+const toDomain = (event: StoredEvent) => ({ type: event.type, data: event.data, occurredAt: event.occurredAt });
+
+/** Stored events are data entering the process: each is validated, and the replay must be one the machine accepts. */
+const readValidated = async (store: EventStore, streamId: string) => {
+  const { version, events } = await store.readStream(streamId);
+  const parsed: StoredEvent[] = [];
+  for (const [index, raw] of events.entries()) {
+    const result = parseStoredEvent(raw);
+    if (result.isErr()) {
+      return err(
+        new EventValidationError(
+          result.error.issues.map((issue) => ({ path: `${streamId}[${index}].${issue.path}`, message: issue.message })),
+        ),
+      );
+    }
+    parsed.push(result.value);
+  }
+  return ok({ version, events: parsed });
+};
+
+export const loadCreditNote = async (
+  store: EventStore,
+  creditNoteId: string,
+): Promise<Result<LoadedCreditNote, EventValidationError>> => {
+  const streamId = creditNoteStreamId(creditNoteId);
+  const read = await readValidated(store, streamId);
+  if (read.isErr()) return err(read.error);
+  const { version, events } = read.value;
+  const replay = foldCreditNote(events.filter(isCreditNoteEvent).map((event) => toDomain(event) as CreditNoteEvent));
+  if (replay.rejected !== null) {
+    return err(
+      new EventValidationError([
+        {
+          path: `${streamId}[${replay.rejected.index}]`,
+          message: `${replay.rejected.event.type} is not a transition the lifecycle allows from ${replay.state.status}`,
+        },
+      ]),
+    );
+  }
+  return ok({ streamId, version, state: replay.state, events });
+};
+
+export const loadPayment = async (
+  store: EventStore,
+  paymentId: string,
+): Promise<Result<LoadedPayment, EventValidationError>> => {
+  const streamId = paymentStreamId(paymentId);
+  const read = await readValidated(store, streamId);
+  if (read.isErr()) return err(read.error);
+  const { version, events } = read.value;
+  return ok({
+    streamId,
+    version,
+    state: foldPayment(events.filter(isPaymentEvent).map((event) => toDomain(event) as PaymentEvent)),
+  });
+};

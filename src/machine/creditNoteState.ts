@@ -1,0 +1,68 @@
+import type { FailureClassification, ManualRefundMethod, PaymentRef, ProcessorRefundStatus } from '../events/primitives.js';
+
+/** `unissued` is the state before the first event; the other six are the lifecycle. */
+export const creditNoteStatuses = ['unissued', 'issued', 'pending', 'requested', 'succeeded', 'failed', 'manual'] as const;
+export type CreditNoteStatus = (typeof creditNoteStatuses)[number];
+
+export const terminalStatuses: readonly CreditNoteStatus[] = ['succeeded', 'manual'];
+
+/**
+ * One try at the processor. `in_doubt`: a transient error (timeout, 5xx) means
+ * the processor may or may not hold the refund, so the same attempt is tried
+ * again with the same idempotency key, never a new one.
+ */
+export type RefundAttempt = {
+  attempt: number;
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  processorRefundId: string | null;
+  processorStatus: ProcessorRefundStatus | null;
+  status: 'requested' | 'accepted' | 'in_doubt' | 'succeeded' | 'failed';
+  consecutiveFailures: number;
+};
+
+export type PendingReason = 'charge_not_confirmed' | 'transient_error' | 'retry_requested';
+
+export type RefundFailure = {
+  processorReason: string;
+  classification: FailureClassification;
+  message: string;
+};
+
+export type CreditNoteContext = {
+  creditNoteId: string;
+  amount: number;
+  currency: string;
+  payment: PaymentRef | null;
+  reason: string;
+  issuedAt: string | null;
+  /** Number of the latest attempt asked of the processor; 0 before the first. */
+  lastAttempt: number;
+  refund: RefundAttempt | null;
+  pendingReason: PendingReason | null;
+  transientError: { code: string; message: string; retryAt: string | null } | null;
+  failure: RefundFailure | null;
+  manual: { reason: string; reference: string | null; method: ManualRefundMethod } | null;
+  settledAt: string | null;
+};
+
+export type CreditNoteState = { status: CreditNoteStatus; context: CreditNoteContext };
+
+export const emptyCreditNoteContext: CreditNoteContext = {
+  creditNoteId: '',
+  amount: 0,
+  currency: '',
+  payment: null,
+  reason: '',
+  issuedAt: null,
+  lastAttempt: 0,
+  refund: null,
+  pendingReason: null,
+  transientError: null,
+  failure: null,
+  manual: null,
+  settledAt: null,
+};
+
+export const initialCreditNoteState: CreditNoteState = { status: 'unissued', context: emptyCreditNoteContext };

@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import { err, type Result } from 'neverthrow';
+import { z } from 'zod';
+import { GatewayError, OutboxClaimLostError } from '../errors.js';
+import { identifierSchema } from '../events/primitives.js';
+import type { CommandMeta } from '../lifecycle/commandHandler.js';
+import { applyObservation } from '../lifecycle/commands/observeRefund.js';
+import type { ProposedCreditNoteEvent } from '../lifecycle/creditNoteChange.js';
+import { toCreditNoteView, type CreditNoteView } from '../lifecycle/creditNoteView.js';
+import { backoffDelayMs, type LifecycleDeps } from '../lifecycle/deps.js';
+import { eventsForObservation } from '../lifecycle/observation.js';
+import { loadCreditNote } from '../lifecycle/streams.js';
+import type { CreditNoteState } from '../machine/creditNoteState.js';
+import type { ClaimedOutboxEntry } from '../ports/eventStore.js';
+import type { HookName, NotificationKind, Recipient } from '../ports/notifier.js';
+import type { ProcessorRefund } from '../ports/refundGateway.js';
+
+export type DispatchReport = {
+  /** Side effects performed and recorded. */
+  performed: number;
+  /** Entries whose decision no longer holds (e.g. refunded manually meanwhile): completed without a call. */
+  obsolete: number;
+  /** Failed this time; back in the outbox with a backoff. */
+  retried: number;
+  /** Set aside after the last allowed delivery. */
+  dead: number;
+  /** Another dispatcher took the entry over after our lease ran out. */
+  lost: number;
+};
+
+type Outcome = { tally: keyof DispatchReport; followUps: string[] };
+
+const createRefundPayload = z.object({ creditNoteId: identifierSchema, attempt: z.number().int().min(1) });
+const notifyPayload = z.object({
+  creditNoteId: identifierSchema,
+  kind: z.enum(['refund_completed', 'refund_failed', 'manual_refund_recorded']),
+  recipient: z.enum(['client', 'merchant']),
+});
+const runHookPayload = z.object({
+  creditNoteId: identifierSchema,
+  hook: z.enum(['refundSucceeded', 'refundFailed', 'refundedManually']),
+});
+
+/** Follow-ups of a side effect (the notification a refund's success enqueues) run in the same call, this deep. */
+const MAX_FOLLOW_UP_DEPTH = 6;
+
+/**
+ * Performs due outbox entries: claims them with a lease, performs each side
+ * effect with its idempotency key, and records the result. A dispatcher that
+ * dies mid-way leaves its claims to expire; whoever claims next repeats the
+ * call under the same key, which the processor and the notifier deduplicate.
+ */
+export const createDispatcher = (deps: LifecycleDeps, owner = `dispatcher-${randomUUID()}`) => {
+  const meta = (entry: ClaimedOutboxEntry): CommandMeta => ({
+    actor: { kind: 'system', id: owner },
+    source: 'dispatcher',
+    causationId: entry.id,
+    correlationId: entry.id,
+  });
+
+  const complete = async (entry: ClaimedOutboxEntry, tally: keyof DispatchReport): Promise<Outcome> => {
+    const done = await deps.store.completeOutbox({ entryId: entry.id, token: entry.claim.token }, deps.clock.now());
+    return { tally: done.isOk() ? tally : 'lost', followUps: [] };
+  };
+
+  const release = async (entry: ClaimedOutboxEntry, error: unknown): Promise<Outcome> => {
+    const dead = entry.deliveries >= deps.policy.maxSideEffectDeliveries;
+    const availableAt = new Date(deps.clock.now().getTime() + backoffDelayMs(deps.policy, entry.deliveries));
+    const released = await deps.store.releaseOutbox(
+      { entryId: entry.id, token: entry.claim.token },
+      { availableAt, error: error instanceof Error ? error.message : String(error), dead },
+    );
+    return { tally: released.isErr() ? 'lost' : dead ? 'dead' : 'retried', followUps: [] };
+  };
+
+  const loadView = async (creditNoteId: string): Promise<CreditNoteView> => {
+    const loaded = await loadCreditNote(deps.store, creditNoteId);
+    if (loaded.isErr()) throw loaded.error;
+    return toCreditNoteView(loaded.value.state, loaded.value.version);
+  };
+
+  const callGateway = async (
+    call: () => Promise<Result<ProcessorRefund, GatewayError>>,
+  ): Promise<Result<ProcessorRefund, GatewayError>> => {
+    try {
+      return await call();
+    } catch (cause) {
+      // A gateway that throws broke its contract; whether the refund exists is unknown, so treat it as in doubt.
+      return err(new GatewayError('transient', 'unexpected_error', String(cause), { cause }));
+    }
+  };
+
+  const createRefund = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+    const { creditNoteId, attempt } = createRefundPayload.parse(entry.payload);
+    const loaded = await loadCreditNote(deps.store, creditNoteId);
+    if (loaded.isErr()) return release(entry, loaded.error);
+    const { status, context } = loaded.value.state;
+    const { payment, refund } = context;
+    // The decision may have been overtaken (a manual refund, a webhook that settled the attempt): then no call.
+    const stillWanted =
+      refund?.attempt === attempt &&
+      (refund.status === 'requested' || refund.status === 'in_doubt') &&
+      (status === 'requested' || status === 'pending');
+    if (!stillWanted || payment === null) return complete(entry, 'obsolete');
+
+    const answer = await callGateway(() =>
+      deps.gateway.createRefund({
+        idempotencyKey: refund.idempotencyKey,
+        payment,
+        amount: refund.amount,
+        currency: refund.currency,
+        metadata: { creditNoteId, attempt },
+      }),
+    );
+    const propose = (state: CreditNoteState): ProposedCreditNoteEvent[] => {
+      if (answer.isOk()) {
+        return eventsForObservation(state, { ...answer.value, metadata: { creditNoteId, attempt } });
+      }
+      const error = answer.error;
+      if (error.kind === 'definitive') {
+        return [
+          {
+            type: 'RefundFailed',
+            data: {
+              attempt,
+              processorRefundId: null,
+              processorReason: error.processorCode,
+              classification: error.classification,
+              message: error.message,
+            },
+          },
+        ];
+      }
+      const failures = (state.context.refund?.consecutiveFailures ?? 0) + 1;
+      const retryAt =
+        failures <= deps.policy.maxAutomaticRefundRetries
+          ? new Date(deps.clock.now().getTime() + backoffDelayMs(deps.policy, failures)).toISOString()
+          : null;
+      return [
+        {
+          type: 'RefundDeferred',
+          data: {
+            reason: 'transient_error',
+            attempt,
+            error: { code: error.processorCode, message: error.message },
+            consecutiveFailures: failures,
+            retryAt,
+          },
+        },
+      ];
+    };
+    const recorded = await applyObservation(deps, meta(entry), creditNoteId, propose, {
+      entryId: entry.id,
+      token: entry.claim.token,
+    });
+    if (recorded.isOk()) return { tally: 'performed', followUps: recorded.value.dueOutboxIds };
+    if (recorded.error instanceof OutboxClaimLostError) return { tally: 'lost', followUps: [] };
+    return release(entry, recorded.error);
+  };
+
+  const notify = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+    const { creditNoteId, kind, recipient } = notifyPayload.parse(entry.payload);
+    try {
+      const creditNote = await loadView(creditNoteId);
+      await deps.notifier.send({
+        idempotencyKey: entry.idempotencyKey,
+        kind: kind as NotificationKind,
+        recipient: recipient as Recipient,
+        creditNote,
+      });
+    } catch (error) {
+      return release(entry, error);
+    }
+    return complete(entry, 'performed');
+  };
+
+  const runHook = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+    const { creditNoteId, hook } = runHookPayload.parse(entry.payload);
+    const handler = deps.hooks[hook as HookName];
+    if (handler === undefined) return complete(entry, 'performed');
+    try {
+      const creditNote = await loadView(creditNoteId);
+      await handler({ idempotencyKey: entry.idempotencyKey, hook, creditNote });
+    } catch (error) {
+      return release(entry, error);
+    }
+    return complete(entry, 'performed');
+  };
+
+  const perform = (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+    switch (entry.kind) {
+      case 'create_refund':
+        return createRefund(entry);
+      case 'notify':
+        return notify(entry);
+      case 'run_hook':
+        return runHook(entry);
+    }
+  };
+
+  /**
+   * Runs the due entries (or just `entryIds`), then what they enqueued for
+   * right away. A store that throws propagates: that is a dispatcher crash,
+   * and the leases make it safe.
+   */
+  const dispatch = async (options: { entryIds?: readonly string[]; limit?: number } = {}): Promise<DispatchReport> => {
+    const report: DispatchReport = { performed: 0, obsolete: 0, retried: 0, dead: 0, lost: 0 };
+    let entryIds = options.entryIds;
+    for (let depth = 0; depth < MAX_FOLLOW_UP_DEPTH; depth += 1) {
+      if (entryIds !== undefined && entryIds.length === 0) break;
+      const claimed = await deps.store.claimOutbox({
+        owner,
+        now: deps.clock.now(),
+        leaseMs: deps.policy.leaseMs,
+        limit: options.limit ?? 50,
+        ...(entryIds === undefined ? {} : { entryIds }),
+      });
+      const followUps: string[] = [];
+      for (const entry of claimed) {
+        const outcome = await perform(entry);
+        report[outcome.tally] += 1;
+        followUps.push(...outcome.followUps);
+      }
+      if (claimed.length === 0 && entryIds === undefined) break;
+      entryIds = followUps;
+    }
+    return report;
+  };
+
+  return { owner, dispatch };
+};
+
+export type Dispatcher = ReturnType<typeof createDispatcher>;

@@ -1,0 +1,55 @@
+import type { Intent } from '../machine/creditNoteMachine.js';
+import type { CreditNoteState } from '../machine/creditNoteState.js';
+import { hookIdempotencyKey, notificationIdempotencyKey } from '../machine/idempotencyKeys.js';
+import type { OutboxDraft } from '../ports/eventStore.js';
+
+/** Payloads name the credit note and attempt; the dispatcher reloads everything else when it runs. */
+export type CreateRefundPayload = { creditNoteId: string; attempt: number };
+export type NotifyPayload = { creditNoteId: string; kind: string; recipient: string };
+export type RunHookPayload = { creditNoteId: string; hook: string };
+
+/**
+ * Turns a machine intent into an outbox entry. The entry id combines the
+ * stream version that decided it with the idempotency key, so replaying the
+ * same decision can never enqueue the side effect twice.
+ */
+export const outboxDraftFor = (
+  intent: Intent,
+  state: CreditNoteState,
+  streamId: string,
+  version: number,
+  now: Date,
+): OutboxDraft => {
+  const { creditNoteId, refund } = state.context;
+  const attempt = refund?.attempt ?? 0;
+  const draft = (kind: OutboxDraft['kind'], idempotencyKey: string, payload: OutboxDraft['payload'], availableAt = now) => ({
+    id: `${streamId}#${version}:${idempotencyKey}`,
+    streamId,
+    kind,
+    idempotencyKey,
+    payload,
+    availableAt: availableAt.toISOString(),
+  });
+  switch (intent.type) {
+    case 'requestRefund':
+    case 'scheduleRefundRetry': {
+      const retryAt = intent.type === 'scheduleRefundRetry' ? state.context.transientError?.retryAt : null;
+      return draft(
+        'create_refund',
+        refund?.idempotencyKey ?? '',
+        { creditNoteId, attempt } satisfies CreateRefundPayload,
+        retryAt ? new Date(retryAt) : now,
+      );
+    }
+    case 'notify': {
+      const { kind, recipient } = intent.params;
+      const key = notificationIdempotencyKey(creditNoteId, kind, kind === 'refund_failed' ? attempt : undefined);
+      return draft('notify', key, { creditNoteId, kind, recipient } satisfies NotifyPayload);
+    }
+    case 'runHook': {
+      const { hook } = intent.params;
+      const key = hookIdempotencyKey(creditNoteId, hook, hook === 'refundFailed' ? attempt : undefined);
+      return draft('run_hook', key, { creditNoteId, hook } satisfies RunHookPayload);
+    }
+  }
+};

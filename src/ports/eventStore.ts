@@ -1,0 +1,105 @@
+import type { Result } from 'neverthrow';
+import type { DuplicateOutboxEntryError, OutboxClaimLostError, VersionConflictError } from '../errors.js';
+import type { DomainEvent, StoredEvent } from '../events/envelope.js';
+import type { CreditNoteState, CreditNoteStatus } from '../machine/creditNoteState.js';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** Events to add to one stream; `expectedVersion` is the version read (0 for a new stream). */
+export type StreamAppend = { streamId: string; expectedVersion: number; events: DomainEvent[] };
+
+export type OutboxKind = 'create_refund' | 'notify' | 'run_hook';
+
+/** A side effect to perform, written in the same atomic step as the events that decided it. */
+export type OutboxDraft = {
+  /** Unique and deterministic: the same decision can never enqueue twice. */
+  id: string;
+  streamId: string;
+  kind: OutboxKind;
+  /** Passed to the processor or notifier so a repeated call is recognised there too. */
+  idempotencyKey: string;
+  payload: { [key: string]: JsonValue };
+  /** Not claimable before this instant (ISO 8601). */
+  availableAt: string;
+};
+
+export type OutboxClaim = { entryId: string; token: string };
+
+export type OutboxEntry = OutboxDraft & {
+  createdAt: string;
+  /** How many times a dispatcher claimed it. */
+  deliveries: number;
+  claim: { owner: string; token: string; leaseUntil: string } | null;
+  completedAt: string | null;
+  /** Set when the dispatcher gave up after its bounded retries. */
+  deadAt: string | null;
+  lastError: string | null;
+};
+
+export type ClaimedOutboxEntry = OutboxEntry & { claim: { owner: string; token: string; leaseUntil: string } };
+
+/** The read model behind the Credit Notes page, written atomically with the events it summarises. */
+export type CreditNoteSummary = {
+  creditNoteId: string;
+  streamId: string;
+  status: CreditNoteStatus;
+  paymentId: string | null;
+  version: number;
+  updatedAt: string;
+  state: CreditNoteState;
+};
+
+export type AppendRequest = {
+  streams: StreamAppend[];
+  outbox?: OutboxDraft[];
+  /** Outbox entries this append settles (the dispatcher recording a side effect's result). */
+  completeOutbox?: OutboxClaim[];
+  creditNotes?: CreditNoteSummary[];
+};
+
+export type AppendError = VersionConflictError | OutboxClaimLostError | DuplicateOutboxEntryError;
+
+export type ListCreditNotesFilter = {
+  status?: CreditNoteStatus;
+  paymentId?: string;
+  /** Cursor: the last `creditNoteId` of the previous page. */
+  after?: string;
+  limit?: number;
+};
+
+export type ClaimOutboxRequest = {
+  owner: string;
+  now: Date;
+  leaseMs: number;
+  limit: number;
+  /** Only these entries (a command dispatching what it just enqueued). */
+  entryIds?: readonly string[];
+};
+
+/**
+ * Persistence port. Every adapter passes the store contract suite in
+ * `test/contract/`; the semantics are those of a database transaction.
+ * Expected failures come back as `Err`; a thrown error means the store itself
+ * is broken or unreachable.
+ */
+export interface EventStore {
+  /** The stream's events in order and its version (0 when it does not exist). */
+  readStream(streamId: string): Promise<{ version: number; events: StoredEvent[] }>;
+  /**
+   * All or nothing: every stream must be at its expected version, every outbox
+   * id new and every completed claim still held, or nothing is written.
+   */
+  append(request: AppendRequest): Promise<Result<{ lastGlobalPosition: number }, AppendError>>;
+  /** The global log in commit order, after a position, for projections and audits. */
+  readAll(options?: { after?: number; limit?: number }): Promise<StoredEvent[]>;
+  listCreditNotes(filter?: ListCreditNotesFilter): Promise<CreditNoteSummary[]>;
+  /** Leases due entries (available, not completed, dead or validly claimed by someone else). */
+  claimOutbox(request: ClaimOutboxRequest): Promise<ClaimedOutboxEntry[]>;
+  completeOutbox(claim: OutboxClaim, now: Date): Promise<Result<void, OutboxClaimLostError>>;
+  /** Gives the entry back for a later try, or buries it (`dead`) after too many. */
+  releaseOutbox(
+    claim: OutboxClaim,
+    release: { availableAt: Date; error: string; dead: boolean },
+  ): Promise<Result<void, OutboxClaimLostError>>;
+  listOutbox(filter?: { streamId?: string }): Promise<OutboxEntry[]>;
+}

@@ -1,0 +1,33 @@
+import type { Result } from 'neverthrow';
+import type { GatewayError } from '../errors.js';
+import type { FailureClassification, PaymentRef, ProcessorRefundStatus } from '../events/primitives.js';
+
+export type CreateRefundRequest = {
+  /** `<creditNoteId>:refund:<attempt>`, stored before this call. */
+  idempotencyKey: string;
+  payment: PaymentRef;
+  amount: number;
+  currency: string;
+  /** Written on the processor's refund so a webhook or a search leads back to the attempt. */
+  metadata: { creditNoteId: string; attempt: number };
+};
+
+/** A refund as the processor reports it, in the library's processor-neutral words. */
+export type ProcessorRefund = {
+  processorRefundId: string;
+  paymentId: string;
+  amount: number;
+  currency: string;
+  status: ProcessorRefundStatus;
+  failure: { reason: string; classification: FailureClassification; message: string } | null;
+  metadata: { creditNoteId: string | null; attempt: number | null };
+};
+
+/** Payment-processor port (Stripe, the fake, later Adyen). Errors are returned, classified transient or definitive. */
+export interface RefundGateway {
+  readonly processor: string;
+  createRefund(request: CreateRefundRequest): Promise<Result<ProcessorRefund, GatewayError>>;
+  retrieveRefund(request: { payment: PaymentRef; processorRefundId: string }): Promise<Result<ProcessorRefund, GatewayError>>;
+  /** Every refund of a payment: finds an attempt whose answer was lost. */
+  findRefunds(payment: PaymentRef): Promise<Result<ProcessorRefund[], GatewayError>>;
+}

@@ -1,0 +1,190 @@
+import { err, ok, type Result } from 'neverthrow';
+import { GatewayError } from '../errors.js';
+import type { FailureClassification, PaymentRef, ProcessorRefundStatus } from '../events/primitives.js';
+import type { CreateRefundRequest, ProcessorRefund, RefundGateway } from '../ports/refundGateway.js';
+
+/** What the fake does with one create call. */
+export type FakeCreateBehaviour =
+  /** Creates the refund with this status (default `pending`, settled later with `setRefundStatus`). */
+  | { kind: 'accept'; status?: ProcessorRefundStatus }
+  /** Creates the refund, which fails at once with this reason (e.g. `insufficient_funds`). */
+  | { kind: 'fail'; reason: string }
+  /** Refuses the request outright (e.g. `charge_disputed`): a definitive error, nothing created. */
+  | { kind: 'reject'; code: string; message?: string }
+  /** Rate limit, outage or network error before the processor saw the request: nothing created. */
+  | { kind: 'transient'; code?: string }
+  /** Creates the refund, then the caller times out: the classic in-doubt case. */
+  | { kind: 'acceptThenTimeout'; status?: ProcessorRefundStatus };
+
+/** A status change the fake would push as a webhook. */
+export type FakeRefundNotice = { noticeId: string; type: 'refund.created' | 'refund.updated'; refund: ProcessorRefund };
+
+export type FakeGatewayOptions = {
+  processor?: string;
+  /** Called before every request takes effect: make the fake slow, or hand control to a scheduler. */
+  latency?: () => Promise<void>;
+  /** Chooses the behaviour of a create call that no queued behaviour covers. Default: accept, pending. */
+  behaviour?: (request: CreateRefundRequest) => FakeCreateBehaviour;
+};
+
+/** The fake's stand-in for a processor's failure reasons, with the classification a host would show. */
+export const fakeFailureClassification = (reason: string): FailureClassification => {
+  switch (reason) {
+    case 'insufficient_funds':
+      return { retry: 'after_action', recovery: 'top_up_balance' };
+    case 'charge_for_pending_refund_disputed':
+    case 'charge_disputed':
+      return { retry: 'will_not_help', recovery: 'resolve_dispute' };
+    case 'lost_or_stolen_card':
+    case 'expired_or_canceled_card':
+    case 'declined':
+      return { retry: 'will_not_help', recovery: 'manual_refund' };
+    case 'merchant_request':
+      return { retry: 'will_not_help', recovery: 'none' };
+    default:
+      return { retry: 'may_help', recovery: 'retry' };
+  }
+};
+
+/**
+ * A processor in memory for host test suites: idempotency keys honoured as
+ * Stripe does (same key and parameters → the same refund; other parameters →
+ * an error), scripted failures, delays, later status changes, and the
+ * notices a webhook would carry, to deliver duplicated or reordered.
+ */
+export const fakeGateway = (options: FakeGatewayOptions = {}) => {
+  const processor = options.processor ?? 'fake';
+  const refunds = new Map<string, ProcessorRefund>();
+  const byKey = new Map<string, { fingerprint: string; refundId: string }>();
+  const queued: FakeCreateBehaviour[] = [];
+  const notices: FakeRefundNotice[] = [];
+  const captured = new Map<string, { amount: number }>();
+  let createCalls = 0;
+  let noticeSequence = 0;
+
+  const wait = async () => {
+    if (options.latency) await options.latency();
+  };
+  const copy = (refund: ProcessorRefund): ProcessorRefund => structuredClone(refund);
+  const notice = (type: FakeRefundNotice['type'], refund: ProcessorRefund) => {
+    noticeSequence += 1;
+    notices.push({ noticeId: `evt_fake_${noticeSequence}`, type, refund: copy(refund) });
+  };
+  const refundedSoFar = (paymentId: string) =>
+    [...refunds.values()]
+      .filter((refund) => refund.paymentId === paymentId && refund.status !== 'failed' && refund.status !== 'canceled')
+      .reduce((sum, refund) => sum + refund.amount, 0);
+
+  const createRefund = async (request: CreateRefundRequest): Promise<Result<ProcessorRefund, GatewayError>> => {
+    await wait();
+    createCalls += 1;
+    const fingerprint = JSON.stringify([request.payment, request.amount, request.currency, request.metadata]);
+    const seen = byKey.get(request.idempotencyKey);
+    if (seen) {
+      if (seen.fingerprint !== fingerprint) {
+        return err(
+          new GatewayError('definitive', 'idempotency_error', 'Keys for idempotent requests can only be used with the same parameters'),
+        );
+      }
+      return ok(copy(refunds.get(seen.refundId)!));
+    }
+    const behaviour = queued.shift() ?? options.behaviour?.(request) ?? { kind: 'accept' };
+    if (behaviour.kind === 'transient') {
+      return err(new GatewayError('transient', behaviour.code ?? 'rate_limit', 'The processor is unavailable, try again'));
+    }
+    if (behaviour.kind === 'reject') {
+      return err(
+        new GatewayError('definitive', behaviour.code, behaviour.message ?? `Refund refused: ${behaviour.code}`, {
+          classification: fakeFailureClassification(behaviour.code),
+        }),
+      );
+    }
+    const charge = captured.get(request.payment.paymentId);
+    if (charge && refundedSoFar(request.payment.paymentId) + request.amount > charge.amount) {
+      return err(
+        new GatewayError('definitive', 'amount_too_large', 'Refund amount exceeds the charge', {
+          classification: { retry: 'will_not_help', recovery: 'manual_refund' },
+        }),
+      );
+    }
+    const failureReason = behaviour.kind === 'fail' ? behaviour.reason : null;
+    const status: ProcessorRefundStatus =
+      behaviour.kind === 'fail' ? 'failed' : (behaviour.status ?? 'pending');
+    const refund: ProcessorRefund = {
+      processorRefundId: `re_fake_${refunds.size + 1}`,
+      paymentId: request.payment.paymentId,
+      amount: request.amount,
+      currency: request.currency,
+      status,
+      failure:
+        failureReason === null
+          ? null
+          : {
+              reason: failureReason,
+              classification: fakeFailureClassification(failureReason),
+              message: `The refund failed: ${failureReason}`,
+            },
+      metadata: { creditNoteId: request.metadata.creditNoteId, attempt: request.metadata.attempt },
+    };
+    refunds.set(refund.processorRefundId, refund);
+    byKey.set(request.idempotencyKey, { fingerprint, refundId: refund.processorRefundId });
+    notice('refund.created', refund);
+    if (behaviour.kind === 'acceptThenTimeout') {
+      return err(new GatewayError('transient', 'timeout', 'The request timed out; the processor may have it'));
+    }
+    return ok(copy(refund));
+  };
+
+  const gateway: RefundGateway = {
+    processor,
+    createRefund,
+    async retrieveRefund({ processorRefundId }) {
+      await wait();
+      const refund = refunds.get(processorRefundId);
+      return refund
+        ? ok(copy(refund))
+        : err(new GatewayError('definitive', 'resource_missing', `No such refund: ${processorRefundId}`));
+    },
+    async findRefunds(payment: PaymentRef) {
+      await wait();
+      return ok([...refunds.values()].filter((refund) => refund.paymentId === payment.paymentId).map(copy));
+    },
+  };
+
+  return {
+    ...gateway,
+    /** Behaviours for the next create calls that reach the fake with a new key, in order. */
+    queue(...behaviours: FakeCreateBehaviour[]) {
+      queued.push(...behaviours);
+    },
+    /** Registers a captured charge so refunds beyond its amount are refused, as a processor would. */
+    capture(paymentId: string, amount: number) {
+      captured.set(paymentId, { amount });
+    },
+    /** The processor settles a refund later; the change is queued as a notice. */
+    setRefundStatus(processorRefundId: string, status: ProcessorRefundStatus, failureReason?: string) {
+      const refund = refunds.get(processorRefundId);
+      if (!refund) throw new Error(`No such refund: ${processorRefundId}`);
+      refund.status = status;
+      refund.failure = failureReason
+        ? { reason: failureReason, classification: fakeFailureClassification(failureReason), message: `The refund failed: ${failureReason}` }
+        : null;
+      notice('refund.updated', refund);
+      return copy(refund);
+    },
+    /** Takes the queued notices. Deliver them as they are, duplicated, reversed or dropped, as webhooks may be. */
+    takeNotices(): FakeRefundNotice[] {
+      return notices.splice(0, notices.length);
+    },
+    /** Every refund the fake created: the real side effect to count. */
+    refunds(): ProcessorRefund[] {
+      return [...refunds.values()].map(copy);
+    },
+    /** Create calls received, repeats under the same key included. */
+    get createCalls() {
+      return createCalls;
+    },
+  };
+};
+
+export type FakeGateway = ReturnType<typeof fakeGateway>;

@@ -1,0 +1,12 @@
+// refund-lifecycle/testing — what a host's test suite needs to run the lifecycle without Stripe or a database.
+export { inMemoryEventStore } from '../adapters/inMemoryEventStore.js';
+export {
+  fakeGateway,
+  fakeFailureClassification,
+  type FakeGateway,
+  type FakeGatewayOptions,
+  type FakeCreateBehaviour,
+  type FakeRefundNotice,
+} from './fakeGateway.js';
+export { recordingNotifier, type RecordingNotifier } from './recordingNotifier.js';
+export { manualClock, type ManualClock } from './manualClock.js';
