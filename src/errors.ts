@@ -66,8 +66,10 @@ export class TransitionConflictError extends RefundLifecycleError {
     readonly creditNoteId: string,
     readonly command: string,
     readonly status: CreditNoteStatus,
+    /** Why, when the status alone does not say (e.g. a refund attempt is in doubt). */
+    readonly detail: string | null = null,
   ) {
-    super(`Cannot ${command} credit note ${creditNoteId}: it is ${status}`);
+    super(`Cannot ${command} credit note ${creditNoteId}: it is ${status}${detail ? ` (${detail})` : ''}`);
   }
 }
 

@@ -47,6 +47,7 @@ const machineSetup = setup({
     isAutoRetriedTransientError: guard('isAutoRetriedTransientError'),
     isAcceptanceOfCurrentAttempt: guard('isAcceptanceOfCurrentAttempt'),
     isOutcomeOfCurrentAttempt: guard('isOutcomeOfCurrentAttempt'),
+    hasNoRefundInFlight: guard('hasNoRefundInFlight'),
   },
   actions: {
     recordIssue: update('recordIssue'),
@@ -67,6 +68,7 @@ const machineSetup = setup({
 // Transitions shared by several states, named so the table below stays one line per row.
 const settleManually = [
   {
+    guard: 'hasNoRefundInFlight',
     target: 'manual',
     actions: [
       'recordManualRefund',

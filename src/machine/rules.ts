@@ -48,6 +48,12 @@ export const guards = {
     event.data.retryAt !== null,
   isAcceptanceOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
     event.type === 'RefundAccepted' && isAwaitingAcceptance(context.refund, event.data.attempt),
+  /**
+   * A manual refund while the processor may hold or be paying an attempt would
+   * refund the client twice: refresh or retry first, so the attempt settles.
+   */
+  hasNoRefundInFlight: (context: CreditNoteContext): boolean =>
+    context.refund === null || context.refund.status === 'failed',
   isOutcomeOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean => {
     if (event.type !== 'RefundSucceeded' && event.type !== 'RefundFailed') return false;
     const { attempt, processorRefundId } = event.data;

@@ -26,9 +26,14 @@ export const proposeOrConflict = (
   now: Date,
   command: string,
 ): Result<CreditNoteChange, TransitionConflictError> =>
-  proposeEvent(change, event, now.toISOString()).mapErr(
-    (state) => new TransitionConflictError(change.loaded.state.context.creditNoteId, command, state.status),
-  );
+  proposeEvent(change, event, now.toISOString()).mapErr((state) => {
+    const refund = state.context.refund;
+    const detail =
+      refund !== null && (refund.status === 'in_doubt' || refund.status === 'requested' || refund.status === 'accepted')
+        ? `refund attempt ${refund.attempt} is ${refund.status.replace('_', ' ')} at the processor`
+        : null;
+    return new TransitionConflictError(change.loaded.state.context.creditNoteId, command, state.status, detail);
+  });
 
 /** Commands complete no outbox claims, so the store cannot answer "claim lost" to them. */
 export const withoutClaims = <T, E>(result: Result<T, E | OutboxClaimLostError>): Result<T, Exclude<E, OutboxClaimLostError>> =>

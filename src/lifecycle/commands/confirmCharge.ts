@@ -2,11 +2,10 @@ import { err, ok, type Result } from 'neverthrow';
 import type { CommandError } from '../../errors.js';
 import { executeCommand, type Plan } from '../commandHandler.js';
 import { confirmChargeInputSchema, validateInput } from '../commandInputs.js';
-import { startChange, type CreditNoteChange } from '../creditNoteChange.js';
+import { releaseWaitingCreditNotes } from '../chargeGate.js';
 import type { LifecycleDeps } from '../deps.js';
-import { nextRefundStep } from '../nextRefundStep.js';
-import { loadCreditNote, loadPayment } from '../streams.js';
-import { proposeOrConflict, withoutClaims } from './commandSupport.js';
+import { loadPayment } from '../streams.js';
+import { withoutClaims } from './commandSupport.js';
 
 export type ChargeConfirmation = { paymentId: string; released: string[]; dueOutboxIds: string[] };
 
@@ -33,23 +32,15 @@ export const confirmCharge = async (
   const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<string[]>, CommandError>> => {
     const payment = await loadPayment(deps.store, paymentId);
     if (payment.isErr()) return err(payment.error);
-    const released: CreditNoteChange[] = [];
-    for (const { creditNoteId } of payment.value.state.creditNotes) {
-      const loaded = await loadCreditNote(deps.store, creditNoteId);
-      if (loaded.isErr()) return err(loaded.error);
-      const { status, context } = loaded.value.state;
-      if (status !== 'pending' || context.pendingReason !== 'charge_not_confirmed') continue;
-      const change = proposeOrConflict(startChange(loaded.value), nextRefundStep(loaded.value.state, true), now, 'release');
-      if (change.isErr()) return err(change.error);
-      released.push(change.value);
-    }
+    const released = await releaseWaitingCreditNotes(deps, payment.value.state, now);
+    if (released.isErr()) return err(released.error);
     const confirmation = payment.value.state.chargeConfirmed
       ? []
       : [{ type: 'ChargeConfirmed' as const, data: { paymentId, processor } }];
     return ok({
-      creditNotes: released,
+      creditNotes: released.value,
       payments: [{ loaded: payment.value, events: confirmation }],
-      result: released.map((change) => change.state.context.creditNoteId),
+      result: released.value.map((change) => change.state.context.creditNoteId),
     });
   });
   return withoutClaims(executed).map(({ result, dueOutboxIds }) => ({ paymentId, released: result, dueOutboxIds }));

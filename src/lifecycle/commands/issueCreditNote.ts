@@ -7,6 +7,7 @@ import { issueCreditNoteInputSchema, validateInput } from '../commandInputs.js';
 import { startChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { nextRefundStep } from '../nextRefundStep.js';
+import { releaseWaitingCreditNotes } from '../chargeGate.js';
 import { loadCreditNote, loadPayment } from '../streams.js';
 import { commandMeta, proposeOrConflict, withoutClaims } from './commandSupport.js';
 
@@ -60,16 +61,20 @@ export const issueCreditNote = async (
       const confirmed = paymentStream.value.state.chargeConfirmed || chargeConfirmed;
       const change = proposeOrConflict(issued.value, nextRefundStep(issued.value.state, confirmed), now, 'issue');
       if (change.isErr()) return err(change.error);
+      // The host vouches for a charge we had not seen confirmed: that opens the gate for its siblings too.
+      const confirmsNow = confirmed && !paymentStream.value.state.chargeConfirmed;
+      const released = confirmsNow ? await releaseWaitingCreditNotes(deps, paymentStream.value.state, now) : ok([]);
+      if (released.isErr()) return err(released.error);
       const paymentChange: PaymentChange = {
         loaded: paymentStream.value,
         events: [
-          ...(confirmed && !paymentStream.value.state.chargeConfirmed
+          ...(confirmsNow
             ? [{ type: 'ChargeConfirmed' as const, data: { paymentId: payment.paymentId, processor: payment.processor } }]
             : []),
           { type: 'CreditNoteAttached', data: { creditNoteId, amount, currency } },
         ],
       };
-      return ok({ creditNotes: [change.value], payments: [paymentChange], result: null });
+      return ok({ creditNotes: [change.value, ...released.value], payments: [paymentChange], result: null });
     },
   );
   return withoutClaims(executed).map(({ dueOutboxIds }) => ({ creditNoteId, dueOutboxIds }));

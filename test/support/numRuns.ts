@@ -1,0 +1,5 @@
+/** Property runs per test: 200 in `npm test`, ten times more in `npm run test:deep` (FC_NUM_RUNS=2000). */
+export const numRuns = (base = 200): number => {
+  const configured = Number(process.env.FC_NUM_RUNS);
+  return Number.isFinite(configured) && configured > 0 ? Math.round((configured / 200) * base) : base;
+};
