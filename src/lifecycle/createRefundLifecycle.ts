@@ -158,6 +158,37 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     dispatch: (options: { limit?: number } = {}): ResultAsync<DispatchReport, StoreError> =>
       boundary(async () => ok(await dispatcher.dispatch(options))),
 
+    /**
+     * A worker loop for long-running processes: `dispatch()` every `intervalMs`
+     * (default 1 s) until `stop()`, which waits for the round in progress.
+     * Failures go to `onError` and the loop carries on; leases keep several
+     * processes running it at once safe.
+     */
+    startDispatching: (options: { intervalMs?: number; onError?: (error: StoreError) => void } = {}) => {
+      const intervalMs = options.intervalMs ?? 1_000;
+      let stopped = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let round: Promise<void> = Promise.resolve();
+      const tick = () => {
+        round = boundary(async () => ok(await dispatcher.dispatch()))
+          .match(
+            () => undefined,
+            (error) => options.onError?.(error),
+          )
+          .then(() => {
+            if (!stopped) timer = setTimeout(tick, intervalMs);
+          });
+      };
+      tick();
+      return {
+        stop: async (): Promise<void> => {
+          stopped = true;
+          clearTimeout(timer);
+          await round;
+        },
+      };
+    },
+
     /** The stream id a credit note's events live in, for hosts reading the global log. */
     streamIdOf: creditNoteStreamId,
   };
