@@ -101,3 +101,13 @@ export const validateInput = <S extends z.ZodType>(schema: S, input: unknown): R
   const parsed = schema.safeParse(input);
   return parsed.success ? ok(parsed.data) : err(new ValidationError(toValidationIssues(parsed.error)));
 };
+
+/** A command addressed to one credit note: its id, then its input, each validated before anything is read. */
+export const validateCreditNoteCommand = <S extends z.ZodType>(
+  rawCreditNoteId: unknown,
+  schema: S,
+  rawInput: unknown,
+): Result<{ creditNoteId: string; input: z.output<S> }, ValidationError> =>
+  validateInput(creditNoteIdSchema, rawCreditNoteId).andThen((creditNoteId) =>
+    validateInput(schema, rawInput).map((input) => ({ creditNoteId, input })),
+  );

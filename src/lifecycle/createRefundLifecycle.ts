@@ -13,7 +13,7 @@ import { markRefunded } from './commands/markRefunded.js';
 import { observeRefund } from './commands/observeRefund.js';
 import { refreshStatus } from './commands/refreshStatus.js';
 import { retryRefund } from './commands/retryRefund.js';
-import { requireIssued } from './commands/commandSupport.js';
+import { loadIssuedCreditNote } from './commands/commandSupport.js';
 import type { IssueCreditNoteInput, MarkRefundedInput, ObserveRefundInput, RetryRefundInput, ConfirmChargeInput } from './commandInputs.js';
 import type { RefreshStatusInput } from './commands/refreshStatus.js';
 import { toCreditNoteView, type CreditNoteView } from './creditNoteView.js';
@@ -67,9 +67,7 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
   const dispatchInline = config.dispatchInline ?? true;
 
   const view = async (creditNoteId: string): Promise<Result<CreditNoteView, CommandError>> =>
-    (await loadCreditNote(deps.store, creditNoteId))
-      .andThen((loaded) => requireIssued(loaded, creditNoteId))
-      .map((loaded) => toCreditNoteView(loaded.state, loaded.version));
+    (await loadIssuedCreditNote(deps, creditNoteId)).map((loaded) => toCreditNoteView(loaded.state, loaded.version));
 
   /** The append is done; a failure of the follow-up work must not turn the command into an error. */
   const settle = async (dueOutboxIds: readonly string[]): Promise<void> => {

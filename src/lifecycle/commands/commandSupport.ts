@@ -4,7 +4,7 @@ import type { Actor, EventSource } from '../../events/primitives.js';
 import type { CommandMeta } from '../commandHandler.js';
 import { proposeEvent, type CreditNoteChange, type ProposedCreditNoteEvent } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
-import type { LoadedCreditNote } from '../streams.js';
+import { loadCreditNote, type LoadedCreditNote } from '../streams.js';
 
 export const commandMeta = (
   deps: LifecycleDeps,
@@ -18,6 +18,10 @@ export const commandMeta = (
 
 export const requireIssued = (loaded: LoadedCreditNote, creditNoteId: string) =>
   loaded.state.status === 'unissued' ? err(new CreditNoteNotFoundError(creditNoteId)) : ok(loaded);
+
+/** The credit note replayed from its stream, or not found. */
+export const loadIssuedCreditNote = async (deps: LifecycleDeps, creditNoteId: string) =>
+  (await loadCreditNote(deps.store, creditNoteId)).andThen((loaded) => requireIssued(loaded, creditNoteId));
 
 /** A command's event the machine must accept; if it does not, the host gets a conflict naming the current status. */
 export const proposeOrConflict = (

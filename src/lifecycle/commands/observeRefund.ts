@@ -8,8 +8,7 @@ import { proposeAllowedEvents, startChange, type ProposedCreditNoteEvent } from 
 import type { LifecycleDeps } from '../deps.js';
 import type { CreditNoteState } from '../../machine/creditNoteState.js';
 import { eventsForObservation } from '../observation.js';
-import { loadCreditNote } from '../streams.js';
-import { requireIssued, withoutClaims } from './commandSupport.js';
+import { loadIssuedCreditNote, withoutClaims } from './commandSupport.js';
 
 export type ObservationOutcome = { creditNoteId: string; changed: boolean; dueOutboxIds: string[] };
 
@@ -26,7 +25,7 @@ export const applyObservation = async (
   completeOutbox?: OutboxClaim,
 ): Promise<Result<ObservationOutcome, CommandError | OutboxClaimLostError>> => {
   const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<boolean>, CommandError>> => {
-    const loaded = (await loadCreditNote(deps.store, creditNoteId)).andThen((value) => requireIssued(value, creditNoteId));
+    const loaded = await loadIssuedCreditNote(deps, creditNoteId);
     if (loaded.isErr()) return err(loaded.error);
     const change = proposeAllowedEvents(startChange(loaded.value), propose(loaded.value.state), now.toISOString());
     return loaded.map(() => ({

@@ -3,12 +3,11 @@ import type { CommandError } from '../../errors.js';
 import { actorSchema } from '../../events/primitives.js';
 import { z } from 'zod';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
-import { creditNoteIdSchema, validateInput } from '../commandInputs.js';
+import { validateCreditNoteCommand } from '../commandInputs.js';
 import type { LifecycleDeps } from '../deps.js';
 import { eventsForObservation } from '../observation.js';
-import { loadCreditNote } from '../streams.js';
 import { applyObservation, type ObservationOutcome } from './observeRefund.js';
-import { commandMeta, requireIssued, withoutClaims } from './commandSupport.js';
+import { commandMeta, loadIssuedCreditNote, withoutClaims } from './commandSupport.js';
 
 export const refreshStatusInputSchema = z.strictObject({
   actor: actorSchema.optional(),
@@ -28,13 +27,11 @@ export const refreshStatus = async (
   rawCreditNoteId: unknown,
   rawInput: unknown = {},
 ): Promise<Result<RefreshOutcome, CommandError>> => {
-  const creditNoteId = validateInput(creditNoteIdSchema, rawCreditNoteId);
-  if (creditNoteId.isErr()) return err(creditNoteId.error);
-  const input = validateInput(refreshStatusInputSchema, rawInput);
-  if (input.isErr()) return err(input.error);
-  const id = creditNoteId.value;
+  const command = validateCreditNoteCommand(rawCreditNoteId, refreshStatusInputSchema, rawInput);
+  if (command.isErr()) return err(command.error);
+  const { creditNoteId: id, input } = command.value;
 
-  const loaded = (await loadCreditNote(deps.store, id)).andThen((value) => requireIssued(value, id));
+  const loaded = await loadIssuedCreditNote(deps, id);
   if (loaded.isErr()) return err(loaded.error);
   const { payment, refund } = loaded.value.state.context;
   const unchanged = (processorRefund: ProcessorRefund | null): RefreshOutcome => ({
@@ -61,9 +58,9 @@ export const refreshStatus = async (
   if (processorRefund === null) return ok(unchanged(null));
 
   const meta = commandMeta(deps, {
-    actor: input.value.actor ?? { kind: 'system', id: 'refresh' },
+    actor: input.actor ?? { kind: 'system', id: 'refresh' },
     source: 'refresh',
-    ...(input.value.correlationId === undefined ? {} : { correlationId: input.value.correlationId }),
+    ...(input.correlationId === undefined ? {} : { correlationId: input.correlationId }),
   });
   const observed = withoutClaims(
     await applyObservation(deps, meta, id, (state) => eventsForObservation(state, processorRefund)),

@@ -1,12 +1,12 @@
-import { err, ok, type Result } from 'neverthrow';
+import { err, type Result } from 'neverthrow';
 import type { CommandError } from '../../errors.js';
 import { executeCommand, type Plan } from '../commandHandler.js';
-import { creditNoteIdSchema, retryRefundInputSchema, validateInput } from '../commandInputs.js';
+import { retryRefundInputSchema, validateCreditNoteCommand } from '../commandInputs.js';
 import { startChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { nextRefundStep } from '../nextRefundStep.js';
-import { loadCreditNote, loadPayment } from '../streams.js';
-import { commandMeta, proposeOrConflict, requireIssued, withoutClaims } from './commandSupport.js';
+import { loadPayment } from '../streams.js';
+import { commandMeta, proposeOrConflict, loadIssuedCreditNote, withoutClaims } from './commandSupport.js';
 
 /**
  * Seed 001: allowed from `pending` and `failed` only (a conflict naming the
@@ -18,14 +18,12 @@ export const retryRefund = async (
   rawCreditNoteId: unknown,
   rawInput: unknown,
 ): Promise<Result<{ creditNoteId: string; dueOutboxIds: string[] }, CommandError>> => {
-  const creditNoteId = validateInput(creditNoteIdSchema, rawCreditNoteId);
-  if (creditNoteId.isErr()) return err(creditNoteId.error);
-  const input = validateInput(retryRefundInputSchema, rawInput);
-  if (input.isErr()) return err(input.error);
-  const id = creditNoteId.value;
+  const command = validateCreditNoteCommand(rawCreditNoteId, retryRefundInputSchema, rawInput);
+  if (command.isErr()) return err(command.error);
+  const { creditNoteId: id, input } = command.value;
 
-  const executed = await executeCommand(deps, commandMeta(deps, input.value), async (now): Promise<Result<Plan<null>, CommandError>> => {
-    const loaded = (await loadCreditNote(deps.store, id)).andThen((value) => requireIssued(value, id));
+  const executed = await executeCommand(deps, commandMeta(deps, input), async (now): Promise<Result<Plan<null>, CommandError>> => {
+    const loaded = await loadIssuedCreditNote(deps, id);
     if (loaded.isErr()) return err(loaded.error);
     const { status } = loaded.value.state;
     const retried = proposeOrConflict(
