@@ -17,6 +17,7 @@ import { loadIssuedCreditNote } from './commands/commandSupport.js';
 import type { IssueCreditNoteInput, MarkRefundedInput, ObserveRefundInput, RetryRefundInput, ConfirmChargeInput } from './commandInputs.js';
 import type { RefreshStatusInput } from './commands/refreshStatus.js';
 import { toCreditNoteView, type CreditNoteView } from './creditNoteView.js';
+import { guardedGateway } from './guardedGateway.js';
 import { defaultRetryPolicy, type LifecycleDeps, type RetryPolicy } from './deps.js';
 import { creditNoteStreamId, loadCreditNote } from './streams.js';
 
@@ -56,7 +57,7 @@ const boundary = <T, E>(work: () => Promise<Result<T, E>>): ResultAsync<T, E | S
 export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
   const deps: LifecycleDeps = {
     store: config.store,
-    gateway: config.gateway,
+    gateway: guardedGateway(config.gateway),
     notifier: config.notifier ?? noNotifier,
     hooks: config.hooks ?? {},
     clock: config.clock ?? systemClock,
@@ -171,7 +172,13 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
         round = boundary(async () => ok(await dispatcher.dispatch()))
           .match(
             () => undefined,
-            (error) => options.onError?.(error),
+            (error) => {
+              try {
+                options.onError?.(error);
+              } catch {
+                // A failing error handler must not stop the worker.
+              }
+            },
           )
           .then(() => {
             if (!stopped) timer = setTimeout(tick, intervalMs);

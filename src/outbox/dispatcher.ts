@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { err, type Result } from 'neverthrow';
 import { z } from 'zod';
-import { GatewayError, OutboxClaimLostError } from '../errors.js';
+import { OutboxClaimLostError } from '../errors.js';
 import { identifierSchema } from '../events/primitives.js';
 import type { CommandMeta } from '../lifecycle/commandHandler.js';
 import { applyObservation } from '../lifecycle/commands/observeRefund.js';
@@ -13,7 +12,6 @@ import { loadCreditNote } from '../lifecycle/streams.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
 import type { ClaimedOutboxEntry } from '../ports/eventStore.js';
 import type { HookName, NotificationKind, Recipient } from '../ports/notifier.js';
-import type { ProcessorRefund } from '../ports/refundGateway.js';
 
 export type DispatchReport = {
   /** Side effects performed and recorded. */
@@ -79,17 +77,6 @@ export const createDispatcher = (deps: LifecycleDeps, owner = `dispatcher-${rand
     return toCreditNoteView(loaded.value.state, loaded.value.version);
   };
 
-  const callGateway = async (
-    call: () => Promise<Result<ProcessorRefund, GatewayError>>,
-  ): Promise<Result<ProcessorRefund, GatewayError>> => {
-    try {
-      return await call();
-    } catch (cause) {
-      // A gateway that throws broke its contract; whether the refund exists is unknown, so treat it as in doubt.
-      return err(new GatewayError('transient', 'unexpected_error', String(cause), { cause }));
-    }
-  };
-
   const createRefund = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
     const { creditNoteId, attempt } = createRefundPayload.parse(entry.payload);
     const loaded = await loadCreditNote(deps.store, creditNoteId);
@@ -103,15 +90,13 @@ export const createDispatcher = (deps: LifecycleDeps, owner = `dispatcher-${rand
       (status === 'requested' || status === 'pending');
     if (!stillWanted || payment === null) return complete(entry, 'obsolete');
 
-    const answer = await callGateway(() =>
-      deps.gateway.createRefund({
-        idempotencyKey: refund.idempotencyKey,
-        payment,
-        amount: refund.amount,
-        currency: refund.currency,
-        metadata: { creditNoteId, attempt },
-      }),
-    );
+    const answer = await deps.gateway.createRefund({
+      idempotencyKey: refund.idempotencyKey,
+      payment,
+      amount: refund.amount,
+      currency: refund.currency,
+      metadata: { creditNoteId, attempt },
+    });
     const propose = (state: CreditNoteState): ProposedCreditNoteEvent[] => {
       if (answer.isOk()) {
         return eventsForObservation(state, { ...answer.value, metadata: { creditNoteId, attempt } });
