@@ -1,0 +1,400 @@
+/*
+ * `npm run demo`: four credit notes told as a timeline, on the in-memory store
+ * with the fake processor, a recording notifier and a manual clock.
+ *
+ * What is printed is read back from what happened: events from the store's
+ * global log, refunds from the fake processor, emails from the notifier and
+ * hook calls from the hooks. The script only decides what the "world" does
+ * (a merchant clicks, a webhook is lost or delivered twice); the lines
+ * marked ▸ ⇢ ✗ say so. The closing checks are computed, and a failing one
+ * sets a non-zero exit code.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import type { ResultAsync } from 'neverthrow';
+import {
+  createRefundLifecycle,
+  replayCreditNote,
+  type CreditNoteStatus,
+  type HookCall,
+  type OutboxEntry,
+  type RefundHooks,
+} from '../src/index.js';
+import {
+  fakeGateway,
+  inMemoryEventStore,
+  manualClock,
+  recordingNotifier,
+  type FakeRefundNotice,
+} from '../src/testing/index.js';
+import { actionLine, clockTime, effectLine, eventLine, heading, money, sideEffectText, table } from './timeline.js';
+
+export type DemoCreditNote = {
+  creditNoteId: string;
+  story: string;
+  expectedStatus: CreditNoteStatus;
+  status: CreditNoteStatus;
+  refundsCreated: number;
+  notificationsDelivered: number;
+  hooksRun: number;
+};
+
+export type DemoCheck = { name: string; passed: boolean; detail: string };
+
+export type DemoResult = {
+  lines: string[];
+  creditNotes: DemoCreditNote[];
+  checks: DemoCheck[];
+  passed: boolean;
+};
+
+const minutes = (count: number) => count * 60_000;
+
+/** The demo aborts on an error it did not script: it would mean the library broke its own promise. */
+const must = async <T, E>(result: ResultAsync<T, E>): Promise<T> => {
+  const settled = await result;
+  if (settled.isErr()) throw settled.error;
+  return settled.value;
+};
+
+const unique = (values: readonly string[]) => new Set(values).size === values.length;
+
+/** The outbox id names the stream version whose event decided the side effect (`<stream>#<version>:<key>`). */
+const decidedAt = (entry: OutboxEntry): string | null => /^(.+?)#(\d+):/.exec(entry.id)?.slice(1, 3).join('#') ?? null;
+
+export const runDemo = async (): Promise<DemoResult> => {
+  const store = inMemoryEventStore();
+  const gateway = fakeGateway();
+  const notifier = recordingNotifier();
+  const clock = manualClock('2026-03-02T09:00:00.000Z');
+  let lastId = 0;
+  // Counter ids instead of UUIDs keep the output identical from run to run.
+  const generateId = () => `id_${String((lastId += 1)).padStart(4, '0')}`;
+  const hookCalls: HookCall[] = [];
+  const hooks: RefundHooks = {
+    refundSucceeded: (call) => void hookCalls.push(call),
+    refundFailed: (call) => void hookCalls.push(call),
+    refundedManually: (call) => void hookCalls.push(call),
+  };
+  const refunds = createRefundLifecycle({ store, gateway, notifier, hooks, clock, generateId });
+  const merchant = { kind: 'user' as const, id: 'merchant_ada' };
+
+  const lines: string[] = [];
+  const now = () => clock.now().toISOString();
+  const act = (text: string, marker?: string) => lines.push(actionLine(now(), text, marker));
+  const note = (text: string) => lines.push(effectLine(text));
+
+  let printedPosition = 0;
+  const printedOutbox = new Set<string>();
+
+  /** Prints what the global log gained since the last call, each event followed by the side effects it decided. */
+  const record = async (): Promise<number> => {
+    const events = await store.readAll({ after: printedPosition });
+    const performed = (await store.listOutbox()).filter((entry) => entry.completedAt !== null && !printedOutbox.has(entry.id));
+    const processorRefunds = gateway.refunds();
+    const delivered = notifier.delivered();
+    const describe = (entry: OutboxEntry) => {
+      printedOutbox.add(entry.id);
+      const { creditNoteId, attempt } = entry.payload;
+      return effectLine(
+        sideEffectText(entry, {
+          refund: processorRefunds.find(
+            (refund) => refund.metadata.creditNoteId === creditNoteId && refund.metadata.attempt === attempt,
+          ),
+          delivered: delivered.find((notification) => notification.idempotencyKey === entry.idempotencyKey),
+          hookRan: hookCalls.some((call) => call.idempotencyKey === entry.idempotencyKey),
+        }),
+      );
+    };
+    for (const event of events) {
+      lines.push(eventLine(event));
+      printedPosition = event.globalPosition;
+      const here = `${event.streamId}#${event.streamVersion}`;
+      for (const entry of performed.filter((candidate) => decidedAt(candidate) === here)) lines.push(describe(entry));
+    }
+    // Side effects decided earlier and performed only now (a backoff, a worker tick).
+    for (const entry of performed.filter((candidate) => !printedOutbox.has(candidate.id))) lines.push(describe(entry));
+    return events.length;
+  };
+
+  const drop = (notices: FakeRefundNotice[], why: string) => {
+    for (const notice of notices) {
+      act(`webhook ${notice.noticeId} ${notice.type} (${notice.refund.processorRefundId} ${notice.refund.status}) lost: ${why}`, '✗');
+    }
+  };
+
+  const deliver = async (notice: FakeRefundNotice, label = '') => {
+    act(`webhook ${notice.noticeId} ${notice.type} (${notice.refund.processorRefundId} ${notice.refund.status})${label}`, '⇢');
+    const observed = await must(
+      refunds.observeRefund({ refund: notice.refund, source: 'webhook', causationId: notice.noticeId }),
+    );
+    const appended = await record();
+    if (!observed.changed && appended === 0) note('  already known: nothing appended, nothing sent');
+  };
+
+  const processorRefundIdOf = async (creditNoteId: string): Promise<string> => {
+    const id = (await must(refunds.getCreditNote(creditNoteId))).refund?.processorRefundId;
+    if (!id) throw new Error(`${creditNoteId} has no refund at the processor`);
+    return id;
+  };
+
+  const stories: Array<Pick<DemoCreditNote, 'creditNoteId' | 'story' | 'expectedStatus'>> = [
+    { creditNoteId: 'cn_lost', story: 'webhook lost, Refresh status', expectedStatus: 'succeeded' },
+    { creditNoteId: 'cn_retry', story: 'failed, retried, duplicate webhook', expectedStatus: 'succeeded' },
+    { creditNoteId: 'cn_wait', story: 'charge unconfirmed (D-113)', expectedStatus: 'succeeded' },
+    { creditNoteId: 'cn_sepa', story: 'refunded by SEPA transfer', expectedStatus: 'manual' },
+  ];
+
+  lines.push(`refund-lifecycle demo · ${now().slice(0, 10)} (UTC) · in-memory store, fake processor`);
+  lines.push('▸ what the script does   ⇢ ✗ webhooks delivered / lost   → ✉ ⚙ side effects performed');
+
+  // a) The processor settles the refund, but neither webhook reaches the host: Refresh status pulls the answer.
+  lines.push(heading('a) cn_lost: the webhook never lands, Refresh status settles it'));
+  act('merchant issues cn_lost, 120.00 EUR on pi_lost (charge already confirmed)');
+  await must(
+    refunds.issueCreditNote({
+      creditNoteId: 'cn_lost',
+      amount: 12_000,
+      currency: 'EUR',
+      payment: { paymentId: 'pi_lost', account: 'acct_studio' },
+      reason: 'Workshop cancelled',
+      chargeConfirmed: true,
+      actor: merchant,
+    }),
+  );
+  await record();
+  drop(gateway.takeNotices(), 'the endpoint answered 502');
+  clock.advance(minutes(4));
+  const lostRefundId = await processorRefundIdOf('cn_lost');
+  act(`the processor settles ${lostRefundId}`);
+  gateway.setRefundStatus(lostRefundId, 'succeeded');
+  drop(gateway.takeNotices(), 'the endpoint was down');
+  clock.advance(minutes(180));
+  const stuck = await must(refunds.getCreditNote('cn_lost'));
+  act(`merchant sees cn_lost still "${stuck.status}" and clicks Refresh status`);
+  await must(refunds.refreshStatus('cn_lost', { actor: merchant }));
+  await record();
+  clock.advance(minutes(1));
+  act('merchant clicks Refresh status again');
+  const again = await must(refunds.refreshStatus('cn_lost', { actor: merchant }));
+  if ((await record()) === 0) note(`  changed: ${again.changed}, nothing appended, nothing sent`);
+
+  // b) The processor refuses attempt 1; the merchant fixes the cause and retries; attempt 2's webhook arrives twice.
+  clock.advance(minutes(30));
+  lines.push(heading('b) cn_retry: refused, retried, settled by a webhook delivered twice'));
+  gateway.queue({ kind: 'fail', reason: 'insufficient_funds' });
+  act('merchant issues cn_retry, 80.00 EUR on pi_retry (the balance is too low)');
+  await must(
+    refunds.issueCreditNote({
+      creditNoteId: 'cn_retry',
+      amount: 8_000,
+      currency: 'EUR',
+      payment: { paymentId: 'pi_retry' },
+      reason: 'Duplicate booking',
+      chargeConfirmed: true,
+      actor: merchant,
+    }),
+  );
+  await record();
+  for (const notice of gateway.takeNotices()) await deliver(notice);
+  clock.advance(minutes(45));
+  const refused = await must(refunds.getCreditNote('cn_retry'));
+  act(
+    `banner: "Refund failed: ${refused.failure?.processorReason}"; merchant tops up and clicks ${refused.allowedActions.includes('retry') ? 'Retry' : '(no Retry offered)'}`,
+  );
+  await must(refunds.retryRefund('cn_retry', { actor: merchant }));
+  await record();
+  for (const notice of gateway.takeNotices()) await deliver(notice);
+  clock.advance(minutes(120));
+  const retriedRefundId = await processorRefundIdOf('cn_retry');
+  act(`the processor settles ${retriedRefundId}`);
+  gateway.setRefundStatus(retriedRefundId, 'succeeded');
+  for (const notice of gateway.takeNotices()) {
+    await deliver(notice);
+    clock.advance(minutes(1));
+    await deliver(notice, ' delivered again (at least once)');
+  }
+
+  // c) Issued before the payment's confirmation arrived (D-113): pending, released by the confirmation alone.
+  clock.advance(minutes(30));
+  lines.push(heading('c) cn_wait: charge not confirmed yet, released by the confirmation'));
+  act('merchant issues cn_wait, 45.50 EUR on pi_wait (payment_intent.succeeded not seen yet)');
+  await must(
+    refunds.issueCreditNote({
+      creditNoteId: 'cn_wait',
+      amount: 4_550,
+      currency: 'EUR',
+      payment: { paymentId: 'pi_wait' },
+      reason: 'Session moved online',
+      actor: merchant,
+    }),
+  );
+  await record();
+  const waiting = await must(refunds.getCreditNote('cn_wait'));
+  note(`  cn_wait is ${waiting.status} (${waiting.pendingReason}); refunds at processor: ${gateway.refunds().filter((r) => r.metadata.creditNoteId === 'cn_wait').length}`);
+  clock.advance(minutes(2));
+  act('webhook payment_intent.succeeded for pi_wait arrives: host calls confirmCharge');
+  const confirmation = await must(
+    refunds.confirmCharge({ paymentId: 'pi_wait', source: 'webhook', causationId: 'evt_pi_wait_succeeded' }),
+  );
+  await record();
+  note(`  released by the confirmation: ${confirmation.released.join(', ') || 'none'}`);
+  for (const notice of gateway.takeNotices()) await deliver(notice);
+  clock.advance(minutes(90));
+  const waitRefundId = await processorRefundIdOf('cn_wait');
+  act(`the processor settles ${waitRefundId}`);
+  gateway.setRefundStatus(waitRefundId, 'succeeded');
+  for (const notice of gateway.takeNotices()) await deliver(notice);
+
+  // d) The client paid by bank transfer: nothing to ask the processor, the merchant records the transfer.
+  clock.advance(minutes(30));
+  lines.push(heading('d) cn_sepa: paid outside the processor, refunded by SEPA transfer'));
+  act('merchant issues cn_sepa, 300.00 EUR, paid by bank transfer');
+  const sepa = await must(
+    refunds.issueCreditNote({
+      creditNoteId: 'cn_sepa',
+      amount: 30_000,
+      currency: 'EUR',
+      payment: null,
+      reason: 'Coworking desk returned',
+      actor: merchant,
+    }),
+  );
+  await record();
+  note(`  cn_sepa is ${sepa.status}; allowed actions: ${sepa.allowedActions.join(', ') || 'none'}`);
+  clock.advance(minutes(60));
+  act('merchant sends the transfer and clicks Mark refunded');
+  await must(
+    refunds.markRefunded('cn_sepa', {
+      reason: 'Refunded by SEPA transfer from the studio account',
+      reference: 'SEPA-2026-03-0042',
+      method: 'bank_transfer',
+      actor: merchant,
+    }),
+  );
+  await record();
+
+  // A background worker's tick: everything was performed inline, so it finds nothing left to do.
+  clock.advance(minutes(5));
+  lines.push(heading('worker'));
+  const tick = await must(refunds.dispatch());
+  act(`dispatch() → performed ${tick.performed}, retried ${tick.retried}, dead ${tick.dead}`);
+  await record();
+
+  // ── Summary, from the sources of truth ──
+  const processorRefunds = gateway.refunds();
+  const delivered = notifier.delivered();
+  const creditNotes: DemoCreditNote[] = [];
+  for (const story of stories) {
+    const view = await must(refunds.getCreditNote(story.creditNoteId));
+    creditNotes.push({
+      ...story,
+      status: view.status,
+      refundsCreated: processorRefunds.filter((refund) => refund.metadata.creditNoteId === story.creditNoteId).length,
+      notificationsDelivered: delivered.filter((n) => n.creditNote.creditNoteId === story.creditNoteId).length,
+      hooksRun: hookCalls.filter((call) => call.creditNote.creditNoteId === story.creditNoteId).length,
+    });
+  }
+
+  const checks: DemoCheck[] = [];
+  const check = (name: string, passed: boolean, detail: string) => checks.push({ name, passed, detail });
+
+  const mismatched = creditNotes.filter((row) => row.status !== row.expectedStatus);
+  check(
+    'each story ended as scripted',
+    mismatched.length === 0,
+    mismatched.map((row) => `${row.creditNoteId} is ${row.status}, expected ${row.expectedStatus}`).join('; ') ||
+      creditNotes.map((row) => `${row.creditNoteId} ${row.status}`).join(', '),
+  );
+  const refundKeys = processorRefunds.map((refund) => `${refund.metadata.creditNoteId}:refund:${refund.metadata.attempt}`);
+  check(
+    'no refund created twice',
+    unique(refundKeys),
+    `${processorRefunds.length} refunds at the processor for ${new Set(refundKeys).size} attempts`,
+  );
+  const emailKeys = notifier.calls.map((call) => call.idempotencyKey);
+  check('no email sent twice', unique(emailKeys), `${emailKeys.length} notifier calls, ${new Set(emailKeys).size} distinct keys`);
+  const hookKeys = hookCalls.map((call) => call.idempotencyKey);
+  check('no hook run twice', unique(hookKeys), `${hookKeys.length} hook calls, ${new Set(hookKeys).size} distinct keys`);
+
+  const log = await store.readAll();
+  const gapless = log.every((event, index) => event.globalPosition === index + 1);
+  const streams = new Map<string, number[]>();
+  for (const event of log) streams.set(event.streamId, [...(streams.get(event.streamId) ?? []), event.streamVersion]);
+  const versionsGapless = [...streams.values()].every((versions) => versions.every((version, index) => version === index + 1));
+  check(
+    'no event lost',
+    gapless && versionsGapless,
+    `${log.length} events in the global log, ${streams.size} streams, positions and versions without gaps`,
+  );
+
+  const unexplained: string[] = [];
+  for (const story of stories) {
+    const history = await must(refunds.history(story.creditNoteId));
+    const replayed = replayCreditNote(JSON.parse(JSON.stringify(history)) as unknown[]);
+    const view = await must(refunds.getCreditNote(story.creditNoteId));
+    const explained =
+      replayed.isOk() &&
+      replayed.value.state.status === view.status &&
+      isDeepStrictEqual(replayed.value.state.context.refund, view.refund) &&
+      isDeepStrictEqual(replayed.value.state.context.manual, view.manual) &&
+      replayed.value.state.context.settledAt === view.settledAt;
+    if (!explained) unexplained.push(story.creditNoteId);
+  }
+  check(
+    'every state explained by replaying its events',
+    unexplained.length === 0,
+    unexplained.length === 0 ? `replayCreditNote(history) = getCreditNote for ${stories.length} credit notes` : `differs for ${unexplained.join(', ')}`,
+  );
+
+  const outbox = await store.listOutbox();
+  const waitingEntries = outbox.filter((entry) => entry.completedAt === null);
+  check(
+    'outbox drained',
+    waitingEntries.length === 0,
+    `${outbox.length - waitingEntries.length} side effects performed, ${waitingEntries.length} waiting, ${outbox.filter((entry) => entry.deadAt !== null).length} dead`,
+  );
+
+  lines.push(heading('summary'));
+  lines.push(
+    ...table(
+      ['credit note', 'story', 'final status', 'refunds at processor', 'notifications delivered', 'hooks run'],
+      creditNotes.map((row) => [
+        row.creditNoteId,
+        row.story,
+        row.status,
+        String(row.refundsCreated),
+        String(row.notificationsDelivered),
+        String(row.hooksRun),
+      ]),
+    ),
+  );
+  lines.push('');
+  for (const { name, passed, detail } of checks) lines.push(`${passed ? '✓' : '✗'} ${name}: ${detail}`);
+  const passed = checks.every((entry) => entry.passed);
+  const failedChecks = checks.filter((entry) => !entry.passed).length;
+  lines.push(
+    passed
+      ? `Invariants: ${checks.length}/${checks.length} checks passed: no refund or email fired twice, no event lost, every state replayable.`
+      : `Invariants: ${failedChecks} of ${checks.length} checks FAILED.`,
+  );
+  lines.push(`Total: ${processorRefunds.length} refunds at the processor (${money(processorRefunds.reduce((sum, r) => sum + (r.status === 'succeeded' ? r.amount : 0), 0), 'eur')} succeeded), ${delivered.length} notifications, ${hookCalls.length} hook calls, ${log.length} events, last at ${clockTime(log.at(-1)?.occurredAt ?? now())}.`);
+
+  return { lines, creditNotes, checks, passed };
+};
+
+const runAsScript = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+
+if (runAsScript) {
+  runDemo().then(
+    (result) => {
+      console.log(result.lines.join('\n'));
+      if (!result.passed) process.exitCode = 1;
+    },
+    (error: unknown) => {
+      console.error('The demo stopped on an unexpected error:', error);
+      process.exitCode = 1;
+    },
+  );
+}

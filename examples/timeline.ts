@@ -1,0 +1,104 @@
+/*
+ * Printing helpers for the demo. Everything here formats facts the demo read
+ * back from the store, the fake processor and the recording notifier; nothing
+ * here decides what happened.
+ */
+import type { OutboxEntry, ProcessorRefund, StoredEvent } from '../src/index.js';
+
+const TIME_WIDTH = 10;
+const SUBJECT_WIDTH = 11;
+const TYPE_WIDTH = 24;
+
+/** Where side-effect lines start, under the event type column. */
+const effectIndent = ' '.repeat(TIME_WIDTH + SUBJECT_WIDTH);
+
+export const clockTime = (iso: string): string => iso.slice(11, 19);
+
+export const money = (amount: number, currency: string): string =>
+  `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
+
+/** Credit-note streams are shown by credit note id, payment streams by payment id. */
+const subjectOf = (event: StoredEvent): string =>
+  event.streamId.replace(/^credit-note-/, '').replace(/^payment-/, '');
+
+/** Which channel carried the fact, when it was not the command itself. */
+const carrier = (event: StoredEvent): string => {
+  switch (event.source) {
+    case 'webhook':
+      return ` · via webhook${event.causationId ? ` ${event.causationId}` : ''}`;
+    case 'refresh':
+      return ' · via Refresh status';
+    case 'dispatcher':
+      return ' · processor answer';
+    default:
+      return '';
+  }
+};
+
+export const eventDetail = (event: StoredEvent): string => {
+  switch (event.type) {
+    case 'CreditNoteIssued': {
+      const { amount, currency, payment, reason } = event.data;
+      const paidBy = payment ? `on ${payment.paymentId}` : 'paid outside the processor';
+      return `${money(amount, currency)} ${paidBy}, "${reason}"`;
+    }
+    case 'RefundDeferred':
+      return event.data.reason === 'charge_not_confirmed'
+        ? 'charge not confirmed yet (D-113): waiting'
+        : `attempt ${event.data.attempt}, ${event.data.error.code}, retry at ${event.data.retryAt ?? 'a person'}`;
+    case 'RefundRequested':
+      return `attempt ${event.data.attempt}, key ${event.data.idempotencyKey}`;
+    case 'RefundAccepted':
+      return `attempt ${event.data.attempt}, ${event.data.processorRefundId} ${event.data.processorStatus}`;
+    case 'RefundSucceeded':
+      return `attempt ${event.data.attempt}, ${event.data.processorRefundId}`;
+    case 'RefundFailed':
+      return `attempt ${event.data.attempt}, ${event.data.processorReason} (retry ${event.data.classification.retry.replace(/_/g, ' ')})`;
+    case 'RetryRequested':
+      return `from ${event.data.previousStatus}, stale failure cleared`;
+    case 'MarkedRefundedManually':
+      return `${event.data.method.replace(/_/g, ' ')}, ref ${event.data.reference ?? '—'}: "${event.data.reason}"`;
+    case 'CreditNoteAttached':
+      return `${event.data.creditNoteId} attached`;
+    case 'ChargeConfirmed':
+      return `charge confirmed by ${event.data.processor}`;
+  }
+};
+
+export const eventLine = (event: StoredEvent): string =>
+  `${clockTime(event.occurredAt).padEnd(TIME_WIDTH)}${subjectOf(event).padEnd(SUBJECT_WIDTH)}${event.type.padEnd(TYPE_WIDTH)}${eventDetail(event)}${carrier(event)}`;
+
+export const effectLine = (text: string): string => `${effectIndent}${text}`;
+
+/** A performed outbox entry, told with what really reached the processor, the inbox or the host's hook. */
+export const sideEffectText = (
+  entry: OutboxEntry,
+  found: { refund?: ProcessorRefund | undefined; delivered?: { kind: string; recipient: string } | undefined; hookRan?: boolean },
+): string => {
+  switch (entry.kind) {
+    case 'create_refund':
+      return found.refund
+        ? `→ refund ${found.refund.processorRefundId} created at processor (${found.refund.status}, ${money(found.refund.amount, found.refund.currency)})`
+        : `→ refund request ${entry.idempotencyKey}: nothing created at processor`;
+    case 'notify':
+      return found.delivered
+        ? `✉ ${found.delivered.kind} → ${found.delivered.recipient}`
+        : `✉ ${entry.idempotencyKey} not delivered`;
+    case 'run_hook':
+      return found.hookRan ? `⚙ hook ${String(entry.payload.hook)} ran` : `⚙ hook ${String(entry.payload.hook)} did not run`;
+  }
+};
+
+export const heading = (title: string): string => `\n── ${title} ${'─'.repeat(Math.max(3, 78 - title.length))}`;
+
+/** Something the script makes the world do: ▸ a person or the processor acts, ⇢ a webhook arrives, ✗ one is lost. */
+export const actionLine = (time: string, text: string, marker = '▸'): string =>
+  `${clockTime(time).padEnd(TIME_WIDTH)}${marker} ${text}`;
+
+/** A plain text table: columns padded to their widest cell. */
+export const table = (header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] => {
+  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const format = (row: readonly string[]) =>
+    row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  return [format(header), widths.map((width) => '─'.repeat(width)).join('  '), ...rows.map(format)];
+};

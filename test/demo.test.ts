@@ -1,0 +1,79 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runDemo, type DemoResult } from '../examples/demo.js';
+
+/*
+ * `npm run demo` is the first thing a reader runs: it must keep telling the
+ * four stories the README promises, with the counts the library guarantees.
+ */
+describe('npm run demo', () => {
+  let demo: DemoResult;
+  beforeAll(async () => {
+    demo = await runDemo();
+  });
+
+  const timeline = () => demo.lines.join('\n');
+
+  it('ends each story in its final status', () => {
+    expect(demo.creditNotes.map(({ creditNoteId, status }) => [creditNoteId, status])).toEqual([
+      ['cn_lost', 'succeeded'],
+      ['cn_retry', 'succeeded'],
+      ['cn_wait', 'succeeded'],
+      ['cn_sepa', 'manual'],
+    ]);
+  });
+
+  it('creates one refund per attempt at the processor: 1, 2, 1 and none for the SEPA transfer', () => {
+    expect(demo.creditNotes.map((creditNote) => creditNote.refundsCreated)).toEqual([1, 2, 1, 0]);
+  });
+
+  it('delivers each notification once: a completion per refund, the failure to the merchant, the manual confirmation', () => {
+    expect(demo.creditNotes.map((creditNote) => creditNote.notificationsDelivered)).toEqual([1, 2, 1, 1]);
+    expect(demo.creditNotes.map((creditNote) => creditNote.hooksRun)).toEqual([1, 2, 1, 1]);
+  });
+
+  it('passes every invariant check it prints, and says so', () => {
+    expect(demo.checks.filter((check) => !check.passed)).toEqual([]);
+    expect(demo.checks.map((check) => check.name)).toEqual(
+      expect.arrayContaining(['no refund created twice', 'no email sent twice', 'every state explained by replaying its events']),
+    );
+    expect(demo.passed).toBe(true);
+    expect(timeline()).toMatch(/Invariants: \d+\/\d+ checks passed/);
+  });
+
+  it('settles the credit note whose webhooks were lost through Refresh status', () => {
+    expect(timeline()).toMatch(/cn_lost\s+RefundRequested\s+attempt 1, key cn_lost:refund:1/);
+    expect(timeline()).toMatch(/✗ webhook \S+ refund\.updated \(re_fake_1 succeeded\) lost/);
+    expect(timeline()).toMatch(/cn_lost\s+RefundSucceeded\s+attempt 1, re_fake_1 · via Refresh status/);
+  });
+
+  it('retries the refused refund under a new key and ignores the duplicate webhook', () => {
+    const lines = timeline();
+    expect(lines).toMatch(/cn_retry\s+RefundFailed\s+attempt 1, insufficient_funds/);
+    expect(lines).toMatch(/✉ refund_failed → merchant/);
+    expect(lines).toMatch(/cn_retry\s+RetryRequested\s+from failed/);
+    expect(lines).toMatch(/cn_retry\s+RefundRequested\s+attempt 2, key cn_retry:refund:2/);
+    expect(lines).toMatch(/cn_retry\s+RefundSucceeded\s+attempt 2, \S+ · via webhook/);
+    expect(lines).toMatch(/delivered again \(at least once\)\n\s+already known: nothing appended, nothing sent/);
+    expect(lines.match(/cn_retry\s+RefundSucceeded/g)).toHaveLength(1);
+  });
+
+  it('keeps the unconfirmed charge pending until the confirmation releases it', () => {
+    const lines = timeline();
+    const deferred = lines.search(/cn_wait\s+RefundDeferred\s+charge not confirmed/);
+    const requested = lines.search(/cn_wait\s+RefundRequested\s+attempt 1, key cn_wait:refund:1 · via webhook/);
+    expect(deferred).toBeGreaterThan(-1);
+    expect(requested).toBeGreaterThan(deferred);
+    expect(lines).toMatch(/released by the confirmation: cn_wait/);
+  });
+
+  it('records the SEPA transfer with its bank reference and tells the client once', () => {
+    const lines = timeline();
+    expect(lines).toMatch(/cn_sepa\s+MarkedRefundedManually\s+bank transfer, ref SEPA-2026-03-0042/);
+    expect(lines).toMatch(/✉ manual_refund_recorded → client/);
+  });
+
+  it('prints the same timeline on every run', async () => {
+    const second = await runDemo();
+    expect(second.lines).toEqual(demo.lines);
+  });
+});
