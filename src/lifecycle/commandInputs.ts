@@ -108,6 +108,10 @@ export const validateCreditNoteCommand = <S extends z.ZodType>(
   schema: S,
   rawInput: unknown,
 ): Result<{ creditNoteId: string; input: z.output<S> }, ValidationError> =>
-  validateInput(creditNoteIdSchema, rawCreditNoteId).andThen((creditNoteId) =>
+  validateCreditNoteId(rawCreditNoteId).andThen((creditNoteId) =>
     validateInput(schema, rawInput).map((input) => ({ creditNoteId, input })),
   );
+
+/** A credit note id passed as an argument, reported under the name `creditNoteId`. */
+export const validateCreditNoteId = (raw: unknown): Result<string, ValidationError> =>
+  validateInput(z.object({ creditNoteId: creditNoteIdSchema }), { creditNoteId: raw }).map((value) => value.creditNoteId);

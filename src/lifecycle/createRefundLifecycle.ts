@@ -6,7 +6,7 @@ import { createDispatcher, type DispatchReport } from '../outbox/dispatcher.js';
 import type { EventStore } from '../ports/eventStore.js';
 import { systemClock, type Clock, type Notifier, type RefundHooks } from '../ports/notifier.js';
 import type { RefundGateway } from '../ports/refundGateway.js';
-import { creditNoteIdSchema, listCreditNotesInputSchema, validateInput, type ListCreditNotesInput } from './commandInputs.js';
+import { validateCreditNoteId, listCreditNotesInputSchema, validateInput, type ListCreditNotesInput } from './commandInputs.js';
 import { confirmCharge } from './commands/confirmCharge.js';
 import { issueCreditNote } from './commands/issueCreditNote.js';
 import { markRefunded } from './commands/markRefunded.js';
@@ -130,14 +130,14 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     /** The credit note replayed from its events, with the actions allowed now. */
     getCreditNote: (creditNoteId: string) =>
       boundary(async () => {
-        const id = validateInput(creditNoteIdSchema, creditNoteId);
+        const id = validateCreditNoteId(creditNoteId);
         return id.isErr() ? err(id.error) : view(id.value);
       }),
 
     /** Every event of the credit note, in order, with its envelope. */
     history: (creditNoteId: string) =>
       boundary(async (): Promise<Result<StoredEvent[], CommandError>> => {
-        const id = validateInput(creditNoteIdSchema, creditNoteId);
+        const id = validateCreditNoteId(creditNoteId);
         if (id.isErr()) return err(id.error);
         const loaded = await loadCreditNote(deps.store, id.value);
         if (loaded.isErr()) return err(loaded.error);
