@@ -19,6 +19,13 @@ export type FakeCreateBehaviour =
 /** A status change the fake would push as a webhook. */
 export type FakeRefundNotice = { noticeId: string; type: 'refund.created' | 'refund.updated'; refund: ProcessorRefund };
 
+export type NoticeDelivery = {
+  /** How many times each notice is delivered (default 1). */
+  copies?: number;
+  /** Default `as_sent`; a function can shuffle (e.g. with a seeded random or fast-check). */
+  order?: 'as_sent' | 'reversed' | ((notices: FakeRefundNotice[]) => FakeRefundNotice[]);
+};
+
 export type FakeGatewayOptions = {
   processor?: string;
   /** Called before every request takes effect: make the fake slow, or hand control to a scheduler. */
@@ -172,9 +179,18 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
       notice('refund.updated', refund);
       return copy(refund);
     },
-    /** Takes the queued notices. Deliver them as they are, duplicated, reversed or dropped, as webhooks may be. */
-    takeNotices(): FakeRefundNotice[] {
-      return notices.splice(0, notices.length);
+    /**
+     * Takes the queued notices, as a processor's webhooks would arrive: each
+     * `copies` times (at-least-once delivery) and in `order` (no guaranteed
+     * order). Dropping some is up to the caller.
+     */
+    takeNotices(delivery: NoticeDelivery = {}): FakeRefundNotice[] {
+      const taken = notices.splice(0, notices.length);
+      const copies = Array.from({ length: delivery.copies ?? 1 }, () => taken.map((notice) => structuredClone(notice))).flat();
+      const order = delivery.order ?? 'as_sent';
+      if (order === 'as_sent') return copies;
+      if (order === 'reversed') return copies.reverse();
+      return order(copies);
     },
     /** Every refund the fake created: the real side effect to count. */
     refunds(): ProcessorRefund[] {

@@ -7,6 +7,7 @@ export {
   type FakeGatewayOptions,
   type FakeCreateBehaviour,
   type FakeRefundNotice,
+  type NoticeDelivery,
 } from './fakeGateway.js';
 export { recordingNotifier, type RecordingNotifier } from './recordingNotifier.js';
 export { manualClock, type ManualClock } from './manualClock.js';
