@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import * as api from '../src/index.js';
+import * as testing from '../src/testing/index.js';
+
+/*
+ * The runtime exports of both entry points, listed by hand: adding or
+ * removing one is an API change and must show up as a deliberate edit here
+ * (and in the CHANGELOG), never as a side effect of a refactor.
+ */
+describe('public runtime exports', () => {
+  it('refund-lifecycle exports exactly these names', () => {
+    expect(Object.keys(api).sort()).toEqual([
+      'CURRENT_SCHEMA_VERSION',
+      'ConcurrencyError',
+      'CreditNoteAlreadyExistsError',
+      'CreditNoteNotFoundError',
+      'DuplicateOutboxEntryError',
+      'EventValidationError',
+      'GatewayError',
+      'OutboxClaimLostError',
+      'RefundLifecycleError',
+      'StoreError',
+      'TransitionConflictError',
+      'ValidationError',
+      'VersionConflictError',
+      'createRefundLifecycle',
+      'creditNoteStatuses',
+      'defaultRetryPolicy',
+      'parseEvent',
+      'parseStoredEvent',
+      'replayCreditNote',
+      'systemClock',
+      'toMermaid',
+    ]);
+  });
+
+  it('refund-lifecycle/testing exports exactly these names', () => {
+    expect(Object.keys(testing).sort()).toEqual([
+      'fakeFailureClassification',
+      'fakeGateway',
+      'inMemoryEventStore',
+      'manualClock',
+      'recordingNotifier',
+    ]);
+  });
+
+  it('every exported error class is a RefundLifecycleError with its own stable code', () => {
+    const errorClasses = Object.entries(api).filter(
+      ([name, value]) => typeof value === 'function' && name.endsWith('Error') && name !== 'RefundLifecycleError',
+    );
+    expect(errorClasses).toHaveLength(11);
+    for (const [, ErrorClass] of errorClasses) {
+      expect((ErrorClass as { prototype: unknown }).prototype).toBeInstanceOf(api.RefundLifecycleError);
+    }
+    const codes = [
+      new api.ValidationError([{ path: 'amount', message: 'must be an integer' }]).code,
+      new api.EventValidationError([]).code,
+      new api.CreditNoteNotFoundError('cn_1').code,
+      new api.CreditNoteAlreadyExistsError('cn_1').code,
+      new api.TransitionConflictError('cn_1', 'retry', 'succeeded').code,
+      new api.VersionConflictError('s', 1, 2).code,
+      new api.ConcurrencyError(8, new api.VersionConflictError('s', 1, 2)).code,
+      new api.OutboxClaimLostError('e').code,
+      new api.DuplicateOutboxEntryError('e').code,
+      new api.GatewayError('transient', 'rate_limit', 'slow down').code,
+      new api.StoreError(new Error('down')).code,
+    ];
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+});
