@@ -55,7 +55,9 @@ export const eventDetail = (event: StoredEvent): string => {
     case 'RefundFailed':
       return `attempt ${event.data.attempt}, ${event.data.processorReason} (retry ${event.data.classification.retry.replace(/_/g, ' ')})`;
     case 'RetryRequested':
-      return `from ${event.data.previousStatus}, stale failure cleared`;
+      return `by ${event.actor.id}, stale failure cleared`;
+    case 'RefundProgressed':
+      return `attempt ${event.data.attempt}, ${event.data.processorRefundId} now ${event.data.processorStatus}`;
     case 'MarkedRefundedManually':
       return `${event.data.method.replace(/_/g, ' ')}, ref ${event.data.reference ?? '—'}: "${event.data.reason}"`;
     case 'CreditNoteAttached':

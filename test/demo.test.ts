@@ -50,7 +50,7 @@ describe('npm run demo', () => {
     const lines = timeline();
     expect(lines).toMatch(/cn_retry\s+RefundFailed\s+attempt 1, insufficient_funds/);
     expect(lines).toMatch(/✉ refund_failed → merchant/);
-    expect(lines).toMatch(/cn_retry\s+RetryRequested\s+from failed/);
+    expect(lines).toMatch(/cn_retry\s+RetryRequested\s+by \S+, stale failure cleared/);
     expect(lines).toMatch(/cn_retry\s+RefundRequested\s+attempt 2, key cn_retry:refund:2/);
     expect(lines).toMatch(/cn_retry\s+RefundSucceeded\s+attempt 2, \S+ · via webhook/);
     expect(lines).toMatch(/delivered again \(at least once\)\n\s+already known: nothing appended, nothing sent/);

@@ -179,7 +179,7 @@ describe('the lifecycle under concurrent commands, workers and webhooks', () => 
         for (const summary of await system.rawStore.listCreditNotes()) {
           const { status, context } = summary.state;
           const mine = refunds.filter((r) => r.metadata.creditNoteId === context.creditNoteId);
-          expect(mine.length).toBeLessThanOrEqual(context.lastAttempt);
+          expect(mine.length).toBeLessThanOrEqual(context.refund?.attempt ?? 0);
           expect(completed.filter((id) => id === context.creditNoteId).length).toBe(status === 'succeeded' ? 1 : 0);
           const manualNotices = delivered.filter(
             (n) => n.kind === 'manual_refund_recorded' && n.creditNote.creditNoteId === context.creditNoteId,

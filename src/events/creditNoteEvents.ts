@@ -54,6 +54,13 @@ export const refundAcceptedSchema = z.object({
   processorStatus: processorRefundStatusSchema,
 });
 
+/** The processor reports a new interim status of an accepted refund (e.g. `action_required`). */
+export const refundProgressedSchema = z.object({
+  attempt: attemptSchema,
+  processorRefundId: identifierSchema,
+  processorStatus: z.enum(['pending', 'action_required']),
+});
+
 export const refundSucceededSchema = z.object({
   attempt: attemptSchema,
   processorRefundId: identifierSchema,
@@ -68,10 +75,8 @@ export const refundFailedSchema = z.object({
   message: z.string(),
 });
 
-/** A person asked to try again; the stale failure is cleared. */
-export const retryRequestedSchema = z.object({
-  previousStatus: z.enum(['pending', 'failed']),
-});
+/** A person asked to try again; the stale failure is cleared. Who asked is the envelope's actor. */
+export const retryRequestedSchema = z.object({});
 
 /** Refunded outside the processor (SEPA transfer, cash, PayPal, cheque). */
 export const markedRefundedManuallySchema = z.object({
@@ -85,6 +90,7 @@ export const creditNoteEventDataSchemas = {
   RefundDeferred: refundDeferredSchema,
   RefundRequested: refundRequestedSchema,
   RefundAccepted: refundAcceptedSchema,
+  RefundProgressed: refundProgressedSchema,
   RefundSucceeded: refundSucceededSchema,
   RefundFailed: refundFailedSchema,
   RetryRequested: retryRequestedSchema,

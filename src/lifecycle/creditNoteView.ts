@@ -1,12 +1,13 @@
 import type { PaymentRef } from '../events/primitives.js';
 import { machineAccepts } from '../machine/creditNoteMachine.js';
-import type {
-  CreditNoteContext,
-  CreditNoteState,
-  CreditNoteStatus,
-  PendingReason,
-  RefundAttempt,
-  RefundFailure,
+import {
+  latestAttempt,
+  type CreditNoteContext,
+  type CreditNoteState,
+  type CreditNoteStatus,
+  type PendingReason,
+  type RefundAttempt,
+  type RefundFailure,
 } from '../machine/creditNoteState.js';
 
 /** The buttons a host may show for a credit note now, as the machine allows them. */
@@ -38,7 +39,7 @@ const probe = { occurredAt: new Date(0).toISOString() };
 
 export const allowedActions = (state: CreditNoteState): CreditNoteAction[] => {
   const actions: CreditNoteAction[] = [];
-  if (machineAccepts(state, { ...probe, type: 'RetryRequested', data: { previousStatus: 'failed' } })) {
+  if (machineAccepts(state, { ...probe, type: 'RetryRequested', data: {} })) {
     actions.push('retry');
   }
   if (
@@ -67,7 +68,7 @@ export const toCreditNoteView = (state: CreditNoteState, version: number): Credi
     payment: context.payment,
     reason: context.reason,
     issuedAt: context.issuedAt ?? '',
-    attempt: context.lastAttempt,
+    attempt: latestAttempt(context),
     refund: context.refund,
     pendingReason: context.pendingReason,
     transientError: context.transientError,

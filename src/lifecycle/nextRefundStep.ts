@@ -10,7 +10,7 @@ import { refundIdempotencyKey } from '../machine/idempotencyKeys.js';
  */
 export const nextRefundStep = (state: CreditNoteState, chargeConfirmed: boolean): ProposedCreditNoteEvent => {
   const { context } = state;
-  if (context.lastAttempt === 0 && !chargeConfirmed) {
+  if (context.refund === null && !chargeConfirmed) {
     return { type: 'RefundDeferred', data: { reason: 'charge_not_confirmed' } };
   }
   const attempt = expectedAttempt(context);

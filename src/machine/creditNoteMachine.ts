@@ -46,6 +46,7 @@ const machineSetup = setup({
     isTransientErrorOfCurrentAttempt: guard('isTransientErrorOfCurrentAttempt'),
     isAutoRetriedTransientError: guard('isAutoRetriedTransientError'),
     isAcceptanceOfCurrentAttempt: guard('isAcceptanceOfCurrentAttempt'),
+    isProgressOfAcceptedAttempt: guard('isProgressOfAcceptedAttempt'),
     isOutcomeOfCurrentAttempt: guard('isOutcomeOfCurrentAttempt'),
     hasNoRefundInFlight: guard('hasNoRefundInFlight'),
   },
@@ -53,6 +54,7 @@ const machineSetup = setup({
     recordIssue: update('recordIssue'),
     recordRequest: update('recordRequest'),
     recordAcceptance: update('recordAcceptance'),
+    recordProgress: update('recordProgress'),
     recordSuccess: update('recordSuccess'),
     recordFailure: update('recordFailure'),
     recordDeferral: update('recordDeferral'),
@@ -138,6 +140,7 @@ export const creditNoteMachine = machineSetup.createMachine({
     requested: {
       on: {
         RefundAccepted: [{ guard: 'isAcceptanceOfCurrentAttempt', target: 'requested', actions: ['recordAcceptance'] }],
+        RefundProgressed: [{ guard: 'isProgressOfAcceptedAttempt', target: 'requested', actions: ['recordProgress'] }],
         RefundSucceeded: settleAsSucceeded,
         RefundFailed: settleAsFailed,
         RefundDeferred: deferTransientError,

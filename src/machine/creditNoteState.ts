@@ -4,8 +4,6 @@ import type { FailureClassification, ManualRefundMethod, PaymentRef, ProcessorRe
 export const creditNoteStatuses = ['unissued', 'issued', 'pending', 'requested', 'succeeded', 'failed', 'manual'] as const;
 export type CreditNoteStatus = (typeof creditNoteStatuses)[number];
 
-export const terminalStatuses: readonly CreditNoteStatus[] = ['succeeded', 'manual'];
-
 /**
  * One try at the processor. `in_doubt`: a transient error (timeout, 5xx) means
  * the processor may or may not hold the refund, so the same attempt is tried
@@ -37,8 +35,6 @@ export type CreditNoteContext = {
   payment: PaymentRef | null;
   reason: string;
   issuedAt: string | null;
-  /** Number of the latest attempt asked of the processor; 0 before the first. */
-  lastAttempt: number;
   refund: RefundAttempt | null;
   pendingReason: PendingReason | null;
   transientError: { code: string; message: string; retryAt: string | null } | null;
@@ -56,7 +52,6 @@ export const emptyCreditNoteContext: CreditNoteContext = {
   payment: null,
   reason: '',
   issuedAt: null,
-  lastAttempt: 0,
   refund: null,
   pendingReason: null,
   transientError: null,
@@ -64,5 +59,8 @@ export const emptyCreditNoteContext: CreditNoteContext = {
   manual: null,
   settledAt: null,
 };
+
+/** Number of the latest attempt asked of the processor; 0 before the first. */
+export const latestAttempt = (context: CreditNoteContext): number => context.refund?.attempt ?? 0;
 
 export const initialCreditNoteState: CreditNoteState = { status: 'unissued', context: emptyCreditNoteContext };

@@ -1,5 +1,5 @@
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
-import type { CreditNoteContext, RefundAttempt } from './creditNoteState.js';
+import { latestAttempt, type CreditNoteContext, type RefundAttempt } from './creditNoteState.js';
 import { refundIdempotencyKey } from './idempotencyKeys.js';
 
 /**
@@ -10,7 +10,7 @@ import { refundIdempotencyKey } from './idempotencyKeys.js';
 
 /** The attempt a new request must carry: the in-doubt one again, or the next. */
 export const expectedAttempt = (context: CreditNoteContext): number =>
-  context.refund?.status === 'in_doubt' ? context.refund.attempt : context.lastAttempt + 1;
+  context.refund?.status === 'in_doubt' ? context.refund.attempt : latestAttempt(context) + 1;
 
 const isUnsettledAttempt = (refund: RefundAttempt | null, attempt: number): refund is RefundAttempt =>
   refund !== null &&
@@ -35,7 +35,7 @@ export const guards = {
     event.type === 'RefundDeferred' &&
     event.data.reason === 'charge_not_confirmed' &&
     context.payment !== null &&
-    context.lastAttempt === 0,
+    context.refund === null,
   isTransientErrorOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
     event.type === 'RefundDeferred' &&
     event.data.reason === 'transient_error' &&
@@ -48,6 +48,13 @@ export const guards = {
     event.data.retryAt !== null,
   isAcceptanceOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
     event.type === 'RefundAccepted' && isAwaitingAcceptance(context.refund, event.data.attempt),
+  /** The processor's own word on an accepted refund changed (e.g. it needs action): the banner follows it. */
+  isProgressOfAcceptedAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
+    event.type === 'RefundProgressed' &&
+    context.refund?.status === 'accepted' &&
+    context.refund.attempt === event.data.attempt &&
+    context.refund.processorRefundId === event.data.processorRefundId &&
+    context.refund.processorStatus !== event.data.processorStatus,
   /**
    * A manual refund while the processor may hold or be paying an attempt would
    * refund the client twice: refresh or retry first, so the attempt settles.
@@ -83,7 +90,6 @@ export const updates = {
     const sameAttempt = context.refund?.attempt === event.data.attempt ? context.refund : null;
     return {
       ...context,
-      lastAttempt: Math.max(context.lastAttempt, event.data.attempt),
       refund: {
         attempt: event.data.attempt,
         idempotencyKey: event.data.idempotencyKey,
@@ -114,6 +120,10 @@ export const updates = {
           pendingReason: null,
           transientError: null,
         },
+  recordProgress: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
+    event.type !== 'RefundProgressed' || context.refund === null
+      ? context
+      : { ...context, refund: { ...context.refund, processorStatus: event.data.processorStatus } },
   recordSuccess: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
     event.type !== 'RefundSucceeded' || context.refund === null
       ? context

@@ -25,16 +25,11 @@ export const retryRefund = async (
   const executed = await executeCommand(deps, commandMeta(deps, input), async (now): Promise<Result<Plan<null>, CommandError>> => {
     const loaded = await loadIssuedCreditNote(deps, id);
     if (loaded.isErr()) return err(loaded.error);
-    const { status } = loaded.value.state;
-    const retried = proposeOrConflict(
-      startChange(loaded.value),
-      { type: 'RetryRequested', data: { previousStatus: status === 'failed' ? 'failed' : 'pending' } },
-      now,
-      'retry',
-    );
+    const retried = proposeOrConflict(startChange(loaded.value), { type: 'RetryRequested', data: {} }, now, 'retry');
     if (retried.isErr()) return err(retried.error);
-    const { payment, lastAttempt } = retried.value.state.context;
-    let chargeConfirmed = lastAttempt > 0;
+    const { payment, refund } = retried.value.state.context;
+    // An earlier attempt means the charge was confirmed then; only a first one needs the payment stream.
+    let chargeConfirmed = refund !== null;
     if (!chargeConfirmed && payment !== null) {
       const paymentStream = await loadPayment(deps.store, payment.paymentId);
       if (paymentStream.isErr()) return err(paymentStream.error);
