@@ -5,6 +5,7 @@ export {
   type RefundLifecycle,
   type RefundLifecycleConfig,
   type ObservationResult,
+  type RefreshResult,
   type ChargeConfirmationResult,
 } from './lifecycle/createRefundLifecycle.js';
 export type {
@@ -14,6 +15,7 @@ export type {
   ConfirmChargeInput,
   ObserveRefundInput,
   ListCreditNotesInput,
+  DispatchInput,
 } from './lifecycle/commandInputs.js';
 export type { RefreshStatusInput } from './lifecycle/commands/refreshStatus.js';
 export type { CreditNoteView, CreditNoteAction } from './lifecycle/creditNoteView.js';

@@ -20,18 +20,30 @@ const policy = {
 
 class SimulatedCrash extends Error {}
 
-/** A store whose next `append` or `completeOutbox` dies before writing: the process crashed after its side effect. */
+/**
+ * A store whose next `append` or `completeOutbox` dies before writing: the process crashed after its side
+ * effect. A dead process cannot hand its claim back either, so the release that follows fails too.
+ */
 const crashableStore = (store: EventStore) => {
-  const armed = new Set<'append' | 'completeOutbox'>();
+  const armed = new Set<'append' | 'completeOutbox' | 'releaseOutbox'>();
+  const crash = (method: 'append' | 'completeOutbox', message: string) => {
+    if (!armed.delete(method)) return;
+    armed.add('releaseOutbox');
+    throw new SimulatedCrash(message);
+  };
   const wrapped: EventStore = {
     ...store,
     append: async (request) => {
-      if (armed.delete('append')) throw new SimulatedCrash('crashed before recording the processor’s answer');
+      crash('append', 'crashed before recording the processor’s answer');
       return store.append(request);
     },
     completeOutbox: async (claim, now) => {
-      if (armed.delete('completeOutbox')) throw new SimulatedCrash('crashed before completing the entry');
+      crash('completeOutbox', 'crashed before completing the entry');
       return store.completeOutbox(claim, now);
+    },
+    releaseOutbox: async (claim, release) => {
+      if (armed.delete('releaseOutbox')) throw new SimulatedCrash('the process is gone');
+      return store.releaseOutbox(claim, release);
     },
   };
   return { store: wrapped, crashOnNext: (method: 'append' | 'completeOutbox') => void armed.add(method) };

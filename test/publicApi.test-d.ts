@@ -25,6 +25,8 @@ import {
   type MarkRefundedInput,
   type Notifier,
   type ObservationResult,
+  type RefreshResult,
+  type ProcessorRefund,
   type RefundGateway,
   type RefundLifecycle,
   type StoredEvent,
@@ -47,7 +49,7 @@ import {
 type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
 
 describe('createRefundLifecycle', () => {
-  it('returns ResultAsync everywhere, with CommandError for commands and reads, StoreError for dispatch', () => {
+  it('returns ResultAsync everywhere, with CommandError for commands and reads, ValidationError | StoreError for dispatch', () => {
     expectTypeOf(createRefundLifecycle).returns.toEqualTypeOf<RefundLifecycle>();
     expectTypeOf<RefundLifecycle['issueCreditNote']>().returns.toEqualTypeOf<
       ResultAsync<CreditNoteView, CommandError>
@@ -58,9 +60,8 @@ describe('createRefundLifecycle', () => {
     expectTypeOf<RefundLifecycle['observeRefund']>().returns.toEqualTypeOf<
       ResultAsync<ObservationResult, CommandError>
     >();
-    expectTypeOf<RefundLifecycle['refreshStatus']>().returns.toEqualTypeOf<
-      ResultAsync<ObservationResult, CommandError>
-    >();
+    expectTypeOf<RefundLifecycle['refreshStatus']>().returns.toEqualTypeOf<ResultAsync<RefreshResult, CommandError>>();
+    expectTypeOf<RefreshResult['processorRefund']>().toEqualTypeOf<ProcessorRefund | null>();
     expectTypeOf<RefundLifecycle['confirmCharge']>().returns.toEqualTypeOf<
       ResultAsync<ChargeConfirmationResult, CommandError>
     >();
@@ -68,7 +69,9 @@ describe('createRefundLifecycle', () => {
     expectTypeOf<RefundLifecycle['listCreditNotes']>().returns.toEqualTypeOf<
       ResultAsync<CreditNoteView[], CommandError>
     >();
-    expectTypeOf<RefundLifecycle['dispatch']>().returns.toEqualTypeOf<ResultAsync<DispatchReport, StoreError>>();
+    expectTypeOf<RefundLifecycle['dispatch']>().returns.toEqualTypeOf<
+      ResultAsync<DispatchReport, ValidationError | StoreError>
+    >();
   });
 
   it('CommandError is exactly the documented union, each member a RefundLifecycleError', () => {

@@ -56,6 +56,8 @@ export const confirmChargeInputSchema = z.strictObject({
   paymentId: identifierSchema,
   processor: identifierSchema.optional(),
   source: eventSourceSchema.optional(),
+  /** Who confirmed it; the processor by default. */
+  actor: actorSchema.optional(),
   /** What carried the confirmation, e.g. the webhook event id. */
   causationId: z.string().min(1).max(255).nullable().optional(),
   ...correlation,
@@ -87,6 +89,12 @@ export const observeRefundInputSchema = z.strictObject({
 export type ObserveRefundInput = z.input<typeof observeRefundInputSchema>;
 
 export const creditNoteIdSchema = identifierSchema;
+
+export const dispatchInputSchema = z.strictObject({
+  /** Entries claimed per round. */
+  limit: z.number().int().min(1).max(500).optional(),
+});
+export type DispatchInput = z.input<typeof dispatchInputSchema>;
 
 export const listCreditNotesInputSchema = z.strictObject({
   status: z.enum(['issued', 'pending', 'requested', 'succeeded', 'failed', 'manual']).optional(),

@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { err, ok, ResultAsync, type Result } from 'neverthrow';
-import { CreditNoteNotFoundError, StoreError, type CommandError } from '../errors.js';
+import { CreditNoteNotFoundError, StoreError, type CommandError, type ValidationError } from '../errors.js';
 import type { StoredEvent } from '../events/envelope.js';
 import { createDispatcher, type DispatchReport } from '../outbox/dispatcher.js';
 import type { EventStore } from '../ports/eventStore.js';
 import { systemClock, type Clock, type Notifier, type RefundHooks } from '../ports/notifier.js';
-import type { RefundGateway } from '../ports/refundGateway.js';
-import { validateCreditNoteId, listCreditNotesInputSchema, validateInput, type ListCreditNotesInput } from './commandInputs.js';
+import type { ProcessorRefund, RefundGateway } from '../ports/refundGateway.js';
+import {
+  dispatchInputSchema,
+  listCreditNotesInputSchema,
+  validateCreditNoteId,
+  validateInput,
+  type DispatchInput,
+  type ListCreditNotesInput,
+} from './commandInputs.js';
 import { confirmCharge } from './commands/confirmCharge.js';
 import { issueCreditNote } from './commands/issueCreditNote.js';
 import { markRefunded } from './commands/markRefunded.js';
@@ -40,6 +47,8 @@ export type RefundLifecycleConfig = {
 };
 
 export type ObservationResult = { creditNote: CreditNoteView; changed: boolean };
+/** A refresh also tells what the processor reported, e.g. to show `action_required` on the banner. */
+export type RefreshResult = ObservationResult & { processorRefund: ProcessorRefund | null };
 export type ChargeConfirmationResult = { paymentId: string; released: string[] };
 
 const noNotifier: Notifier = { send: async () => {} };
@@ -108,7 +117,11 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
 
     /** Pulls the refund's status from the processor: the same transition logic as a webhook. */
     refreshStatus: (creditNoteId: string, input: RefreshStatusInput = {}) =>
-      boundary(async () => thenObservation(await refreshStatus(deps, creditNoteId, input))),
+      boundary(async (): Promise<Result<RefreshResult, CommandError>> => {
+        const refreshed = await refreshStatus(deps, creditNoteId, input);
+        const observed = await thenObservation(refreshed);
+        return observed.map((result) => ({ ...result, processorRefund: refreshed.isOk() ? refreshed.value.processorRefund : null }));
+      }),
 
     /** Allowed from pending and failed; otherwise `Err(TransitionConflictError)` carrying the status. */
     retryRefund: (creditNoteId: string, input: RetryRefundInput) =>
@@ -154,8 +167,11 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
       }),
 
     /** Performs due side effects. Call it from a timer or a worker loop; it is safe to run several at once. */
-    dispatch: (options: { limit?: number } = {}): ResultAsync<DispatchReport, StoreError> =>
-      boundary(async () => ok(await dispatcher.dispatch(options))),
+    dispatch: (options: DispatchInput = {}): ResultAsync<DispatchReport, ValidationError | StoreError> =>
+      boundary(async () => {
+        const parsed = validateInput(dispatchInputSchema, options);
+        return parsed.isErr() ? err(parsed.error) : ok(await dispatcher.dispatch(parsed.value));
+      }),
 
     /**
      * A worker loop for long-running processes: `dispatch()` every `intervalMs`

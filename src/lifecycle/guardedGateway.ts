@@ -1,26 +1,55 @@
-import { err, type Result } from 'neverthrow';
+import { err, ok, type Result } from 'neverthrow';
+import { z } from 'zod';
 import { GatewayError } from '../errors.js';
-import type { RefundGateway } from '../ports/refundGateway.js';
+import type { ProcessorRefund, RefundGateway } from '../ports/refundGateway.js';
+import { processorRefundSchema } from './commandInputs.js';
+
+const transient = (code: string, message: string, cause?: unknown) =>
+  new GatewayError('transient', code, message, cause === undefined ? {} : { cause });
+
+/** An answer we cannot read tells nothing about the refund: it stays in doubt and is asked again. */
+const readRefund = (answer: unknown): Result<ProcessorRefund, GatewayError> => {
+  const parsed = processorRefundSchema.safeParse(answer);
+  return parsed.success
+    ? ok(parsed.data)
+    : err(transient('invalid_processor_answer', `The processor's answer is not a refund: ${parsed.error.message}`));
+};
+
+const readRefunds = (answer: unknown): Result<ProcessorRefund[], GatewayError> => {
+  const parsed = z.array(processorRefundSchema).safeParse(answer);
+  return parsed.success
+    ? ok(parsed.data)
+    : err(transient('invalid_processor_answer', `The processor's answer is not a list of refunds: ${parsed.error.message}`));
+};
+
+const readError = (error: unknown): GatewayError =>
+  error instanceof GatewayError && error.processorCode.length > 0
+    ? error
+    : transient('invalid_processor_answer', 'The processor failed without a usable error', error);
 
 const guard =
-  <A extends unknown[], T>(call: (...args: A) => Promise<Result<T, GatewayError>>) =>
+  <A extends unknown[], T>(
+    call: (...args: A) => Promise<Result<unknown, GatewayError>>,
+    read: (answer: unknown) => Result<T, GatewayError>,
+  ) =>
   async (...args: A): Promise<Result<T, GatewayError>> => {
     try {
-      return await call(...args);
+      const answer = await call(...args);
+      return answer.isOk() ? read(answer.value) : err(readError(answer.error));
     } catch (cause) {
       // Whether a throwing processor acted is unknown, so it counts as in doubt: transient, retried under the same key.
-      const message = cause instanceof Error ? cause.message : String(cause);
-      return err(new GatewayError('transient', 'unexpected_error', message, { cause }));
+      return err(transient('unexpected_error', cause instanceof Error ? cause.message : String(cause), cause));
     }
   };
 
 /**
- * The gateway port returns its errors; one that throws anyway (a network
- * error an adapter forgot to map) must not pass for a store failure.
+ * The gateway port is a boundary like a webhook: its answers are validated
+ * before they become events, and one that throws, or answers nonsense, is a
+ * transient error rather than a store failure or a stuck credit note.
  */
 export const guardedGateway = (gateway: RefundGateway): RefundGateway => ({
   processor: gateway.processor,
-  createRefund: guard(gateway.createRefund.bind(gateway)),
-  retrieveRefund: guard(gateway.retrieveRefund.bind(gateway)),
-  findRefunds: guard(gateway.findRefunds.bind(gateway)),
+  createRefund: guard(gateway.createRefund.bind(gateway), readRefund),
+  retrieveRefund: guard(gateway.retrieveRefund.bind(gateway), readRefund),
+  findRefunds: guard(gateway.findRefunds.bind(gateway), readRefunds),
 });

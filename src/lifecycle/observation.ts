@@ -15,10 +15,21 @@ export const eventsForObservation = (state: CreditNoteState, refund: ProcessorRe
     refund.metadata.attempt ?? (current.processorRefundId === refund.processorRefundId ? current.attempt : null);
   // An older attempt's news (a late webhook of a refund that failed before a retry) is history, not state.
   if (attempt !== current.attempt) return [];
+  // Metadata can be copied onto any refund; only one that refunds this attempt's payment, amount and currency
+  // (and, once known, is the very refund the processor accepted) may settle the credit note.
+  const sameRefund =
+    refund.paymentId === state.context.payment?.paymentId &&
+    refund.amount === current.amount &&
+    refund.currency === current.currency &&
+    (current.processorRefundId === null || current.processorRefundId === refund.processorRefundId);
+  if (!sameRefund) return [];
   const processorRefundId = refund.processorRefundId;
   const events: ProposedCreditNoteEvent[] = [
     { type: 'RefundAccepted', data: { attempt, processorRefundId, processorStatus: refund.status } },
   ];
+  if (refund.status === 'pending' || refund.status === 'action_required') {
+    events.push({ type: 'RefundProgressed', data: { attempt, processorRefundId, processorStatus: refund.status } });
+  }
   if (refund.status === 'succeeded') {
     events.push({ type: 'RefundSucceeded', data: { attempt, processorRefundId } });
   }

@@ -62,8 +62,10 @@ export const createDispatcher = (deps: LifecycleDeps, owner = `dispatcher-${rand
   };
 
   const release = async (entry: ClaimedOutboxEntry, error: unknown): Promise<Outcome> => {
-    const dead = entry.deliveries >= deps.policy.maxSideEffectDeliveries;
-    const availableAt = new Date(deps.clock.now().getTime() + backoffDelayMs(deps.policy, entry.deliveries));
+    // A refund attempt is never buried: its credit note would wait forever. It keeps its capped backoff instead.
+    const dead = entry.kind !== 'create_refund' && entry.deliveries >= deps.policy.maxSideEffectDeliveries;
+    const now = deps.clock.now();
+    const availableAt = dead ? now : new Date(now.getTime() + backoffDelayMs(deps.policy, entry.deliveries));
     const released = await deps.store.releaseOutbox(
       { entryId: entry.id, token: entry.claim.token },
       { availableAt, error: error instanceof Error ? error.message : String(error), dead },
@@ -184,10 +186,21 @@ export const createDispatcher = (deps: LifecycleDeps, owner = `dispatcher-${rand
   };
 
   /**
-   * Runs the due entries (or just `entryIds`), then what they enqueued for
-   * right away. A store that throws propagates: that is a dispatcher crash,
-   * and the leases make it safe.
+   * One entry's failure is that entry's: it goes back with a backoff and the
+   * batch goes on. Only a store that cannot even take it back ends the run,
+   * as a crash would, and the leases make that safe.
    */
+  const performOne = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+    // Late in a long batch our lease may have run out and another dispatcher may own the entry now.
+    if (Date.parse(entry.claim.leaseUntil) <= deps.clock.now().getTime()) return { tally: 'lost', followUps: [] };
+    try {
+      return await perform(entry);
+    } catch (error) {
+      return release(entry, error);
+    }
+  };
+
+  /** Runs the due entries (or just `entryIds`), then what they enqueued for right away. */
   const dispatch = async (options: { entryIds?: readonly string[]; limit?: number } = {}): Promise<DispatchReport> => {
     const report: DispatchReport = { performed: 0, obsolete: 0, retried: 0, dead: 0, lost: 0 };
     let entryIds = options.entryIds;
@@ -202,7 +215,7 @@ export const createDispatcher = (deps: LifecycleDeps, owner = `dispatcher-${rand
       });
       const followUps: string[] = [];
       for (const entry of claimed) {
-        const outcome = await perform(entry);
+        const outcome = await performOne(entry);
         report[outcome.tally] += 1;
         followUps.push(...outcome.followUps);
       }

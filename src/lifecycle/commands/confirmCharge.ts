@@ -23,7 +23,7 @@ export const confirmCharge = async (
   if (input.isErr()) return err(input.error);
   const { paymentId, processor = deps.gateway.processor, source = 'command', causationId = null } = input.value;
   const meta = {
-    actor: { kind: 'processor' as const, id: processor },
+    actor: input.value.actor ?? { kind: 'processor' as const, id: processor },
     source,
     causationId,
     correlationId: input.value.correlationId ?? deps.generateId(),

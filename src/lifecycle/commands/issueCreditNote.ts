@@ -1,5 +1,5 @@
 import { err, ok, type Result } from 'neverthrow';
-import { CreditNoteAlreadyExistsError, type CommandError } from '../../errors.js';
+import { CreditNoteAlreadyExistsError, ValidationError, type CommandError } from '../../errors.js';
 import type { PaymentRef } from '../../events/primitives.js';
 import type { CreditNoteContext } from '../../machine/creditNoteState.js';
 import { executeCommand, type PaymentChange, type Plan } from '../commandHandler.js';
@@ -31,6 +31,15 @@ export const issueCreditNote = async (
   const input = validateInput(issueCreditNoteInputSchema, rawInput);
   if (input.isErr()) return err(input.error);
   const { creditNoteId, amount, currency, reason, chargeConfirmed = false } = input.value;
+  const processor = input.value.payment?.processor;
+  if (processor !== undefined && processor !== deps.gateway.processor) {
+    // Asking this gateway to refund another processor's payment id would fail at best, or hit the wrong payment.
+    return err(
+      new ValidationError([
+        { path: 'payment.processor', message: `is ${processor}, but this lifecycle refunds through ${deps.gateway.processor}` },
+      ]),
+    );
+  }
   const payment: PaymentRef | null =
     input.value.payment === null
       ? null

@@ -55,7 +55,11 @@ export const refreshStatus = async (
         );
   if (found.isErr()) return err(found.error);
   const processorRefund = found.value;
-  if (processorRefund === null) return ok(unchanged(null));
+  // The processor holds no refund for an attempt that stayed in doubt after its automatic retries:
+  // the attempt never reached it. Closing it as failed opens Retry (a new key) and Mark refunded.
+  const neverArrived =
+    processorRefund === null && refund.status === 'in_doubt' && loaded.value.state.context.transientError?.retryAt === null;
+  if (processorRefund === null && !neverArrived) return ok(unchanged(null));
 
   const meta = commandMeta(deps, {
     actor: input.actor ?? { kind: 'system', id: 'refresh' },
@@ -63,7 +67,22 @@ export const refreshStatus = async (
     ...(input.correlationId === undefined ? {} : { correlationId: input.correlationId }),
   });
   const observed = withoutClaims(
-    await applyObservation(deps, meta, id, (state) => eventsForObservation(state, processorRefund)),
+    await applyObservation(deps, meta, id, (state) =>
+      processorRefund === null
+        ? [
+            {
+              type: 'RefundFailed',
+              data: {
+                attempt: refund.attempt,
+                processorRefundId: null,
+                processorReason: 'not_found_at_processor',
+                classification: { retry: 'may_help', recovery: 'retry' },
+                message: 'The processor has no refund for this attempt: the request never reached it',
+              },
+            },
+          ]
+        : eventsForObservation(state, processorRefund),
+    ),
   );
   return observed.map((outcome) => ({ ...outcome, processorRefund }));
 };
