@@ -229,3 +229,16 @@ describe('dispatch options and confirmations', () => {
     expect(confirmation).toMatchObject({ type: 'ChargeConfirmed', actor, source: 'dashboard' });
   });
 });
+
+describe('credit note ids', () => {
+  it('are capped at 200 characters so every idempotency key fits a processor’s 255', async () => {
+    const { refunds, store } = setup();
+    const longest = 'c'.repeat(200);
+    expect((await refunds.issueCreditNote(issue(longest))).isOk()).toBe(true);
+    const keys = (await store.listOutbox()).map((entry) => entry.idempotencyKey);
+    expect(Math.max(...keys.map((key) => key.length))).toBeLessThanOrEqual(255);
+
+    const tooLong = await refunds.issueCreditNote(issue('c'.repeat(201)));
+    expect(tooLong._unsafeUnwrapErr()).toMatchObject({ code: 'validation_failed', field: 'creditNoteId' });
+  });
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  creditNoteIdSchema,
   currencySchema,
   failureClassificationSchema,
   identifierSchema,
@@ -14,7 +15,7 @@ const attemptSchema = z.number().int().min(1, 'attempts are numbered from 1');
 
 /** The credit note exists. `payment: null` means it was not paid through a processor: only a manual refund fits. */
 export const creditNoteIssuedSchema = z.object({
-  creditNoteId: identifierSchema,
+  creditNoteId: creditNoteIdSchema,
   amount: minorAmountSchema,
   currency: currencySchema,
   payment: paymentRefSchema.nullable(),

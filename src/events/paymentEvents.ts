@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { currencySchema, identifierSchema, minorAmountSchema } from './primitives.js';
+import { creditNoteIdSchema, currencySchema, identifierSchema, minorAmountSchema } from './primitives.js';
 
 /**
  * Events of a payment's own stream. The payment stream is the cross-stream
@@ -8,7 +8,7 @@ import { currencySchema, identifierSchema, minorAmountSchema } from './primitive
  * conflicts and is decided again instead of being left pending forever.
  */
 export const creditNoteAttachedSchema = z.object({
-  creditNoteId: identifierSchema,
+  creditNoteId: creditNoteIdSchema,
   amount: minorAmountSchema,
   currency: currencySchema,
 });

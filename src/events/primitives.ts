@@ -7,6 +7,13 @@ export const identifierSchema = z
   .max(255, 'must be at most 255 characters')
   .regex(/^[A-Za-z0-9_\-:.@]+$/, 'may contain only letters, digits and _ - : . @');
 
+/**
+ * A credit note's id, shorter than other identifiers: it prefixes every
+ * idempotency key (`<id>:refund:<attempt>`, `<id>:notify:refund_failed:<attempt>`),
+ * and processors cap keys at 255 characters.
+ */
+export const creditNoteIdSchema = identifierSchema.max(200, 'must be at most 200 characters');
+
 /** Integer amount in the currency's minor unit (cents): floats lose money. */
 export const minorAmountSchema = z
   .number()

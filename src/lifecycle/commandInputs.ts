@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import {
   actorSchema,
+  creditNoteIdSchema,
   currencySchema,
   eventSourceSchema,
   failureClassificationSchema,
@@ -19,7 +20,7 @@ const correlation = {
 };
 
 export const issueCreditNoteInputSchema = z.strictObject({
-  creditNoteId: identifierSchema,
+  creditNoteId: creditNoteIdSchema,
   amount: minorAmountSchema,
   currency: currencySchema,
   /** The processor payment to refund, or null when the client paid outside the processor. */
@@ -74,7 +75,7 @@ export const processorRefundSchema = z.strictObject({
     .strictObject({ reason: z.string().min(1), classification: failureClassificationSchema, message: z.string() })
     .nullable(),
   metadata: z.strictObject({
-    creditNoteId: identifierSchema.nullable(),
+    creditNoteId: creditNoteIdSchema.nullable(),
     attempt: z.number().int().min(1).nullable(),
   }),
 });
@@ -88,7 +89,6 @@ export const observeRefundInputSchema = z.strictObject({
 });
 export type ObserveRefundInput = z.input<typeof observeRefundInputSchema>;
 
-export const creditNoteIdSchema = identifierSchema;
 
 export const dispatchInputSchema = z.strictObject({
   /** Entries claimed per round. */

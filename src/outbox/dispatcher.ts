@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { OutboxClaimLostError } from '../errors.js';
-import { identifierSchema } from '../events/primitives.js';
+import { creditNoteIdSchema } from '../events/primitives.js';
 import type { CommandMeta } from '../lifecycle/commandHandler.js';
 import { applyObservation } from '../lifecycle/commands/observeRefund.js';
 import type { ProposedCreditNoteEvent } from '../lifecycle/creditNoteChange.js';
@@ -28,14 +28,14 @@ export type DispatchReport = {
 
 type Outcome = { tally: keyof DispatchReport; followUps: string[] };
 
-const createRefundPayload = z.object({ creditNoteId: identifierSchema, attempt: z.number().int().min(1) });
+const createRefundPayload = z.object({ creditNoteId: creditNoteIdSchema, attempt: z.number().int().min(1) });
 const notifyPayload = z.object({
-  creditNoteId: identifierSchema,
+  creditNoteId: creditNoteIdSchema,
   kind: z.enum(['refund_completed', 'refund_failed', 'manual_refund_recorded']),
   recipient: z.enum(['client', 'merchant']),
 });
 const runHookPayload = z.object({
-  creditNoteId: identifierSchema,
+  creditNoteId: creditNoteIdSchema,
   hook: z.enum(['refundSucceeded', 'refundFailed', 'refundedManually']),
 });
 
