@@ -525,15 +525,39 @@ describe('webhooks out of order, duplicated or stale', () => {
     expect(await storeSnapshot(fx.store)).toEqual(before);
   });
 
-  it('a terminal state never changes: a later failure notice of a succeeded refund is ignored', async () => {
+  it('a succeeded refund the processor later reverses becomes failed, and the merchant is told once', async () => {
+    await reach.succeeded();
+    const notices = settleAtProcessor('re_fake_1', 'failed', 'expired_or_canceled_card');
+
+    expect((await deliverAll([...notices, ...notices])).map((outcome) => outcome.changed)).toEqual([true, false]);
+    expect(await view()).toMatchObject({
+      status: 'failed',
+      settledAt: null,
+      failure: { processorReason: 'expired_or_canceled_card' },
+      allowedActions: ['retry', 'mark_refunded'],
+    });
+    expect(deliveredOf('refund_failed')).toHaveLength(1);
+  });
+
+  it('only the refund that succeeded can be reversed: a failure notice of another refund is ignored', async () => {
     await reach.succeeded();
     const before = await storeSnapshot(fx.store);
-    const notices = settleAtProcessor('re_fake_1', 'failed', 'declined');
-
-    expect((await deliverAll(notices)).map((outcome) => outcome.changed)).toEqual([false]);
-    expect((await view()).status).toBe('succeeded');
+    const outcome = okValue(
+      await fx.lifecycle.observeRefund({
+        refund: {
+          processorRefundId: 're_other',
+          paymentId: 'pi_1',
+          amount: 5_000,
+          currency: 'eur',
+          status: 'failed',
+          failure: { reason: 'declined', classification: { retry: 'will_not_help', recovery: 'manual_refund' }, message: 'declined' },
+          metadata: { creditNoteId: 'cn_1', attempt: 1 },
+        },
+        source: 'webhook',
+      }),
+    );
+    expect(outcome).toMatchObject({ changed: false, creditNote: { status: 'succeeded' } });
     expect(await storeSnapshot(fx.store)).toEqual(before);
-    expect(deliveredOf('refund_failed')).toEqual([]);
   });
 
   it('a terminal state never changes: a manual refund ignores a processor refund for it', async () => {

@@ -323,9 +323,12 @@ describe('transition table', () => {
     expect([...usedUpdates].sort()).toEqual(Object.keys(updates).sort());
   });
 
-  it('ends in succeeded and manual, which have no way out', () => {
-    expect([...finalStatuses].sort()).toEqual(['manual', 'succeeded']);
+  it('ends in manual, which has no way out; succeeded is left only when the processor reverses that refund', () => {
+    expect([...finalStatuses]).toEqual(['manual']);
     expect(transitionTable.filter((row) => finalStatuses.includes(row.from))).toEqual([]);
+    expect(transitionTable.filter((row) => row.from === 'succeeded').map((row) => [row.event, row.guard, row.to])).toEqual([
+      ['RefundFailed', 'isReversalOfSucceededRefund', 'failed'],
+    ]);
   });
 
   it('settles with exactly one notification and one hook, so each fires once per settlement', () => {

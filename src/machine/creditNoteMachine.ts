@@ -48,6 +48,7 @@ const machineSetup = setup({
     isAcceptanceOfCurrentAttempt: guard('isAcceptanceOfCurrentAttempt'),
     isProgressOfAcceptedAttempt: guard('isProgressOfAcceptedAttempt'),
     isOutcomeOfCurrentAttempt: guard('isOutcomeOfCurrentAttempt'),
+    isReversalOfSucceededRefund: guard('isReversalOfSucceededRefund'),
     hasNoRefundInFlight: guard('hasNoRefundInFlight'),
   },
   actions: {
@@ -90,17 +91,19 @@ const settleAsSucceeded = [
     ],
   },
 ] as const;
-const settleAsFailed = [
-  {
-    guard: 'isOutcomeOfCurrentAttempt',
-    target: 'failed',
-    actions: [
-      'recordFailure',
-      { type: 'notify', params: { kind: 'refund_failed', recipient: 'merchant' } },
-      { type: 'runHook', params: { hook: 'refundFailed' } },
-    ],
-  },
-] as const;
+const failWhen = <G extends 'isOutcomeOfCurrentAttempt' | 'isReversalOfSucceededRefund'>(guard: G) =>
+  [
+    {
+      guard,
+      target: 'failed',
+      actions: [
+        'recordFailure',
+        { type: 'notify', params: { kind: 'refund_failed', recipient: 'merchant' } },
+        { type: 'runHook', params: { hook: 'refundFailed' } },
+      ],
+    },
+  ] as const;
+const settleAsFailed = failWhen('isOutcomeOfCurrentAttempt');
 const deferTransientError = [
   { guard: 'isAutoRetriedTransientError', target: 'pending', actions: ['recordDeferral', 'scheduleRefundRetry'] },
   { guard: 'isTransientErrorOfCurrentAttempt', target: 'pending', actions: ['recordDeferral'] },
@@ -152,7 +155,8 @@ export const creditNoteMachine = machineSetup.createMachine({
         MarkedRefundedManually: settleManually,
       },
     },
-    succeeded: { type: 'final' },
+    // Not final: the processor may still reverse the refund, and the merchant must then act.
+    succeeded: { on: { RefundFailed: failWhen('isReversalOfSucceededRefund') } },
     manual: { type: 'final' },
   },
 });

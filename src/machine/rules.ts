@@ -61,6 +61,16 @@ export const guards = {
    */
   hasNoRefundInFlight: (context: CreditNoteContext): boolean =>
     context.refund === null || context.refund.status === 'failed',
+  /**
+   * Stripe can fail a refund it had reported succeeded (the card account was
+   * closed meanwhile: `charge.refund.updated` with `previous_attributes.status:
+   * "succeeded"`). Only the very refund that succeeded can be reversed.
+   */
+  isReversalOfSucceededRefund: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
+    event.type === 'RefundFailed' &&
+    context.refund?.status === 'succeeded' &&
+    context.refund.attempt === event.data.attempt &&
+    context.refund.processorRefundId === event.data.processorRefundId,
   isOutcomeOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean => {
     if (event.type !== 'RefundSucceeded' && event.type !== 'RefundFailed') return false;
     const { attempt, processorRefundId } = event.data;
@@ -152,6 +162,8 @@ export const updates = {
           },
           pendingReason: null,
           transientError: null,
+          // A refund the processor reverses after its success is no longer settled.
+          settledAt: null,
           failure: {
             processorReason: event.data.processorReason,
             classification: event.data.classification,
