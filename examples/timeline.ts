@@ -56,6 +56,10 @@ export const eventDetail = (event: StoredEvent): string => {
       return `attempt ${event.data.attempt}, ${event.data.processorReason} (retry ${event.data.classification.retry.replace(/_/g, ' ')})`;
     case 'RetryRequested':
       return `by ${event.actor.id}, stale failure cleared`;
+    case 'RefundAdopted':
+      return `${event.data.processorRefundId} made at the processor, ${money(event.data.amount, event.data.currency)}, ${event.data.processorStatus}`;
+    case 'PaymentDescribed':
+      return `${event.data.amount === null ? 'amount unknown' : money(event.data.amount, event.data.currency)}, ${event.data.method ?? 'method unknown'}`;
     case 'RefundProgressed':
       return `attempt ${event.data.attempt}, ${event.data.processorRefundId} now ${event.data.processorStatus}`;
     case 'MarkedRefundedManually':

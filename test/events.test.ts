@@ -33,6 +33,7 @@ const validPayloads: Array<[DomainEventType, unknown]> = [
       currency: 'eur',
       payment: { processor: 'stripe', paymentId: 'pi_1', account: 'acct_1' },
       reason: 'order cancelled',
+      origin: 'host',
     },
   ],
   ['RefundDeferred', { reason: 'charge_not_confirmed' }],
@@ -64,6 +65,8 @@ const validPayloads: Array<[DomainEventType, unknown]> = [
   ['MarkedRefundedManually', { reason: 'SEPA transfer', reference: 'BANK-REF-42', method: 'bank_transfer' }],
   ['CreditNoteAttached', { creditNoteId: 'cn_1', amount: 5000, currency: 'eur' }],
   ['ChargeConfirmed', { paymentId: 'pi_1', processor: 'stripe' }],
+  ['RefundAdopted', { attempt: 1, processorRefundId: 're_9', amount: 5000, currency: 'eur', processorStatus: 'succeeded' }],
+  ['PaymentDescribed', { amount: 5000, currency: 'eur', method: 'sepa_debit', refundableUntil: '2025-09-01T10:00:00.000Z' }],
 ];
 
 const issuedData = validPayloads[0]![1] as Record<string, unknown>;

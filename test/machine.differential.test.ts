@@ -52,6 +52,20 @@ const creditNoteIssuedArb = fc.record({
       fc.constant(null),
     ),
     reason: fc.constantFrom('order cancelled', 'duplicate charge'),
+    // A refund made in the processor's dashboard is followed as a credit note of processor origin.
+    origin: fc.oneof({ arbitrary: fc.constant('host' as const), weight: 4 }, fc.constant('processor' as const)),
+  }),
+});
+
+const refundAdoptedArb = fc.record({
+  type: fc.constant('RefundAdopted' as const),
+  occurredAt: occurredAtArb,
+  data: fc.record({
+    attempt: fc.constant(1 as const),
+    processorRefundId: processorRefundIdArb,
+    amount: fc.oneof({ arbitrary: fc.constant(ISSUED_AMOUNT), weight: 4 }, fc.constant(1)),
+    currency: fc.oneof({ arbitrary: fc.constant(ISSUED_CURRENCY), weight: 4 }, fc.constant('usd')),
+    processorStatus: fc.constantFrom('pending', 'action_required', 'succeeded', 'failed', 'canceled'),
   }),
 });
 
@@ -162,6 +176,7 @@ const creditNoteEventArb: fc.Arbitrary<CreditNoteEvent> = fc.oneof(
   { arbitrary: refundRequestedArb, weight: 8 },
   { arbitrary: refundDeferredArb, weight: 12 },
   { arbitrary: refundAcceptedArb, weight: 6 },
+  { arbitrary: refundAdoptedArb, weight: 2 },
   { arbitrary: refundProgressedArb, weight: 3 },
   { arbitrary: refundSucceededArb, weight: 3 },
   { arbitrary: refundFailedArb, weight: 4 },

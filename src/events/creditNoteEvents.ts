@@ -20,6 +20,8 @@ export const creditNoteIssuedSchema = z.object({
   currency: currencySchema,
   payment: paymentRefSchema.nullable(),
   reason: z.string().trim().min(1, 'is required').max(1000),
+  /** `processor`: a refund made outside the library (e.g. in the Stripe dashboard) that the lifecycle follows. */
+  origin: z.enum(['host', 'processor']).default('host'),
 });
 
 /** The refund could not be asked for yet; the credit note waits in `pending`. */
@@ -46,6 +48,15 @@ export const refundRequestedSchema = z.object({
   idempotencyKey: z.string().min(1),
   amount: minorAmountSchema,
   currency: currencySchema,
+});
+
+/** A refund the processor made without us (dashboard) becomes this credit note's first attempt; nothing is requested. */
+export const refundAdoptedSchema = z.object({
+  attempt: z.literal(1),
+  processorRefundId: identifierSchema,
+  amount: minorAmountSchema,
+  currency: currencySchema,
+  processorStatus: processorRefundStatusSchema,
 });
 
 /** The processor accepted the attempt and named its refund. */
@@ -91,6 +102,7 @@ export const creditNoteEventDataSchemas = {
   RefundDeferred: refundDeferredSchema,
   RefundRequested: refundRequestedSchema,
   RefundAccepted: refundAcceptedSchema,
+  RefundAdopted: refundAdoptedSchema,
   RefundProgressed: refundProgressedSchema,
   RefundSucceeded: refundSucceededSchema,
   RefundFailed: refundFailedSchema,

@@ -19,7 +19,17 @@ export const chargeConfirmedSchema = z.object({
   processor: identifierSchema,
 });
 
+/** What the processor says of the payment, recorded once: the refundable balance and refund window follow from it. */
+export const paymentDescribedSchema = z.object({
+  /** Null when the processor cannot say (the fake, for payments it was not told about): no local balance check then. */
+  amount: minorAmountSchema.nullable(),
+  currency: currencySchema,
+  method: z.string().min(1).nullable(),
+  refundableUntil: z.iso.datetime({ offset: true }).nullable(),
+});
+
 export const paymentEventDataSchemas = {
+  PaymentDescribed: paymentDescribedSchema,
   CreditNoteAttached: creditNoteAttachedSchema,
   ChargeConfirmed: chargeConfirmedSchema,
 } as const;

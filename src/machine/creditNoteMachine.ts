@@ -46,6 +46,7 @@ const machineSetup = setup({
     isTransientErrorOfCurrentAttempt: guard('isTransientErrorOfCurrentAttempt'),
     isAutoRetriedTransientError: guard('isAutoRetriedTransientError'),
     isAcceptanceOfCurrentAttempt: guard('isAcceptanceOfCurrentAttempt'),
+    isAdoptionOfProcessorRefund: guard('isAdoptionOfProcessorRefund'),
     isProgressOfAcceptedAttempt: guard('isProgressOfAcceptedAttempt'),
     isOutcomeOfCurrentAttempt: guard('isOutcomeOfCurrentAttempt'),
     isReversalOfSucceededRefund: guard('isReversalOfSucceededRefund'),
@@ -55,6 +56,7 @@ const machineSetup = setup({
     recordIssue: update('recordIssue'),
     recordRequest: update('recordRequest'),
     recordAcceptance: update('recordAcceptance'),
+    recordAdoption: update('recordAdoption'),
     recordProgress: update('recordProgress'),
     recordSuccess: update('recordSuccess'),
     recordFailure: update('recordFailure'),
@@ -122,6 +124,7 @@ export const creditNoteMachine = machineSetup.createMachine({
     issued: {
       on: {
         RefundRequested: [{ guard: 'isNextAttempt', target: 'requested', actions: ['recordRequest', 'requestRefund'] }],
+        RefundAdopted: [{ guard: 'isAdoptionOfProcessorRefund', target: 'requested', actions: ['recordAdoption'] }],
         RefundDeferred: [{ guard: 'awaitsChargeConfirmation', target: 'pending', actions: ['recordDeferral'] }],
         MarkedRefundedManually: settleManually,
       },

@@ -11,7 +11,8 @@ export type CreditNoteStatus = (typeof creditNoteStatuses)[number];
  */
 export type RefundAttempt = {
   attempt: number;
-  idempotencyKey: string;
+  /** Null for a refund adopted from the processor: nobody asked for it under a key of ours. */
+  idempotencyKey: string | null;
   amount: number;
   currency: string;
   processorRefundId: string | null;
@@ -34,6 +35,7 @@ export type CreditNoteContext = {
   currency: string;
   payment: PaymentRef | null;
   reason: string;
+  origin: 'host' | 'processor';
   issuedAt: string | null;
   refund: RefundAttempt | null;
   pendingReason: PendingReason | null;
@@ -51,6 +53,7 @@ export const emptyCreditNoteContext: CreditNoteContext = {
   currency: '',
   payment: null,
   reason: '',
+  origin: 'host',
   issuedAt: null,
   refund: null,
   pendingReason: null,

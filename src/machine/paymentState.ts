@@ -1,17 +1,30 @@
 import type { PaymentEvent } from '../events/paymentEvents.js';
 
-/** What the payment stream tells: is the charge confirmed, and which credit notes refund it. */
+export type PaymentFacts = { amount: number | null; currency: string; method: string | null; refundableUntil: string | null };
+
+/** What the payment stream tells: is the charge confirmed, what was charged, and which credit notes refund it. */
 export type PaymentState = {
   chargeConfirmed: boolean;
+  facts: PaymentFacts | null;
   creditNotes: Array<{ creditNoteId: string; amount: number; currency: string }>;
 };
 
-export const initialPaymentState: PaymentState = { chargeConfirmed: false, creditNotes: [] };
+export const initialPaymentState: PaymentState = { chargeConfirmed: false, facts: null, creditNotes: [] };
+
+/**
+ * Every credit note counts against the charge, a failed one included: it is
+ * still owed (retry it or mark it refunded), and counting it keeps the guard a
+ * check of this one stream, which concurrent issues serialise on.
+ */
+export const committedAmount = (state: PaymentState): number =>
+  state.creditNotes.reduce((sum, creditNote) => sum + creditNote.amount, 0);
 
 export const evolvePayment = (state: PaymentState, event: PaymentEvent): PaymentState => {
   switch (event.type) {
     case 'ChargeConfirmed':
       return { ...state, chargeConfirmed: true };
+    case 'PaymentDescribed':
+      return { ...state, facts: event.data };
     case 'CreditNoteAttached':
       return { ...state, creditNotes: [...state.creditNotes, event.data] };
   }

@@ -46,6 +46,14 @@ export const guards = {
     event.type === 'RefundDeferred' &&
     event.data.reason === 'transient_error' &&
     event.data.retryAt !== null,
+  /** Only a processor-origin credit note adopts a refund, and only the one it was issued for, before any attempt. */
+  isAdoptionOfProcessorRefund: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
+    event.type === 'RefundAdopted' &&
+    context.origin === 'processor' &&
+    context.refund === null &&
+    context.payment !== null &&
+    event.data.amount === context.amount &&
+    event.data.currency === context.currency,
   isAcceptanceOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
     event.type === 'RefundAccepted' && isAwaitingAcceptance(context.refund, event.data.attempt),
   /** The processor's own word on an accepted refund changed (e.g. it needs action): the banner follows it. */
@@ -93,6 +101,7 @@ export const updates = {
           currency: event.data.currency,
           payment: event.data.payment,
           reason: event.data.reason,
+          origin: event.data.origin,
           issuedAt: event.occurredAt,
         },
   recordRequest: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext => {
@@ -116,6 +125,22 @@ export const updates = {
       failure: null,
     };
   },
+  recordAdoption: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
+    event.type !== 'RefundAdopted'
+      ? context
+      : {
+          ...context,
+          refund: {
+            attempt: event.data.attempt,
+            idempotencyKey: null,
+            amount: event.data.amount,
+            currency: event.data.currency,
+            processorRefundId: event.data.processorRefundId,
+            processorStatus: event.data.processorStatus,
+            status: 'accepted',
+            consecutiveFailures: 0,
+          },
+        },
   recordAcceptance: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
     event.type !== 'RefundAccepted' || context.refund === null
       ? context

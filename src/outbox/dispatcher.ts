@@ -90,7 +90,7 @@ export const createDispatcher = (deps: LifecycleDeps, owner = `dispatcher-${rand
       refund?.attempt === attempt &&
       (refund.status === 'requested' || refund.status === 'in_doubt') &&
       (status === 'requested' || status === 'pending');
-    if (!stillWanted || payment === null) return complete(entry, 'obsolete');
+    if (!stillWanted || payment === null || refund.idempotencyKey === null) return complete(entry, 'obsolete');
 
     const answer = await deps.gateway.createRefund({
       idempotencyKey: refund.idempotencyKey,

@@ -11,7 +11,14 @@ import { releaseWaitingCreditNotes } from '../chargeGate.js';
 import { loadCreditNote, loadPayment } from '../streams.js';
 import { commandMeta, proposeOrConflict, withoutClaims } from './commandSupport.js';
 
-type IssueTerms = { creditNoteId: string; amount: number; currency: string; payment: PaymentRef | null; reason: string };
+type IssueTerms = {
+  creditNoteId: string;
+  amount: number;
+  currency: string;
+  payment: PaymentRef | null;
+  reason: string;
+  origin: 'host';
+};
 
 const sameTerms = (context: CreditNoteContext, terms: IssueTerms): boolean =>
   context.amount === terms.amount &&
@@ -48,7 +55,7 @@ export const issueCreditNote = async (
           paymentId: input.value.payment.paymentId,
           account: input.value.payment.account ?? null,
         };
-  const terms: IssueTerms = { creditNoteId, amount, currency, payment, reason };
+  const terms: IssueTerms = { creditNoteId, amount, currency, payment, reason, origin: 'host' };
 
   const executed = await executeCommand(
     deps,
