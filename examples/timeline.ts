@@ -59,7 +59,7 @@ export const eventDetail = (event: StoredEvent): string => {
     case 'RefundAdopted':
       return `${event.data.processorRefundId} made at the processor, ${money(event.data.amount, event.data.currency)}, ${event.data.processorStatus}`;
     case 'PaymentDescribed':
-      return `${event.data.amount === null ? 'amount unknown' : money(event.data.amount, event.data.currency)}, ${event.data.method ?? 'method unknown'}`;
+      return `${event.data.amount === null || event.data.currency === null ? 'amount unknown' : money(event.data.amount, event.data.currency)}, ${event.data.method ?? 'method unknown'}`;
     case 'RefundProgressed':
       return `attempt ${event.data.attempt}, ${event.data.processorRefundId} now ${event.data.processorStatus}`;
     case 'MarkedRefundedManually':

@@ -135,6 +135,42 @@ export class GatewayError extends RefundLifecycleError {
   readonly classification: FailureClassification;
 }
 
+/** The credit notes of a payment would add up to more than was charged. Nothing is written. */
+export class RefundableBalanceExceededError extends RefundLifecycleError {
+  readonly code = 'refundable_balance_exceeded' as const;
+  constructor(
+    readonly paymentId: string,
+    readonly chargedAmount: number,
+    /** The sum of the payment's credit notes so far. */
+    readonly committedAmount: number,
+    readonly requestedAmount: number,
+  ) {
+    super(
+      `Payment ${paymentId} has ${chargedAmount - committedAmount} left to refund of ${chargedAmount}; ${requestedAmount} was asked`,
+    );
+  }
+  get availableAmount(): number {
+    return this.chargedAmount - this.committedAmount;
+  }
+}
+
+/**
+ * The processor no longer refunds this payment (ACH and SEPA debits: about
+ * 180 days after the charge). Refund it outside the processor and record that
+ * with a credit note without payment and `markRefunded`. Nothing is written.
+ */
+export class RefundWindowClosedError extends RefundLifecycleError {
+  readonly code = 'refund_window_closed' as const;
+  readonly recovery = 'manual_refund' as const;
+  constructor(
+    readonly paymentId: string,
+    readonly method: string | null,
+    readonly refundableUntil: string,
+  ) {
+    super(`Payment ${paymentId} (${method ?? 'unknown method'}) could be refunded only until ${refundableUntil}`);
+  }
+}
+
 /** The store threw: the database is unreachable or broke an invariant. */
 export class StoreError extends RefundLifecycleError {
   readonly code = 'store_unavailable' as const;
@@ -149,6 +185,8 @@ export type CommandError =
   | CreditNoteNotFoundError
   | CreditNoteAlreadyExistsError
   | TransitionConflictError
+  | RefundableBalanceExceededError
+  | RefundWindowClosedError
   | ConcurrencyError
   | GatewayError
   | StoreError;

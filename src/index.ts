@@ -29,6 +29,8 @@ export {
   CreditNoteNotFoundError,
   CreditNoteAlreadyExistsError,
   TransitionConflictError,
+  RefundableBalanceExceededError,
+  RefundWindowClosedError,
   VersionConflictError,
   ConcurrencyError,
   OutboxClaimLostError,
@@ -80,7 +82,7 @@ export type {
   ListCreditNotesFilter,
   JsonValue,
 } from './ports/eventStore.js';
-export type { RefundGateway, CreateRefundRequest, ProcessorRefund } from './ports/refundGateway.js';
+export type { RefundGateway, CreateRefundRequest, ProcessorRefund, ProcessorPayment } from './ports/refundGateway.js';
 export {
   systemClock,
   type Clock,

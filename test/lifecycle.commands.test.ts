@@ -103,7 +103,7 @@ describe('issueCreditNote', () => {
 });
 
 describe('D-113: never refund a charge whose confirmation has not been seen', () => {
-  it('issuing before the confirmation leaves the credit note pending, without any call to the processor', async () => {
+  it('issuing before the confirmation leaves the credit note pending, asking the processor for nothing but the payment', async () => {
     const pending = await reach.pending();
     expect(pending).toMatchObject({
       status: 'pending',
@@ -111,7 +111,7 @@ describe('D-113: never refund a charge whose confirmation has not been seen', ()
       refund: null,
       attempt: 0,
     });
-    expect(fx.gatewayCalls).toEqual([]);
+    expect(fx.gatewayCalls).toEqual([{ method: 'describePayment', paymentId: 'pi_1' }]);
     expect(fx.gateway.createCalls).toBe(0);
   });
 

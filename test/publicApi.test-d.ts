@@ -11,6 +11,8 @@ import {
   RefundLifecycleError,
   StoreError,
   TransitionConflictError,
+  RefundableBalanceExceededError,
+  RefundWindowClosedError,
   ValidationError,
   VersionConflictError,
   createRefundLifecycle,
@@ -81,6 +83,8 @@ describe('createRefundLifecycle', () => {
       | CreditNoteNotFoundError
       | CreditNoteAlreadyExistsError
       | TransitionConflictError
+      | RefundableBalanceExceededError
+      | RefundWindowClosedError
       | ConcurrencyError
       | GatewayError
       | StoreError
@@ -92,6 +96,8 @@ describe('createRefundLifecycle', () => {
       | 'credit_note_not_found'
       | 'credit_note_exists'
       | 'transition_not_allowed'
+      | 'refundable_balance_exceeded'
+      | 'refund_window_closed'
       | 'concurrency_conflict'
       | 'gateway_error'
       | 'store_unavailable'

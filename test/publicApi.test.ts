@@ -19,6 +19,8 @@ describe('public runtime exports', () => {
       'GatewayError',
       'OutboxClaimLostError',
       'RefundLifecycleError',
+      'RefundWindowClosedError',
+      'RefundableBalanceExceededError',
       'StoreError',
       'TransitionConflictError',
       'ValidationError',
@@ -48,7 +50,7 @@ describe('public runtime exports', () => {
     const errorClasses = Object.entries(api).filter(
       ([name, value]) => typeof value === 'function' && name.endsWith('Error') && name !== 'RefundLifecycleError',
     );
-    expect(errorClasses).toHaveLength(11);
+    expect(errorClasses).toHaveLength(13);
     for (const [, ErrorClass] of errorClasses) {
       expect((ErrorClass as { prototype: unknown }).prototype).toBeInstanceOf(api.RefundLifecycleError);
     }
@@ -64,6 +66,8 @@ describe('public runtime exports', () => {
       new api.DuplicateOutboxEntryError('e').code,
       new api.GatewayError('transient', 'rate_limit', 'slow down').code,
       new api.StoreError(new Error('down')).code,
+      new api.RefundableBalanceExceededError('pi_1', 100, 80, 30).code,
+      new api.RefundWindowClosedError('pi_1', 'sepa_debit', '2026-01-01T00:00:00.000Z').code,
     ];
     expect(new Set(codes).size).toBe(codes.length);
   });

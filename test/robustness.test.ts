@@ -95,6 +95,7 @@ describe('a processor that answers nonsense', () => {
       createRefund: async (request) => (broken-- > 0 ? badAnswer() : fake.createRefund(request)) as ReturnType<RefundGateway['createRefund']>,
       retrieveRefund: fake.retrieveRefund,
       findRefunds: fake.findRefunds,
+      describePayment: fake.describePayment,
     };
     const { refunds, clock, store } = setup({ gateway });
 

@@ -23,7 +23,7 @@ export const chargeConfirmedSchema = z.object({
 export const paymentDescribedSchema = z.object({
   /** Null when the processor cannot say (the fake, for payments it was not told about): no local balance check then. */
   amount: minorAmountSchema.nullable(),
-  currency: currencySchema,
+  currency: currencySchema.nullable(),
   method: z.string().min(1).nullable(),
   refundableUntil: z.iso.datetime({ offset: true }).nullable(),
 });

@@ -1,7 +1,7 @@
 import { err, ok, type Result } from 'neverthrow';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
-import type { ProcessorRefund, RefundGateway } from '../ports/refundGateway.js';
+import type { ProcessorPayment, ProcessorRefund, RefundGateway } from '../ports/refundGateway.js';
 import { processorRefundSchema } from './commandInputs.js';
 
 const transient = (code: string, message: string, cause?: unknown) =>
@@ -20,6 +20,21 @@ const readRefunds = (answer: unknown): Result<ProcessorRefund[], GatewayError> =
   return parsed.success
     ? ok(parsed.data)
     : err(transient('invalid_processor_answer', `The processor's answer is not a list of refunds: ${parsed.error.message}`));
+};
+
+const processorPaymentSchema = z.strictObject({
+  paymentId: z.string().min(1),
+  amount: z.number().int().positive().nullable(),
+  currency: z.string().regex(/^[a-z]{3}$/).nullable(),
+  method: z.string().min(1).nullable(),
+  refundableUntil: z.iso.datetime({ offset: true }).nullable(),
+});
+
+const readPayment = (answer: unknown): Result<ProcessorPayment, GatewayError> => {
+  const parsed = processorPaymentSchema.safeParse(answer);
+  return parsed.success
+    ? ok(parsed.data)
+    : err(transient('invalid_processor_answer', `The processor's answer is not a payment: ${parsed.error.message}`));
 };
 
 const readError = (error: unknown): GatewayError =>
@@ -52,4 +67,5 @@ export const guardedGateway = (gateway: RefundGateway): RefundGateway => ({
   createRefund: guard(gateway.createRefund.bind(gateway), readRefund),
   retrieveRefund: guard(gateway.retrieveRefund.bind(gateway), readRefund),
   findRefunds: guard(gateway.findRefunds.bind(gateway), readRefunds),
+  describePayment: guard(gateway.describePayment.bind(gateway), readPayment),
 });

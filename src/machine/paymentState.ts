@@ -1,6 +1,6 @@
 import type { PaymentEvent } from '../events/paymentEvents.js';
 
-export type PaymentFacts = { amount: number | null; currency: string; method: string | null; refundableUntil: string | null };
+export type PaymentFacts = { amount: number | null; currency: string | null; method: string | null; refundableUntil: string | null };
 
 /** What the payment stream tells: is the charge confirmed, what was charged, and which credit notes refund it. */
 export type PaymentState = {

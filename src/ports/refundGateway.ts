@@ -23,6 +23,18 @@ export type ProcessorRefund = {
   metadata: { creditNoteId: string | null; attempt: number | null };
 };
 
+/** What the processor says of a payment: enough to guard its refundable balance and refund window. */
+export type ProcessorPayment = {
+  paymentId: string;
+  /** What was charged, in minor units; null when the processor cannot say. */
+  amount: number | null;
+  currency: string | null;
+  /** The payment method type, e.g. `card`, `sepa_debit`, `us_bank_account`. */
+  method: string | null;
+  /** After this instant the processor refuses refunds (ACH / SEPA debits: about 180 days); null when unlimited. */
+  refundableUntil: string | null;
+};
+
 /** Payment-processor port (Stripe, the fake, later Adyen). Errors are returned, classified transient or definitive. */
 export interface RefundGateway {
   readonly processor: string;
@@ -30,4 +42,5 @@ export interface RefundGateway {
   retrieveRefund(request: { payment: PaymentRef; processorRefundId: string }): Promise<Result<ProcessorRefund, GatewayError>>;
   /** Every refund of a payment: finds an attempt whose answer was lost. */
   findRefunds(payment: PaymentRef): Promise<Result<ProcessorRefund[], GatewayError>>;
+  describePayment(payment: PaymentRef): Promise<Result<ProcessorPayment, GatewayError>>;
 }

@@ -65,7 +65,7 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
   const byKey = new Map<string, { fingerprint: string; refundId: string }>();
   const queued: FakeCreateBehaviour[] = [];
   const notices: FakeRefundNotice[] = [];
-  const captured = new Map<string, { amount: number }>();
+  const captured = new Map<string, { amount: number; currency: string; method: string; refundableUntil: string | null }>();
   let createCalls = 0;
   let noticeSequence = 0;
 
@@ -156,6 +156,18 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
       await wait();
       return ok([...refunds.values()].filter((refund) => refund.paymentId === payment.paymentId).map(copy));
     },
+    async describePayment(payment: PaymentRef) {
+      await wait();
+      const charge = captured.get(payment.paymentId);
+      // A payment the fake was not told about: it cannot say what was charged, so no balance is guarded.
+      return ok({
+        paymentId: payment.paymentId,
+        amount: charge?.amount ?? null,
+        currency: charge?.currency ?? null,
+        method: charge?.method ?? null,
+        refundableUntil: charge?.refundableUntil ?? null,
+      });
+    },
   };
 
   return {
@@ -164,9 +176,22 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
     queue(...behaviours: FakeCreateBehaviour[]) {
       queued.push(...behaviours);
     },
-    /** Registers a captured charge so refunds beyond its amount are refused, as a processor would. */
-    capture(paymentId: string, amount: number) {
-      captured.set(paymentId, { amount });
+    /**
+     * Registers a captured charge: refunds beyond its amount are refused, as a
+     * processor would, and `describePayment` reports it (currency default `eur`,
+     * method `card`, refundable without limit).
+     */
+    capture(
+      paymentId: string,
+      amount: number,
+      details: { currency?: string; method?: string; refundableUntil?: string | null } = {},
+    ) {
+      captured.set(paymentId, {
+        amount,
+        currency: details.currency ?? 'eur',
+        method: details.method ?? 'card',
+        refundableUntil: details.refundableUntil ?? null,
+      });
     },
     /** The processor settles a refund later; the change is queued as a notice. */
     setRefundStatus(processorRefundId: string, status: ProcessorRefundStatus, failureReason?: string) {

@@ -21,7 +21,8 @@ export const actor = { kind: 'user', id: 'freelancer_1' } as const;
 export type GatewayCall =
   | { method: 'createRefund'; request: CreateRefundRequest }
   | { method: 'retrieveRefund'; processorRefundId: string }
-  | { method: 'findRefunds'; paymentId: string };
+  | { method: 'findRefunds'; paymentId: string }
+  | { method: 'describePayment'; paymentId: string };
 
 export type FixtureOptions = {
   dispatchInline?: boolean;
@@ -57,6 +58,10 @@ export const buildFixture = (options: FixtureOptions = {}) => {
     findRefunds: (payment) => {
       gatewayCalls.push({ method: 'findRefunds', paymentId: payment.paymentId });
       return gateway.findRefunds(payment);
+    },
+    describePayment: (payment) => {
+      gatewayCalls.push({ method: 'describePayment', paymentId: payment.paymentId });
+      return gateway.describePayment(payment);
     },
   };
   const hooks: RefundHooks = {

@@ -1,5 +1,12 @@
 import { err, ok, type Result } from 'neverthrow';
-import { CreditNoteAlreadyExistsError, ValidationError, type CommandError } from '../../errors.js';
+import {
+  CreditNoteAlreadyExistsError,
+  RefundableBalanceExceededError,
+  RefundWindowClosedError,
+  ValidationError,
+  type CommandError,
+} from '../../errors.js';
+import { committedAmount, type PaymentFacts, type PaymentState } from '../../machine/paymentState.js';
 import type { PaymentRef } from '../../events/primitives.js';
 import type { CreditNoteContext } from '../../machine/creditNoteState.js';
 import { executeCommand, type PaymentChange, type Plan } from '../commandHandler.js';
@@ -25,6 +32,34 @@ const sameTerms = (context: CreditNoteContext, terms: IssueTerms): boolean =>
   context.currency === terms.currency &&
   context.reason === terms.reason &&
   JSON.stringify(context.payment) === JSON.stringify(terms.payment);
+
+/**
+ * Whether the processor can still refund this much of the payment: within its
+ * refund window, in its currency, and within what was charged less every
+ * credit note already issued against it (the payment stream serialises
+ * concurrent issues, so two of them can never both take the last euro).
+ */
+const refundability = (
+  paymentId: string,
+  requested: { amount: number; currency: string },
+  facts: PaymentFacts,
+  payment: PaymentState,
+  now: Date,
+): CommandError | null => {
+  if (facts.refundableUntil !== null && now.getTime() > Date.parse(facts.refundableUntil)) {
+    return new RefundWindowClosedError(paymentId, facts.method, facts.refundableUntil);
+  }
+  if (facts.currency !== null && facts.currency !== requested.currency) {
+    return new ValidationError([
+      { path: 'currency', message: `is ${requested.currency}, but payment ${paymentId} was charged in ${facts.currency}` },
+    ]);
+  }
+  const committed = committedAmount(payment);
+  if (facts.amount !== null && committed + requested.amount > facts.amount) {
+    return new RefundableBalanceExceededError(paymentId, facts.amount, committed, requested.amount);
+  }
+  return null;
+};
 
 /**
  * Issues a credit note and, when it refunds a processor payment, attaches it
@@ -74,6 +109,20 @@ export const issueCreditNote = async (
 
       const paymentStream = await loadPayment(deps.store, payment.paymentId);
       if (paymentStream.isErr()) return err(paymentStream.error);
+      const known = paymentStream.value.state.facts;
+      // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
+      const described: Result<PaymentFacts, CommandError> =
+        known !== null
+          ? ok(known)
+          : (await deps.gateway.describePayment(payment)).map(({ amount, currency, method, refundableUntil }) => ({
+              amount,
+              currency,
+              method,
+              refundableUntil,
+            }));
+      if (described.isErr()) return err(described.error);
+      const refusal = refundability(payment.paymentId, { amount, currency }, described.value, paymentStream.value.state, now);
+      if (refusal !== null) return err(refusal);
       const confirmed = paymentStream.value.state.chargeConfirmed || chargeConfirmed;
       const change = proposeOrConflict(issued.value, nextRefundStep(issued.value.state, confirmed), now, 'issue');
       if (change.isErr()) return err(change.error);
@@ -84,6 +133,14 @@ export const issueCreditNote = async (
       const paymentChange: PaymentChange = {
         loaded: paymentStream.value,
         events: [
+          ...(known === null
+            ? [
+                {
+                  type: 'PaymentDescribed' as const,
+                  data: described.value,
+                },
+              ]
+            : []),
           ...(confirmsNow
             ? [{ type: 'ChargeConfirmed' as const, data: { paymentId: payment.paymentId, processor: payment.processor } }]
             : []),

@@ -11,7 +11,7 @@ export const stripeError = (
   body: { error: { ...error, ...(error.code ? { doc_url: `https://stripe.com/docs/error-codes/${error.code.replaceAll('_', '-')}` } : {}) } },
 });
 
-export const resourceMissing = (kind: 'payment_intent' | 'charge' | 'refund', id: string, param: string) =>
+export const resourceMissing = (kind: 'payment_intent' | 'charge' | 'refund' | 'event', id: string, param: string) =>
   stripeError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${kind}: '${id}'`, param });
 
 export const invalidRequest = (code: string | undefined, message: string, param?: string) =>

@@ -1,0 +1,201 @@
+import { expansions, type FormRecord, type FormValue } from './formEncoding.js';
+import type { ChangeCause, FakeStripeWorld, RefundRecord } from './fakeStripeWorld.js';
+import { invalidRequest, resourceMissing, unrecognizedUrl, type ApiAnswer } from './stripeErrors.js';
+import type { RefundReason, RefundStatus } from './stripeJson.js';
+
+/**
+ * The HTTP endpoints the fake serves, on top of the world. Each answer says
+ * whether Stripe would keep it under an idempotency key: answers of an
+ * endpoint that ran (an object, or a refusal such as `amount_too_large`) are
+ * kept; parameter errors found before anything ran are not.
+ */
+export type ApiRequest = {
+  method: string;
+  path: string;
+  params: FormRecord;
+  account: string | null;
+  cause: ChangeCause;
+};
+
+export type RoutedAnswer = { answer: ApiAnswer; storable: boolean };
+
+const kept = (answer: ApiAnswer): RoutedAnswer => ({ answer, storable: true });
+const notKept = (answer: ApiAnswer): RoutedAnswer => ({ answer, storable: false });
+const found = (body: unknown): RoutedAnswer => kept({ status: 200, body });
+
+// What each object lets a caller expand, and the kind of object it becomes.
+type Expandable = 'refund' | 'charge' | 'payment_intent' | 'refund_list';
+const expandableFields: Record<Expandable, Record<string, Expandable>> = {
+  refund: { charge: 'charge', payment_intent: 'payment_intent' },
+  charge: { refunds: 'refund_list' },
+  payment_intent: { latest_charge: 'charge' },
+  refund_list: { data: 'refund' },
+};
+
+const badExpansion = (kind: Expandable, paths: string[]) =>
+  paths.find((path) => {
+    let current: Expandable | undefined = kind;
+    for (const field of path.split('.')) {
+      current = current === undefined ? undefined : expandableFields[current][field];
+      if (current === undefined) return true;
+    }
+    return false;
+  });
+
+const unknownParam = (params: FormRecord, allowed: readonly string[]) => Object.keys(params).find((key) => !allowed.includes(key));
+
+const text = (value: FormValue | undefined): string | undefined => (typeof value === 'string' ? value : undefined);
+
+const refundReasons: readonly RefundReason[] = ['duplicate', 'fraudulent', 'requested_by_customer'];
+
+/** Stripe's metadata rules: string values, at most 50 keys of 40 characters, values of 500. */
+const readMetadata = (value: FormValue | undefined): Record<string, string> | ApiAnswer => {
+  if (value === undefined || value === '') return {};
+  if (typeof value === 'string' || Array.isArray(value)) return invalidRequest(undefined, 'Invalid object', 'metadata');
+  const entries = Object.entries(value);
+  if (entries.length > 50) return invalidRequest(undefined, 'Metadata can have at most 50 keys.', 'metadata');
+  const metadata: Record<string, string> = {};
+  for (const [key, item] of entries) {
+    if (typeof item !== 'string') return invalidRequest(undefined, 'Metadata values must be strings.', `metadata[${key}]`);
+    if (key.length > 40) return invalidRequest(undefined, `Metadata keys can be at most 40 characters long (${key}).`, `metadata[${key}]`);
+    if (item.length > 500) return invalidRequest(undefined, 'Metadata values can be at most 500 characters long.', `metadata[${key}]`);
+    metadata[key] = item;
+  }
+  return metadata;
+};
+
+const isAnswer = (value: unknown): value is ApiAnswer => typeof value === 'object' && value !== null && 'status' in value && 'body' in value;
+
+const createRefund = (world: FakeStripeWorld, request: ApiRequest, initialStatus: () => RefundStatus): RoutedAnswer => {
+  const { params } = request;
+  const unknown = unknownParam(params, [
+    'amount', 'charge', 'currency', 'customer', 'expand', 'instructions_email', 'metadata', 'origin',
+    'payment_intent', 'reason', 'refund_application_fee', 'reverse_transfer',
+  ]);
+  if (unknown) return notKept(invalidRequest('parameter_unknown', `Received unknown parameter: ${unknown}`, unknown));
+  const paymentIntent = text(params['payment_intent']);
+  const charge = text(params['charge']);
+  if (!paymentIntent && !charge) {
+    return notKept(
+      invalidRequest('parameter_missing', 'One of the following params should be provided for this request: payment_intent or charge.', 'payment_intent'),
+    );
+  }
+  const rawAmount = params['amount'];
+  if (rawAmount !== undefined && (typeof rawAmount !== 'string' || !/^\d+$/.test(rawAmount) || Number(rawAmount) < 1)) {
+    return notKept(invalidRequest('parameter_invalid_integer', `Invalid positive integer: ${String(rawAmount)}`, 'amount'));
+  }
+  const reason = params['reason'];
+  if (reason !== undefined && (typeof reason !== 'string' || !refundReasons.includes(reason as RefundReason))) {
+    return notKept(invalidRequest(undefined, 'Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer', 'reason'));
+  }
+  const metadata = readMetadata(params['metadata']);
+  if (isAnswer(metadata)) return notKept(metadata);
+  const expand = expansions(params);
+  const invalid = badExpansion('refund', expand);
+  if (invalid) return notKept(invalidRequest(undefined, `This property cannot be expanded (${invalid}).`, 'expand'));
+
+  const outcome = world.createRefund(
+    {
+      account: request.account,
+      ...(paymentIntent ? { paymentIntent } : {}),
+      ...(charge ? { charge } : {}),
+      ...(rawAmount === undefined ? {} : { amount: Number(rawAmount) }),
+      reason: (reason as RefundReason | undefined) ?? null,
+      metadata,
+      status: initialStatus(),
+    },
+    request.cause,
+  );
+  if (!outcome.ok) return kept(outcome.answer);
+  const refund = world.findRefund(request.account, outcome.refund.id)!;
+  return found(world.refundJson(refund, expand));
+};
+
+const listRefunds = (world: FakeStripeWorld, request: ApiRequest): RoutedAnswer => {
+  const { params, account } = request;
+  const unknown = unknownParam(params, ['payment_intent', 'charge', 'limit', 'starting_after', 'ending_before', 'created', 'expand']);
+  if (unknown) return notKept(invalidRequest('parameter_unknown', `Received unknown parameter: ${unknown}`, unknown));
+  const rawLimit = text(params['limit']) ?? '10';
+  const limit = Number(rawLimit);
+  if (!/^\d+$/.test(rawLimit) || limit < 1 || limit > 100) {
+    return notKept(invalidRequest('parameter_invalid_integer', 'Invalid integer: limit must be between 1 and 100', 'limit'));
+  }
+  const expand = expansions(params);
+  const invalid = badExpansion('refund_list', expand);
+  if (invalid) return notKept(invalidRequest(undefined, `This property cannot be expanded (${invalid}).`, 'expand'));
+
+  let paymentIntentId: string | undefined;
+  const paymentIntent = text(params['payment_intent']);
+  const charge = text(params['charge']);
+  if (paymentIntent !== undefined) {
+    if (!world.findPaymentIntent(account, paymentIntent)) return kept(resourceMissing('payment_intent', paymentIntent, 'payment_intent'));
+    paymentIntentId = paymentIntent;
+  } else if (charge !== undefined) {
+    const payment = world.findCharge(account, charge);
+    if (!payment) return kept(resourceMissing('charge', charge, 'charge'));
+    paymentIntentId = payment.id;
+  }
+
+  // Newest first; `starting_after` pages towards older refunds, `ending_before` towards newer ones.
+  const all: RefundRecord[] = world.listRefunds(account, paymentIntentId);
+  const startingAfter = text(params['starting_after']);
+  const endingBefore = text(params['ending_before']);
+  let page: RefundRecord[];
+  let hasMore: boolean;
+  if (endingBefore !== undefined) {
+    const index = all.findIndex((refund) => refund.id === endingBefore);
+    if (index < 0) return kept(resourceMissing('refund', endingBefore, 'ending_before'));
+    page = all.slice(Math.max(0, index - limit), index);
+    hasMore = index - limit > 0;
+  } else {
+    const index = startingAfter === undefined ? -1 : all.findIndex((refund) => refund.id === startingAfter);
+    if (startingAfter !== undefined && index < 0) return kept(resourceMissing('refund', startingAfter, 'starting_after'));
+    const rest = all.slice(index + 1);
+    page = rest.slice(0, limit);
+    hasMore = rest.length > limit;
+  }
+  const list = world.refundList(page, '/v1/refunds', expand.filter((path) => path.startsWith('data.')).map((path) => path.slice(5)));
+  return found({ object: 'list', data: list.data, has_more: hasMore, url: list.url });
+};
+
+/** Answers one API request; unknown routes get Stripe's 404. */
+export const routeApiRequest = (world: FakeStripeWorld, request: ApiRequest, initialRefundStatus: () => RefundStatus): RoutedAnswer => {
+  const { method, path, params, account } = request;
+  const [, version, resource, id, extra] = path.split('/');
+  if (version !== 'v1' || extra !== undefined) return notKept(unrecognizedUrl(method, path));
+
+  const retrieve = (kind: Expandable, lookup: () => unknown): RoutedAnswer => {
+    const expand = expansions(params);
+    const invalid = badExpansion(kind, expand);
+    if (invalid) return notKept(invalidRequest(undefined, `This property cannot be expanded (${invalid}).`, 'expand'));
+    return found(lookup());
+  };
+
+  if (resource === 'refunds' && id === undefined) {
+    if (method === 'POST') return createRefund(world, request, initialRefundStatus);
+    if (method === 'GET') return listRefunds(world, request);
+  }
+  if (method === 'GET' && id) {
+    if (resource === 'refunds') {
+      const refund = world.findRefund(account, id);
+      if (!refund) return kept(resourceMissing('refund', id, 'id'));
+      return retrieve('refund', () => world.refundJson(refund, expansions(params)));
+    }
+    if (resource === 'payment_intents') {
+      const payment = world.findPaymentIntent(account, id);
+      if (!payment) return kept(resourceMissing('payment_intent', id, 'intent'));
+      return retrieve('payment_intent', () => world.paymentIntentJson(payment, expansions(params)));
+    }
+    if (resource === 'charges') {
+      const payment = world.findCharge(account, id);
+      if (!payment) return kept(resourceMissing('charge', id, 'id'));
+      return retrieve('charge', () => world.chargeJson(payment, expansions(params)));
+    }
+    if (resource === 'events') {
+      const event = world.allEvents().find((candidate) => candidate.id === id && (candidate.account ?? null) === account);
+      if (!event) return kept(resourceMissing('event', id, 'id'));
+      return found(event);
+    }
+  }
+  return notKept(unrecognizedUrl(method, path));
+};
