@@ -5,6 +5,7 @@ export {
   type RefundLifecycle,
   type RefundLifecycleConfig,
   type ObservationResult,
+  type AdoptionResult,
   type RefreshResult,
   type ChargeConfirmationResult,
 } from './lifecycle/createRefundLifecycle.js';
@@ -18,6 +19,7 @@ export type {
   DispatchInput,
 } from './lifecycle/commandInputs.js';
 export type { RefreshStatusInput } from './lifecycle/commands/refreshStatus.js';
+export { externalCreditNoteId, type AdoptExternalRefundInput } from './lifecycle/commands/adoptExternalRefund.js';
 export type { CreditNoteView, CreditNoteAction } from './lifecycle/creditNoteView.js';
 export { defaultRetryPolicy, type RetryPolicy } from './lifecycle/deps.js';
 export type { DispatchReport } from './outbox/dispatcher.js';

@@ -28,6 +28,7 @@ describe('public runtime exports', () => {
       'createRefundLifecycle',
       'creditNoteStatuses',
       'defaultRetryPolicy',
+      'externalCreditNoteId',
       'parseEvent',
       'parseStoredEvent',
       'replayCreditNote',

@@ -14,6 +14,7 @@ import {
   type DispatchInput,
   type ListCreditNotesInput,
 } from './commandInputs.js';
+import { adoptExternalRefund, type AdoptExternalRefundInput } from './commands/adoptExternalRefund.js';
 import { confirmCharge } from './commands/confirmCharge.js';
 import { issueCreditNote } from './commands/issueCreditNote.js';
 import { markRefunded } from './commands/markRefunded.js';
@@ -47,6 +48,7 @@ export type RefundLifecycleConfig = {
 };
 
 export type ObservationResult = { creditNote: CreditNoteView; changed: boolean };
+export type AdoptionResult = { creditNote: CreditNoteView | null; changed: boolean };
 /** A refresh also tells what the processor reported, e.g. to show `action_required` on the banner. */
 export type RefreshResult = ObservationResult & { processorRefund: ProcessorRefund | null };
 export type ChargeConfirmationResult = { paymentId: string; released: string[] };
@@ -114,6 +116,21 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     /** A processor refund as a webhook or another push channel reported it. */
     observeRefund: (input: ObserveRefundInput) =>
       boundary(async () => thenObservation(await observeRefund(deps, input))),
+
+    /**
+     * A refund made outside the library (no credit note in its metadata), e.g.
+     * in the processor's dashboard: followed as a credit note of processor
+     * origin when its payment is known; `creditNote: null` when it is not.
+     */
+    adoptExternalRefund: (input: AdoptExternalRefundInput) =>
+      boundary(async (): Promise<Result<AdoptionResult, CommandError>> => {
+        const adoption = await adoptExternalRefund(deps, input);
+        if (adoption.isErr()) return err(adoption.error);
+        await settle(adoption.value.dueOutboxIds);
+        const { creditNoteId, changed } = adoption.value;
+        if (creditNoteId === null) return ok({ creditNote: null, changed });
+        return (await view(creditNoteId)).map((creditNote) => ({ creditNote, changed }));
+      }),
 
     /** Pulls the refund's status from the processor: the same transition logic as a webhook. */
     refreshStatus: (creditNoteId: string, input: RefreshStatusInput = {}) =>

@@ -1,0 +1,116 @@
+import { err, ok, type Result } from 'neverthrow';
+import { z } from 'zod';
+import { ValidationError, type CommandError } from '../../errors.js';
+import { eventSourceSchema, identifierSchema } from '../../events/primitives.js';
+import { executeCommand, type CommandMeta, type Plan } from '../commandHandler.js';
+import { processorRefundSchema, validateInput } from '../commandInputs.js';
+import { proposeAllowedEvents, startChange } from '../creditNoteChange.js';
+import type { LifecycleDeps } from '../deps.js';
+import { eventsForObservation } from '../observation.js';
+import { loadCreditNote, loadPayment } from '../streams.js';
+import { proposeOrConflict, withoutClaims } from './commandSupport.js';
+
+export const adoptExternalRefundInputSchema = z.strictObject({
+  refund: processorRefundSchema,
+  /** The Connect account the refund was made on (Stripe: the event's `account`). */
+  account: identifierSchema.nullable().optional(),
+  source: eventSourceSchema,
+  causationId: z.string().min(1).max(255).nullable().optional(),
+  correlationId: z.string().min(1).max(255).optional(),
+});
+export type AdoptExternalRefundInput = z.input<typeof adoptExternalRefundInputSchema>;
+
+/** One refund made outside the library is one credit note, however many events tell of it. */
+export const externalCreditNoteId = (processor: string, processorRefundId: string): string =>
+  `${processor}-${processorRefundId}`;
+
+export type Adoption = { creditNoteId: string | null; changed: boolean; dueOutboxIds: string[] };
+
+/**
+ * Seed 003: a refund made in the processor's dashboard, of a payment the
+ * library knows, becomes a credit note of processor origin that the lifecycle
+ * then follows (and counts against the payment's balance). A refund of an
+ * unknown payment is none of our business: nothing is written.
+ */
+export const adoptExternalRefund = async (
+  deps: LifecycleDeps,
+  rawInput: unknown,
+): Promise<Result<Adoption, CommandError>> => {
+  const input = validateInput(adoptExternalRefundInputSchema, rawInput);
+  if (input.isErr()) return err(input.error);
+  const { refund, account = null, source, causationId = null } = input.value;
+  if (refund.metadata.creditNoteId !== null) {
+    // Ours: refunds the library created carry their credit note, and must never be mistaken for external ones.
+    return err(new ValidationError([{ path: 'refund.metadata.creditNoteId', message: 'names a credit note: observe it' }]));
+  }
+  const processor = deps.gateway.processor;
+  const creditNoteId = externalCreditNoteId(processor, refund.processorRefundId);
+  const meta: CommandMeta = {
+    actor: { kind: 'processor', id: processor },
+    source,
+    causationId,
+    correlationId: input.value.correlationId ?? deps.generateId(),
+  };
+
+  const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<{ known: boolean; changed: boolean }>, CommandError>> => {
+    const payment = await loadPayment(deps.store, refund.paymentId);
+    if (payment.isErr()) return err(payment.error);
+    if (payment.value.version === 0) return ok({ result: { known: false, changed: false } });
+    const loaded = await loadCreditNote(deps.store, creditNoteId);
+    if (loaded.isErr()) return err(loaded.error);
+    const occurredAt = now.toISOString();
+    if (loaded.value.state.status !== 'unissued') {
+      const change = proposeAllowedEvents(startChange(loaded.value), eventsForObservation(loaded.value.state, refund), occurredAt);
+      return ok({ creditNotes: [change], result: { known: true, changed: change.events.length > 0 } });
+    }
+    const issued = proposeOrConflict(
+      startChange(loaded.value),
+      {
+        type: 'CreditNoteIssued',
+        data: {
+          creditNoteId,
+          amount: refund.amount,
+          currency: refund.currency,
+          payment: { processor, paymentId: refund.paymentId, account },
+          reason: `Refunded at ${processor} outside the library (${refund.processorRefundId})`,
+          origin: 'processor',
+        },
+      },
+      now,
+      'adopt',
+    ).andThen((change) =>
+      proposeOrConflict(
+        change,
+        {
+          type: 'RefundAdopted',
+          data: {
+            attempt: 1,
+            processorRefundId: refund.processorRefundId,
+            amount: refund.amount,
+            currency: refund.currency,
+            processorStatus: refund.status,
+          },
+        },
+        now,
+        'adopt',
+      ),
+    );
+    if (issued.isErr()) return err(issued.error);
+    const settled = proposeAllowedEvents(issued.value, eventsForObservation(issued.value.state, refund), occurredAt);
+    return ok({
+      creditNotes: [settled],
+      payments: [
+        {
+          loaded: payment.value,
+          events: [{ type: 'CreditNoteAttached', data: { creditNoteId, amount: refund.amount, currency: refund.currency } }],
+        },
+      ],
+      result: { known: true, changed: true },
+    });
+  });
+  return withoutClaims(executed).map(({ result, dueOutboxIds }) => ({
+    creditNoteId: result.known ? creditNoteId : null,
+    changed: result.changed,
+    dueOutboxIds,
+  }));
+};
