@@ -1,7 +1,14 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    testing: 'src/testing/index.ts',
+    stripe: 'src/adapters/stripe/index.ts',
+    'stripe-testing': 'src/adapters/stripe/testing.ts',
+  },
+  // Optional peer: resolved from the host's node_modules, never bundled.
+  external: ['stripe'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -121,7 +121,7 @@ describe('D-113: never refund a charge whose confirmation has not been seen', ()
       await fx.lifecycle.confirmCharge({ paymentId: 'pi_1', source: 'webhook', causationId: 'evt_pi_ok' }),
     );
 
-    expect(confirmed).toEqual({ paymentId: 'pi_1', released: ['cn_1'] });
+    expect(confirmed).toEqual({ paymentId: 'pi_1', changed: true, released: ['cn_1'] });
     expect(await view()).toMatchObject({
       status: 'requested',
       pendingReason: null,
@@ -158,6 +158,7 @@ describe('D-113: never refund a charge whose confirmation has not been seen', ()
 
     expect(okValue(await fx.lifecycle.confirmCharge({ paymentId: 'pi_1', causationId: 'evt_pi_ok_again' }))).toEqual({
       paymentId: 'pi_1',
+      changed: false,
       released: [],
     });
     expect(await storeSnapshot(fx.store)).toEqual(before);

@@ -51,7 +51,8 @@ export type ObservationResult = { creditNote: CreditNoteView; changed: boolean }
 export type AdoptionResult = { creditNote: CreditNoteView | null; changed: boolean };
 /** A refresh also tells what the processor reported, e.g. to show `action_required` on the banner. */
 export type RefreshResult = ObservationResult & { processorRefund: ProcessorRefund | null };
-export type ChargeConfirmationResult = { paymentId: string; released: string[] };
+/** `changed`: the confirmation was new or released credit notes; false for a repeat. */
+export type ChargeConfirmationResult = { paymentId: string; changed: boolean; released: string[] };
 
 const noNotifier: Notifier = { send: async () => {} };
 
@@ -154,7 +155,8 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
         const result = await confirmCharge(deps, input);
         if (result.isErr()) return err(result.error);
         await settle(result.value.dueOutboxIds);
-        return ok({ paymentId: result.value.paymentId, released: result.value.released });
+        const { paymentId, changed, released } = result.value;
+        return ok({ paymentId, changed, released });
       }),
 
     /** The credit note replayed from its events, with the actions allowed now. */

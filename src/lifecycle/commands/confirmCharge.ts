@@ -7,7 +7,7 @@ import type { LifecycleDeps } from '../deps.js';
 import { loadPayment } from '../streams.js';
 import { withoutClaims } from './commandSupport.js';
 
-export type ChargeConfirmation = { paymentId: string; released: string[]; dueOutboxIds: string[] };
+export type ChargeConfirmation = { paymentId: string; changed: boolean; released: string[]; dueOutboxIds: string[] };
 
 /**
  * D-113's gate opens: the confirmation and the release of every credit note
@@ -29,7 +29,7 @@ export const confirmCharge = async (
     correlationId: input.value.correlationId ?? deps.generateId(),
   };
 
-  const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<string[]>, CommandError>> => {
+  const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<{ changed: boolean; released: string[] }>, CommandError>> => {
     const payment = await loadPayment(deps.store, paymentId);
     if (payment.isErr()) return err(payment.error);
     const released = await releaseWaitingCreditNotes(deps, payment.value.state, now);
@@ -40,8 +40,11 @@ export const confirmCharge = async (
     return ok({
       creditNotes: released.value,
       payments: [{ loaded: payment.value, events: confirmation }],
-      result: released.value.map((change) => change.state.context.creditNoteId),
+      result: {
+        changed: confirmation.length > 0 || released.value.length > 0,
+        released: released.value.map((change) => change.state.context.creditNoteId),
+      },
     });
   });
-  return withoutClaims(executed).map(({ result, dueOutboxIds }) => ({ paymentId, released: result, dueOutboxIds }));
+  return withoutClaims(executed).map(({ result, dueOutboxIds }) => ({ paymentId, ...result, dueOutboxIds }));
 };

@@ -328,6 +328,8 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
       return refundJson(refund);
     },
 
+    /** The account a payment intent belongs to (null: the platform). */
+    accountOf: (paymentIntentId: string) => paymentOrThrow(paymentIntentId).account,
     findPaymentIntent: (account: string | null, id: string) => visiblePayment(account, { paymentIntent: id }),
     findCharge: (account: string | null, id: string) => visiblePayment(account, { charge: id }),
     findRefund(account: string | null, id: string) {

@@ -49,22 +49,21 @@ const text = (value: FormValue | undefined): string | undefined => (typeof value
 const refundReasons: readonly RefundReason[] = ['duplicate', 'fraudulent', 'requested_by_customer'];
 
 /** Stripe's metadata rules: string values, at most 50 keys of 40 characters, values of 500. */
-const readMetadata = (value: FormValue | undefined): Record<string, string> | ApiAnswer => {
-  if (value === undefined || value === '') return {};
-  if (typeof value === 'string' || Array.isArray(value)) return invalidRequest(undefined, 'Invalid object', 'metadata');
+const readMetadata = (value: FormValue | undefined): { ok: true; metadata: Record<string, string> } | { ok: false; answer: ApiAnswer } => {
+  const refused = (message: string, param: string) => ({ ok: false as const, answer: invalidRequest(undefined, message, param) });
+  if (value === undefined || value === '') return { ok: true, metadata: {} };
+  if (typeof value === 'string' || Array.isArray(value)) return refused('Invalid object', 'metadata');
   const entries = Object.entries(value);
-  if (entries.length > 50) return invalidRequest(undefined, 'Metadata can have at most 50 keys.', 'metadata');
+  if (entries.length > 50) return refused('Metadata can have at most 50 keys.', 'metadata');
   const metadata: Record<string, string> = {};
   for (const [key, item] of entries) {
-    if (typeof item !== 'string') return invalidRequest(undefined, 'Metadata values must be strings.', `metadata[${key}]`);
-    if (key.length > 40) return invalidRequest(undefined, `Metadata keys can be at most 40 characters long (${key}).`, `metadata[${key}]`);
-    if (item.length > 500) return invalidRequest(undefined, 'Metadata values can be at most 500 characters long.', `metadata[${key}]`);
+    if (typeof item !== 'string') return refused('Metadata values must be strings.', `metadata[${key}]`);
+    if (key.length > 40) return refused(`Metadata keys can be at most 40 characters long (${key}).`, `metadata[${key}]`);
+    if (item.length > 500) return refused('Metadata values can be at most 500 characters long.', `metadata[${key}]`);
     metadata[key] = item;
   }
-  return metadata;
+  return { ok: true, metadata };
 };
-
-const isAnswer = (value: unknown): value is ApiAnswer => typeof value === 'object' && value !== null && 'status' in value && 'body' in value;
 
 const createRefund = (world: FakeStripeWorld, request: ApiRequest, initialStatus: () => RefundStatus): RoutedAnswer => {
   const { params } = request;
@@ -89,7 +88,7 @@ const createRefund = (world: FakeStripeWorld, request: ApiRequest, initialStatus
     return notKept(invalidRequest(undefined, 'Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer', 'reason'));
   }
   const metadata = readMetadata(params['metadata']);
-  if (isAnswer(metadata)) return notKept(metadata);
+  if (!metadata.ok) return notKept(metadata.answer);
   const expand = expansions(params);
   const invalid = badExpansion('refund', expand);
   if (invalid) return notKept(invalidRequest(undefined, `This property cannot be expanded (${invalid}).`, 'expand'));
@@ -101,7 +100,7 @@ const createRefund = (world: FakeStripeWorld, request: ApiRequest, initialStatus
       ...(charge ? { charge } : {}),
       ...(rawAmount === undefined ? {} : { amount: Number(rawAmount) }),
       reason: (reason as RefundReason | undefined) ?? null,
-      metadata,
+      metadata: metadata.metadata,
       status: initialStatus(),
     },
     request.cause,

@@ -1,0 +1,363 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { canonicalForm, parseForm, type FormRecord } from './fake/formEncoding.js';
+import { createFakeStripeWorld, type NewPaymentIntent } from './fake/fakeStripeWorld.js';
+import { createIdempotencyStore } from './fake/idempotency.js';
+import { routeApiRequest } from './fake/routes.js';
+import { createScripts, type DelayScript, type DropScript, type FailureScript } from './fake/scripts.js';
+import { stripeError, type ApiAnswer } from './fake/stripeErrors.js';
+import {
+  fakeStripeApiVersion,
+  type RefundStatus,
+  type StripeEventJson,
+  type StripePaymentIntentJson,
+  type StripeRefundJson,
+} from './fake/stripeJson.js';
+import {
+  deliverSignedWebhooks,
+  signEvents,
+  signWebhookPayload,
+  type SignedWebhook,
+  type WebhookDeliveryOptions,
+  type WebhookDeliveryResult,
+  type WebhookTarget,
+} from './fake/webhooks.js';
+
+/**
+ * A fake Stripe API on 127.0.0.1 for test suites: the real `stripe` SDK talks
+ * to it over HTTP (`new Stripe(key, fake.sdkOptions)`), so the SDK's own
+ * encoding, retries, idempotency keys and error classes run for real. The test
+ * sets up the world (payments, dashboard refunds, settlements, disputes),
+ * scripts trouble (failures, slow answers, dropped connections, forgotten
+ * idempotency keys), observes what arrived, and delivers signed webhooks.
+ */
+
+export type RecordedRequest = {
+  requestId: string;
+  method: string;
+  /** Without the query string. */
+  path: string;
+  query: FormRecord;
+  /** The parsed form body (`metadata[creditNoteId]=cn_1` → `{ metadata: { creditNoteId: 'cn_1' } }`). */
+  body: FormRecord;
+  idempotencyKey: string | null;
+  account: string | null;
+  /** The status answered (or about to be, for a dropped answer); null while the request is held. */
+  status: number | null;
+  /** Answered from the idempotency store (`Idempotent-Replayed: true`). */
+  replayed: boolean;
+  /** The connection was broken instead of answering. */
+  dropped: boolean;
+};
+
+export type FakeStripeServerOptions = {
+  /** Default: a random `whsec_…`. */
+  webhookSecret?: string;
+  /** Written on objects and events; default false. */
+  livemode?: boolean;
+};
+
+export type FakeStripeServer = Awaited<ReturnType<typeof startFakeStripeServer>>;
+export type { SignedWebhook, WebhookDeliveryOptions, WebhookDeliveryResult, WebhookTarget } from './fake/webhooks.js';
+export type { FailureScript, DelayScript, DropScript, RequestMatch } from './fake/scripts.js';
+export type {
+  PaymentMethodType,
+  RefundStatus,
+  StripeChargeJson,
+  StripeErrorJson,
+  StripeEventJson,
+  StripeEventType,
+  StripePaymentIntentJson,
+  StripeRefundJson,
+} from './fake/stripeJson.js';
+
+const header = (request: http.IncomingMessage, name: string): string | null => {
+  const value = request.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+};
+
+const readBody = async (request: http.IncomingMessage) => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+};
+
+export const startFakeStripeServer = async (options: FakeStripeServerOptions = {}) => {
+  const webhookSecret = options.webhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
+  let fixedClock: number | null = null;
+  const now = () => fixedClock ?? Math.floor(Date.now() / 1000);
+  const world = createFakeStripeWorld({ livemode: options.livemode ?? false, now });
+  const idempotency = createIdempotencyStore();
+  const scripts = createScripts();
+  const requests: RecordedRequest[] = [];
+  const initialStatuses: RefundStatus[] = [];
+  let defaultInitialStatus: RefundStatus = 'pending';
+  const heldRequests = new Set<() => void>();
+  let closed = false;
+
+  const initialRefundStatus = () => initialStatuses.shift() ?? defaultInitialStatus;
+
+  /** Holds a request for a scripted delay; closing the server releases every held request. */
+  const hold = (script: DelayScript) =>
+    new Promise<void>((resolve) => {
+      const release = () => {
+        clearTimeout(timer);
+        heldRequests.delete(release);
+        resolve();
+      };
+      const timer = script.ms === undefined ? undefined : setTimeout(release, script.ms);
+      script.until?.then(release, release);
+      heldRequests.add(release);
+    });
+
+  const respond = (response: http.ServerResponse, answer: ApiAnswer, headers: Record<string, string>) => {
+    const payload = JSON.stringify(answer.body, null, 2);
+    response.writeHead(answer.status, {
+      ...headers,
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(payload),
+    });
+    response.end(payload);
+  };
+
+  /** Breaks the connection instead of answering (`after_headers`: half an answer, then nothing). */
+  const drop = (response: http.ServerResponse, answer: ApiAnswer, headers: Record<string, string>, script: DropScript) => {
+    const socket = response.socket;
+    if (script.when === 'before_response' || !socket) {
+      socket?.destroy();
+      return;
+    }
+    const payload = Buffer.from(JSON.stringify(answer.body, null, 2));
+    response.writeHead(answer.status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': payload.length });
+    response.write(payload.subarray(0, Math.floor(payload.length / 2)), () => socket.destroy());
+  };
+
+  const handle = async (request: http.IncomingMessage, response: http.ServerResponse) => {
+    // The client may give up (an SDK timeout) while an answer is held: writing then must not crash the fake.
+    response.on('error', () => {});
+    const raw = await readBody(request);
+    const url = new URL(request.url ?? '/', 'http://fake.invalid');
+    const method = (request.method ?? 'GET').toUpperCase();
+    const path = url.pathname;
+    const query = parseForm(url.search.slice(1));
+    const body = method === 'POST' ? parseForm(raw) : {};
+    const idempotencyKey = header(request, 'idempotency-key');
+    const account = header(request, 'stripe-account');
+    const record: RecordedRequest = {
+      requestId: `req_fake_${requests.length + 1}`,
+      method,
+      path,
+      query,
+      body,
+      idempotencyKey,
+      account,
+      status: null,
+      replayed: false,
+      dropped: false,
+    };
+    requests.push(record);
+    const headers: Record<string, string> = {
+      'Request-Id': record.requestId,
+      'Stripe-Version': header(request, 'stripe-version') ?? fakeStripeApiVersion,
+      ...(idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {}),
+      ...(account ? { 'Stripe-Account': account } : {}),
+    };
+
+    const delay = scripts.delays.take(method, path);
+    const failure = scripts.takeFailure(method, path);
+    const dropScript = scripts.drops.take(method, path);
+    const params = method === 'GET' ? query : body;
+    const apiRequest = { method, path, params, account, cause: { requestId: record.requestId, idempotencyKey } };
+    /** Waits out a `before_processing` delay; false when the server closed meanwhile (the request then never ran). */
+    const heldBefore = async () => {
+      if (delay && delay.stage === 'before_processing') await hold(delay);
+      return !closed;
+    };
+
+    const answerRequest = async (): Promise<ApiAnswer | undefined> => {
+      if (!/^Bearer \S+$/.test(header(request, 'authorization') ?? '')) {
+        return stripeError(401, {
+          type: 'invalid_request_error',
+          message: 'You did not provide an API key. You need to provide your API key in the Authorization header.',
+        });
+      }
+      if (failure) {
+        // Like a 429 at Stripe's edge: nothing ran, nothing is kept under the idempotency key.
+        Object.assign(headers, failure.headers);
+        return (await heldBefore()) ? failure.answer : undefined;
+      }
+      if (method !== 'POST' || !idempotencyKey) {
+        return (await heldBefore()) ? routeApiRequest(world, apiRequest, initialRefundStatus).answer : undefined;
+      }
+      const endpoint = `${method} ${path}`;
+      const fingerprint = canonicalForm(params);
+      const verdict = idempotency.check(account, idempotencyKey, endpoint, fingerprint);
+      if (verdict.kind !== 'first') {
+        if (verdict.kind === 'replay') {
+          record.replayed = true;
+          headers['Idempotent-Replayed'] = 'true';
+        }
+        return (await heldBefore()) ? verdict.answer : undefined;
+      }
+      idempotency.begin(account, idempotencyKey);
+      try {
+        if (!(await heldBefore())) return undefined;
+        const routed = routeApiRequest(world, apiRequest, initialRefundStatus);
+        if (routed.storable) idempotency.store(account, idempotencyKey, endpoint, fingerprint, routed.answer);
+        return routed.answer;
+      } finally {
+        idempotency.end(account, idempotencyKey);
+      }
+    };
+
+    const answer = await answerRequest();
+    if (answer === undefined) {
+      response.socket?.destroy();
+      return;
+    }
+    record.status = answer.status;
+    if (delay && delay.stage !== 'before_processing') await hold(delay);
+    if (closed) {
+      response.socket?.destroy();
+      return;
+    }
+    if (dropScript) {
+      record.dropped = true;
+      drop(response, answer, headers, dropScript);
+      return;
+    }
+    respond(response, answer, headers);
+  };
+
+  const server = http.createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) {
+        respond(response, stripeError(500, { type: 'api_error', message: `fake Stripe crashed: ${String(error)}` }), {});
+      }
+    });
+  });
+  // The SDK keeps connections alive; a long server timeout avoids the race where both ends close an idle socket at once.
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const takeWebhooks = (delivery: WebhookDeliveryOptions = {}): SignedWebhook[] =>
+    signEvents(world.takeQueuedEvents(), (rawBody) => signWebhookPayload(rawBody, now(), webhookSecret), delivery);
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    /** Spread into the SDK's config: `new Stripe('sk_test_…', { ...fake.sdkOptions, maxNetworkRetries: 0 })`. */
+    sdkOptions: { host: '127.0.0.1', port, protocol: 'http' as const },
+    webhookSecret,
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      for (const release of [...heldRequests]) release();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+
+    // ── the world ────────────────────────────────────────────────────────────
+    /** A payment intent and its charge; a succeeded one queues `payment_intent.succeeded`. */
+    createPaymentIntent: (input: NewPaymentIntent): StripePaymentIntentJson => world.createPaymentIntent(input),
+    /** processing → succeeded (a bank debit clears); queues `payment_intent.succeeded`. */
+    succeedPaymentIntent: (paymentIntentId: string): StripePaymentIntentJson => world.succeedPaymentIntent(paymentIntentId),
+    /** A refund made outside the library (the dashboard): no metadata. Queues `refund.created` and `charge.refunded`. Throws Stripe's refusal. */
+    createDashboardRefund(input: { paymentIntent: string; amount?: number; account?: string | null }): StripeRefundJson {
+      const account = input.account !== undefined ? input.account : world.accountOf(input.paymentIntent);
+      const outcome = world.createRefund({
+        account,
+        paymentIntent: input.paymentIntent,
+        ...(input.amount === undefined ? {} : { amount: input.amount }),
+        status: 'pending',
+      });
+      if (!outcome.ok) {
+        const { error } = outcome.answer.body as { error: { code?: string; message: string } };
+        throw new Error(`fake Stripe refused the dashboard refund (${error.code ?? outcome.answer.status}): ${error.message}`);
+      }
+      return outcome.refund;
+    },
+    /** Stripe settles a refund: queues `refund.updated` (+ `refund.failed`) and `charge.refund.updated`. A failure without reason is `unknown`. */
+    setRefundStatus: (refundId: string, status: RefundStatus, failureReason?: string): StripeRefundJson =>
+      world.setRefundStatus(refundId, status, failureReason),
+    /** The charge is disputed: every later refund of it answers 400 `charge_disputed`. */
+    disputeCharge: (paymentIntentId: string): void => world.disputeCharge(paymentIntentId),
+    /**
+     * The status refunds created over the API start in (Stripe: `pending`, or `succeeded` at once for many cards).
+     * With `count`, only the next `count` refunds; without, every later one.
+     */
+    setInitialRefundStatus(status: 'pending' | 'requires_action' | 'succeeded', options: { count?: number } = {}) {
+      if (options.count === undefined) defaultInitialStatus = status;
+      else initialStatuses.push(...Array.from({ length: options.count }, () => status));
+    },
+
+    // ── scripted trouble ─────────────────────────────────────────────────────
+    /** The next matching request(s) fail with this status before anything runs (no idempotency key kept). */
+    failNext: (script: FailureScript): void => scripts.failures.add(script),
+    /** The next matching request(s) are answered late (see `stage`). Needs `ms` or `until`. */
+    delayNext(script: DelayScript): void {
+      if (script.ms === undefined && script.until === undefined) throw new Error('fake Stripe: delayNext needs ms or until');
+      scripts.delays.add(script);
+    },
+    /** The next matching request(s) run (the refund exists, the key is kept), then the connection breaks (see `when`). */
+    acceptThenDropNext: (script: DropScript = {}): void => scripts.drops.add(script),
+    /** Stripe forgets every idempotency key, as it does after 24 hours. */
+    pruneIdempotencyKeys: (): void => idempotency.prune(),
+    /** Forgets every scripted failure, delay and drop not used yet. */
+    clearScripts: (): void => scripts.clear(),
+    /** Fixes "now" (unix seconds) for `created` and webhook signatures; `null` returns to real time. */
+    setClock(unixSeconds: number | null): void {
+      fixedClock = unixSeconds === null ? null : Math.floor(unixSeconds);
+    },
+    now,
+
+    // ── observation ──────────────────────────────────────────────────────────
+    /** Refunds, oldest first; `{ account }` keeps one account's (null: the platform's). */
+    refunds(filter: { account?: string | null; paymentIntent?: string } = {}): StripeRefundJson[] {
+      return world
+        .allRefunds()
+        .filter((refund) => !('account' in filter) || filter.account === undefined || refund.account === filter.account)
+        .filter((refund) => filter.paymentIntent === undefined || refund.paymentIntentId === filter.paymentIntent)
+        .map((refund) => world.refundJson(refund));
+    },
+    /** Every request received, in order (copies). */
+    get requests(): ReadonlyArray<RecordedRequest> {
+      return requests.map((request) => structuredClone(request));
+    },
+    /** Every event queued so far, delivered or not. */
+    events: (): StripeEventJson[] => world.allEvents(),
+
+    // ── webhooks ─────────────────────────────────────────────────────────────
+    /** Drains the webhook queue, signed: each event `copies` times, in `order`. */
+    takeWebhooks,
+    /**
+     * Drains the queue and delivers each webhook in turn: POSTed to a URL with
+     * `Stripe-Signature`, or handed to a callback. With `requeueFailures`,
+     * events whose delivery failed go back in the queue, as Stripe retries them.
+     */
+    async deliverWebhooks(
+      target: WebhookTarget,
+      delivery: WebhookDeliveryOptions & { requeueFailures?: boolean } = {},
+    ): Promise<WebhookDeliveryResult[]> {
+      const webhooks = takeWebhooks(delivery);
+      const results = await deliverSignedWebhooks(target, webhooks);
+      if (delivery.requeueFailures) {
+        const delivered = new Set(results.filter((result) => result.ok).map((result) => result.eventId));
+        const failed = new Map(webhooks.filter((webhook) => !delivered.has(webhook.event.id)).map((webhook) => [webhook.event.id, webhook.event]));
+        world.requeueEvents([...failed.values()]);
+      }
+      return results;
+    },
+    /** A `Stripe-Signature` header for any payload (tests of verification: wrong secret, old timestamp, edited body). */
+    sign: (rawBody: string, timestamp: number = now(), secret: string = webhookSecret): string =>
+      signWebhookPayload(rawBody, timestamp, secret),
+  };
+};

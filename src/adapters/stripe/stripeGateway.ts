@@ -1,0 +1,169 @@
+import { err, ok, type Result } from 'neverthrow';
+import Stripe from 'stripe';
+import { GatewayError } from '../../errors.js';
+import type { PaymentRef, ProcessorRefundStatus } from '../../events/primitives.js';
+import type {
+  CreateRefundRequest,
+  ProcessorPayment,
+  ProcessorRefund,
+  RefundGateway,
+} from '../../ports/refundGateway.js';
+import { adviseOnFailureReason, adviseOnRefusal, classificationOf } from './failureReasons.js';
+
+export type StripeGatewayOptions = {
+  /** A configured client: `new Stripe(secretKey, { maxNetworkRetries: 2 })`. */
+  stripe: Stripe;
+  /** Written on every refund we create, so ours can never pass for a dashboard refund. Default `refund-lifecycle`. */
+  origin?: string;
+};
+
+/**
+ * Debit payments Stripe can no longer refund after about 180 days (seed 003;
+ * DESIGN §4: "ACH/SEPA refunds are refused after about 180 days").
+ */
+export const refundWindowDays: Readonly<Record<string, number>> = { sepa_debit: 180, us_bank_account: 180 };
+
+const statusFromStripe: Readonly<Record<string, ProcessorRefundStatus>> = {
+  pending: 'pending',
+  requires_action: 'action_required',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  canceled: 'canceled',
+};
+
+const idOf = (value: string | { id: string } | null | undefined): string | null =>
+  value == null ? null : typeof value === 'string' ? value : value.id;
+
+/** A Stripe refund in the library's processor-neutral words. */
+export const toProcessorRefund = (refund: Stripe.Refund): ProcessorRefund => {
+  const status = statusFromStripe[refund.status ?? 'pending'] ?? 'pending';
+  const failed = status === 'failed' || status === 'canceled';
+  const reason = refund.failure_reason ?? (status === 'canceled' ? 'merchant_request' : null);
+  const advice = adviseOnFailureReason(reason);
+  const attempt = Number(refund.metadata?.attempt);
+  return {
+    processorRefundId: refund.id,
+    paymentId: idOf(refund.payment_intent) ?? idOf(refund.charge) ?? '',
+    amount: refund.amount,
+    currency: refund.currency,
+    status,
+    failure: failed ? { reason: reason ?? 'unknown', classification: classificationOf(advice), message: advice.banner } : null,
+    metadata: {
+      creditNoteId: refund.metadata?.creditNoteId || null,
+      attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : null,
+    },
+  };
+};
+
+/**
+ * What a Stripe error means for the refund: rate limits, 5xx, network errors
+ * and timeouts are transient (the request may or may not have been performed,
+ * so it is asked again under the same key); everything else is definitive,
+ * with Stripe's own code and the advice a host shows.
+ */
+export const toGatewayError = (error: unknown): GatewayError => {
+  if (error instanceof Stripe.errors.StripeError) {
+    const code = error.code ?? error.type;
+    const transient =
+      error instanceof Stripe.errors.StripeRateLimitError ||
+      error instanceof Stripe.errors.StripeConnectionError ||
+      error instanceof Stripe.errors.StripeAPIError ||
+      (error.statusCode !== undefined && error.statusCode >= 500) ||
+      error.code === 'lock_timeout';
+    if (transient) return new GatewayError('transient', code || 'api_error', error.message, { cause: error });
+    const advice = adviseOnRefusal(error.code);
+    return new GatewayError('definitive', code || 'invalid_request_error', error.message, {
+      cause: error,
+      classification: classificationOf(advice),
+    });
+  }
+  return new GatewayError('transient', 'unexpected_error', error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+};
+
+const call = async <T>(request: () => Promise<T>): Promise<Result<T, GatewayError>> => {
+  try {
+    return ok(await request());
+  } catch (error) {
+    return err(toGatewayError(error));
+  }
+};
+
+/** Connect direct charges live on the merchant's account: every call says so. */
+const onAccount = (payment: PaymentRef): Stripe.RequestOptions =>
+  payment.account === null ? {} : { stripeAccount: payment.account };
+
+/** Payment intents are `pi_…`; anything else is taken for a charge (`ch_…`, `py_…`). */
+const paymentTarget = (paymentId: string): { payment_intent: string } | { charge: string } =>
+  paymentId.startsWith('pi_') ? { payment_intent: paymentId } : { charge: paymentId };
+
+/** The `RefundGateway` port over the official SDK. */
+export const stripeGateway = ({ stripe, origin = 'refund-lifecycle' }: StripeGatewayOptions): RefundGateway => {
+  const findRefunds = (payment: PaymentRef) =>
+    call(async () => {
+      const refunds: ProcessorRefund[] = [];
+      const list = stripe.refunds.list({ ...paymentTarget(payment.paymentId), limit: 100 }, onAccount(payment));
+      for await (const refund of list) refunds.push(toProcessorRefund(refund));
+      return refunds;
+    });
+
+  return {
+    processor: 'stripe',
+
+    async createRefund(request: CreateRefundRequest) {
+      // Stripe forgets idempotency keys after 24 hours: an attempt re-sent later (a worker down for a day, a
+      // person retrying an old in-doubt attempt) would refund twice. Our metadata finds the attempt's refund first.
+      const existing = await findRefunds(request.payment);
+      if (existing.isErr()) return err(existing.error);
+      const made = existing.value.find(
+        (refund) =>
+          refund.metadata.creditNoteId === request.metadata.creditNoteId && refund.metadata.attempt === request.metadata.attempt,
+      );
+      if (made) return ok(made);
+      return call(async () =>
+        toProcessorRefund(
+          await stripe.refunds.create(
+            {
+              ...paymentTarget(request.payment.paymentId),
+              amount: request.amount,
+              metadata: {
+                creditNoteId: request.metadata.creditNoteId,
+                attempt: String(request.metadata.attempt),
+                origin,
+              },
+            },
+            { ...onAccount(request.payment), idempotencyKey: request.idempotencyKey },
+          ),
+        ),
+      );
+    },
+
+    retrieveRefund: ({ payment, processorRefundId }) =>
+      call(async () => toProcessorRefund(await stripe.refunds.retrieve(processorRefundId, {}, onAccount(payment)))),
+
+    findRefunds,
+
+    describePayment: (payment: PaymentRef) =>
+      call(async (): Promise<ProcessorPayment> => {
+        const charge = payment.paymentId.startsWith('pi_')
+          ? (await stripe.paymentIntents.retrieve(payment.paymentId, { expand: ['latest_charge'] }, onAccount(payment)))
+              .latest_charge
+          : await stripe.charges.retrieve(payment.paymentId, {}, onAccount(payment));
+        if (charge === null || typeof charge === 'string') {
+          // Not charged yet (or the expansion was refused): nothing to guard until it is.
+          return { paymentId: payment.paymentId, amount: null, currency: null, method: null, refundableUntil: null };
+        }
+        const method = charge.payment_method_details?.type ?? null;
+        const windowDays = method === null ? undefined : refundWindowDays[method];
+        return {
+          paymentId: payment.paymentId,
+          amount: charge.amount_captured || charge.amount,
+          currency: charge.currency,
+          method,
+          refundableUntil:
+            windowDays === undefined ? null : new Date((charge.created + windowDays * 86_400) * 1000).toISOString(),
+        };
+      }),
+  };
+};
