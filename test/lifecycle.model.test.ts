@@ -98,6 +98,21 @@ class ProcessorSettles extends Step {
   override toString = () => `processorSettles(${creditNoteIds[this.creditNote]}, ${this.outcome})`;
 }
 
+/** Stripe can fail a refund it had reported succeeded (a card account closed meanwhile). */
+class ProcessorReverses extends Step {
+  constructor(readonly creditNote: number) {
+    super();
+  }
+  async act(real: Real) {
+    const succeeded = real.gateway
+      .refunds()
+      .filter((r) => r.metadata.creditNoteId === creditNoteIds[this.creditNote] && r.status === 'succeeded');
+    const refund = succeeded.at(-1);
+    if (refund) real.gateway.setRefundStatus(refund.processorRefundId, 'failed', 'expired_or_canceled_card');
+  }
+  override toString = () => `processorReverses(${creditNoteIds[this.creditNote]})`;
+}
+
 type Delivery = 'in_order' | 'reversed' | 'duplicated' | 'dropped';
 
 class DeliverWebhooks extends Step {
@@ -212,6 +227,7 @@ const steps = [
   fc.tuple(creditNote, fc.constantFrom('succeeded', 'failed') as fc.Arbitrary<'succeeded' | 'failed'>).map(
     ([note, outcome]) => new ProcessorSettles(note, outcome),
   ),
+  creditNote.map((note) => new ProcessorReverses(note)),
   (fc.constantFrom('in_order', 'reversed', 'duplicated', 'dropped') as fc.Arbitrary<Delivery>).map(
     (delivery) => new DeliverWebhooks(delivery),
   ),

@@ -162,7 +162,8 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
     // What the library says happened at the processor did happen there.
     const ownRefunds = refunds.filter((r) => r.metadata.creditNoteId === id);
     if (status === 'succeeded') {
-      expect(ownRefunds.find((r) => r.metadata.attempt === context.refund?.attempt)?.status).toBe('succeeded');
+      // The processor may since have reversed it; the library learns that from the next observation.
+      expect(['succeeded', 'failed']).toContain(ownRefunds.find((r) => r.metadata.attempt === context.refund?.attempt)?.status);
     }
     if (status === 'manual') expect(ownRefunds.filter((r) => r.status !== 'failed' && r.status !== 'canceled')).toEqual([]);
 
