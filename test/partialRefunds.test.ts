@@ -159,3 +159,16 @@ describe('the refund window of debit payments', () => {
     expect((await refunds.issueCreditNote(issue('cn_1', 1_000)))._unsafeUnwrap().status).toBe('requested');
   });
 });
+
+describe('a payment the processor could not yet describe', () => {
+  it('is described again once it can say what was charged, and the balance is guarded from then on', async () => {
+    const { gateway, refunds, store } = setup();
+    // Not captured yet: the fake cannot say what was charged.
+    expect((await refunds.issueCreditNote(issue('cn_1', 6_000))).isOk()).toBe(true);
+    gateway.capture('pi_deposit', 10_000);
+    expect((await refunds.issueCreditNote(issue('cn_2', 4_000))).isOk()).toBe(true);
+    expect((await refunds.issueCreditNote(issue('cn_3', 1))).isErr()).toBe(true);
+    const described = (await store.readStream('payment-pi_deposit')).events.filter((e) => e.type === 'PaymentDescribed');
+    expect(described.map((event) => (event.data as { amount: number | null }).amount)).toEqual([null, 10_000]);
+  });
+});

@@ -109,7 +109,9 @@ export const issueCreditNote = async (
 
       const paymentStream = await loadPayment(deps.store, payment.paymentId);
       if (paymentStream.isErr()) return err(paymentStream.error);
-      const known = paymentStream.value.state.facts;
+      const stored = paymentStream.value.state.facts;
+      // A description without an amount (not charged yet) is asked again until the processor can say.
+      const known = stored !== null && stored.amount !== null ? stored : null;
       // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
       const described: Result<PaymentFacts, CommandError> =
         known !== null
@@ -133,7 +135,7 @@ export const issueCreditNote = async (
       const paymentChange: PaymentChange = {
         loaded: paymentStream.value,
         events: [
-          ...(known === null
+          ...(known === null && JSON.stringify(described.value) !== JSON.stringify(stored)
             ? [
                 {
                   type: 'PaymentDescribed' as const,
