@@ -63,7 +63,11 @@ export const toProcessorRefund = (refund: Stripe.Refund): ProcessorRefund => {
  */
 export const toGatewayError = (error: unknown): GatewayError => {
   if (error instanceof Stripe.errors.StripeError) {
-    const code = error.code ?? error.type;
+    // `type` is the SDK's class name; Stripe's own word is `code`, else the raw error type it answered with.
+    const code =
+      error.code ??
+      error.rawType ??
+      (error instanceof Stripe.errors.StripeConnectionError ? 'api_connection_error' : undefined);
     const transient =
       error instanceof Stripe.errors.StripeRateLimitError ||
       error instanceof Stripe.errors.StripeConnectionError ||
