@@ -77,6 +77,10 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
   const { lifecycle, stripe, webhookSecret } = options;
   const clock = options.clock ?? systemClock;
   const tolerance = options.toleranceSeconds ?? 300;
+  if (!(tolerance > 0)) {
+    // Stripe's SDK reads 0 as "no check"; here no check is never an option.
+    throw new RangeError(`toleranceSeconds must be positive, got ${String(options.toleranceSeconds)}`);
+  }
   const livemode = options.livemode ?? false;
   const adopt = options.adoptExternalRefunds ?? true;
 
@@ -99,7 +103,8 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
     }
     try {
       const body = typeof rawBody === 'string' ? rawBody : Buffer.from(rawBody);
-      return ok(stripe.webhooks.constructEvent(body, signature, webhookSecret, tolerance, undefined, now));
+      // The SDK takes the receiving instant in milliseconds.
+      return ok(stripe.webhooks.constructEvent(body, signature, webhookSecret, tolerance, undefined, clock.now().getTime()));
     } catch (error) {
       if (error instanceof SyntaxError) return reject('payload_not_json', 'The signed body is not JSON', error);
       return reject('signature_invalid', error instanceof Error ? error.message : 'The signature does not match', error);
@@ -121,6 +126,20 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
     creditNoteIds: [],
   });
 
+  /** An event about a payment must come from the account its credit notes were issued on. */
+  const checkAccountOfPayment = async (
+    event: Stripe.Event,
+    paymentId: string,
+  ): Promise<Result<null, CommandError | WebhookRejectedError>> => {
+    const account = event.account ?? null;
+    const creditNotes = await lifecycle.listCreditNotes({ paymentId, limit: 500 });
+    if (creditNotes.isErr()) return err(creditNotes.error);
+    const foreign = creditNotes.value.find((view) => (view.payment?.account ?? null) !== account);
+    return foreign
+      ? reject('account_mismatch', `Event ${event.id} comes from account ${account ?? 'platform'}, not the account of ${foreign.creditNoteId}`)
+      : ok(null);
+  };
+
   const handleRefund = async (
     event: Stripe.Event,
     refund: Stripe.Refund,
@@ -130,6 +149,8 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
     const creditNoteId = observed.metadata.creditNoteId;
     if (creditNoteId === null) {
       if (!adopt) return ok(ignored(event, 'external_refund'));
+      const sameAccount = await checkAccountOfPayment(event, observed.paymentId);
+      if (sameAccount.isErr()) return err(sameAccount.error);
       const adoption = await lifecycle.adoptExternalRefund({ refund: observed, account, source: 'webhook', causationId: event.id });
       if (adoption.isErr()) return err(adoption.error);
       const { creditNote, changed } = adoption.value;
@@ -151,11 +172,8 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
     event: Stripe.Event,
     intent: Stripe.PaymentIntent,
   ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
-    const account = event.account ?? null;
-    const creditNotes = await lifecycle.listCreditNotes({ paymentId: intent.id, limit: 500 });
-    if (creditNotes.isErr()) return err(creditNotes.error);
-    const foreign = creditNotes.value.find((view) => (view.payment?.account ?? null) !== account);
-    if (foreign) return reject('account_mismatch', `Event ${event.id} comes from account ${account ?? 'platform'}, not the account of ${foreign.creditNoteId}`);
+    const sameAccount = await checkAccountOfPayment(event, intent.id);
+    if (sameAccount.isErr()) return err(sameAccount.error);
     const confirmed = await lifecycle.confirmCharge({ paymentId: intent.id, processor: 'stripe', source: 'webhook', causationId: event.id });
     return confirmed.map(({ changed, released }) => outcomeOf(event, changed, released));
   };

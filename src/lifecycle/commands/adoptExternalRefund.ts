@@ -55,7 +55,8 @@ export const adoptExternalRefund = async (
   const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<{ known: boolean; changed: boolean }>, CommandError>> => {
     const payment = await loadPayment(deps.store, refund.paymentId);
     if (payment.isErr()) return err(payment.error);
-    if (payment.value.version === 0) return ok({ result: { known: false, changed: false } });
+    // Known means refunded by a credit note: a payment whose confirmation merely passed by is not ours to follow.
+    if (payment.value.state.creditNotes.length === 0) return ok({ result: { known: false, changed: false } });
     const loaded = await loadCreditNote(deps.store, creditNoteId);
     if (loaded.isErr()) return err(loaded.error);
     const occurredAt = now.toISOString();
