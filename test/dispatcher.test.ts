@@ -189,11 +189,11 @@ describe('a dispatcher that crashes after its side effect', () => {
     fx.clock.advance(policy.leaseMs);
     await dispatch(second);
 
-    const completedKey = 'cn_1:notify:refund_completed';
+    const completedKey = 'cn_1:notify:refund_completed:1';
     expect(fx.notifier.calls.map((call) => call.idempotencyKey)).toEqual([completedKey, completedKey]);
     expect(fx.notifier.delivered()).toMatchObject([{ idempotencyKey: completedKey, kind: 'refund_completed' }]);
     // The hook, left claimed behind the crash, ran once after the lease too.
-    expect(fx.hookCalls.map((call) => call.idempotencyKey)).toEqual(['cn_1:hook:refundSucceeded']);
+    expect(fx.hookCalls.map((call) => call.idempotencyKey)).toEqual(['cn_1:hook:refundSucceeded:1']);
     expect((await fx.store.listOutbox()).every((entry) => entry.completedAt !== null)).toBe(true);
   });
 
@@ -264,7 +264,7 @@ describe('hooks', () => {
     expect(fx.hookCalls).toHaveLength(1);
     expect(fx.hookCalls[0]).toMatchObject({
       hook: 'refundSucceeded',
-      idempotencyKey: 'cn_1:hook:refundSucceeded',
+      idempotencyKey: 'cn_1:hook:refundSucceeded:1',
       creditNote: { creditNoteId: 'cn_1', status: 'succeeded' },
     });
   });
@@ -286,7 +286,7 @@ describe('hooks', () => {
     fx.clock.advance(policy.backoffBaseMs);
     await dispatch(host);
 
-    expect(keys).toEqual(['cn_1:hook:refundSucceeded', 'cn_1:hook:refundSucceeded']);
+    expect(keys).toEqual(['cn_1:hook:refundSucceeded:1', 'cn_1:hook:refundSucceeded:1']);
     expect((await outboxOf('run_hook')).every((entry) => entry.completedAt !== null)).toBe(true);
   });
 });

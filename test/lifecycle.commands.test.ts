@@ -198,9 +198,9 @@ describe('seed 000: refresh status when the webhook did not land', () => {
     expect(refreshed.creditNote.settledAt).not.toBeNull();
     expect(fx.gatewayCalls.at(-1)).toEqual({ method: 'retrieveRefund', processorRefundId: 're_fake_1' });
     expect(deliveredOf('refund_completed')).toMatchObject([
-      { recipient: 'client', idempotencyKey: 'cn_1:notify:refund_completed', creditNote: { status: 'succeeded' } },
+      { recipient: 'client', idempotencyKey: 'cn_1:notify:refund_completed:1', creditNote: { status: 'succeeded' } },
     ]);
-    expect(fx.hookCalls.map((call) => call.idempotencyKey)).toEqual(['cn_1:hook:refundSucceeded']);
+    expect(fx.hookCalls.map((call) => call.idempotencyKey)).toEqual(['cn_1:hook:refundSucceeded:1']);
 
     // A second click and the webhook finally arriving late change nothing and fire nothing.
     const before = await storeSnapshot(fx.store);

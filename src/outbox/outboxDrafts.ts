@@ -43,12 +43,14 @@ export const outboxDraftFor = (
     }
     case 'notify': {
       const { kind, recipient } = intent.params;
-      const key = notificationIdempotencyKey(creditNoteId, kind, kind === 'refund_failed' ? attempt : undefined);
+      // An attempt's outcome is news once per attempt: a refund Stripe reversed and a retry that then succeeded
+      // each deserve their message. A manual refund happens once per credit note.
+      const key = notificationIdempotencyKey(creditNoteId, kind, kind === 'manual_refund_recorded' ? undefined : attempt);
       return draft('notify', key, { creditNoteId, kind, recipient } satisfies NotifyPayload);
     }
     case 'runHook': {
       const { hook } = intent.params;
-      const key = hookIdempotencyKey(creditNoteId, hook, hook === 'refundFailed' ? attempt : undefined);
+      const key = hookIdempotencyKey(creditNoteId, hook, hook === 'refundedManually' ? undefined : attempt);
       return draft('run_hook', key, { creditNoteId, hook } satisfies RunHookPayload);
     }
   }

@@ -4,7 +4,7 @@ import type { HookName, NotificationKind, Recipient } from '../machine/creditNot
 export type { HookName, NotificationKind, Recipient };
 
 export type Notification = {
-  /** Deterministic, e.g. `cn_1:notify:refund_completed`: pass it to your email provider to deduplicate. */
+  /** Deterministic, e.g. `cn_1:notify:refund_completed:1`: pass it to your email provider to deduplicate. */
   idempotencyKey: string;
   kind: NotificationKind;
   recipient: Recipient;

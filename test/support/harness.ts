@@ -98,10 +98,10 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
   const live = refunds.filter((r) => r.status !== 'failed' && r.status !== 'canceled');
   expectAtMostOnce(countBy(live, (r) => String(r.metadata.creditNoteId)), 'live refunds for credit note');
 
-  // No email fires twice: one per credit note and kind (failure notices: per attempt).
+  // No email fires twice: one per credit note, kind and attempt (a manual refund: once per credit note).
   const delivered = notifier.delivered();
   const notificationKey = (n: (typeof delivered)[number]) =>
-    `${n.creditNote.creditNoteId}:${n.kind}${n.kind === 'refund_failed' ? `:${n.idempotencyKey.split(':').pop()}` : ''}`;
+    `${n.creditNote.creditNoteId}:${n.kind}${n.kind === 'manual_refund_recorded' ? '' : `:${n.idempotencyKey.split(':').pop()}`}`;
   expectAtMostOnce(countBy(delivered, notificationKey), 'notification');
   // Repeats of one key reach the notifier only after a dispatcher died holding it.
   for (const [key, count] of countBy(notifier.calls, (n) => n.idempotencyKey)) {
