@@ -243,3 +243,29 @@ describe('credit note ids', () => {
     expect(tooLong._unsafeUnwrapErr()).toMatchObject({ code: 'validation_failed', field: 'creditNoteId' });
   });
 });
+
+describe('a refund Stripe reverses after its success', () => {
+  it('is news again when the retry succeeds: one completion notice per attempt, never two for one', async () => {
+    const { refunds, fake, notifier } = setup();
+    await refunds.issueCreditNote(issue('cn_1'));
+    const first = fake.refunds()[0]!.processorRefundId;
+    fake.setRefundStatus(first, 'succeeded');
+    fake.setRefundStatus(first, 'failed', 'expired_or_canceled_card');
+    for (const notice of fake.takeNotices({ copies: 2 })) {
+      await refunds.observeRefund({ refund: notice.refund, source: 'webhook', causationId: notice.noticeId });
+    }
+    expect((await refunds.getCreditNote('cn_1'))._unsafeUnwrap().status).toBe('failed');
+
+    await refunds.retryRefund('cn_1', { actor });
+    fake.setRefundStatus(fake.refunds()[1]!.processorRefundId, 'succeeded');
+    for (const notice of fake.takeNotices({ copies: 2 })) {
+      await refunds.observeRefund({ refund: notice.refund, source: 'webhook', causationId: notice.noticeId });
+    }
+
+    expect(notifier.delivered().map((n) => n.idempotencyKey)).toEqual([
+      'cn_1:notify:refund_completed:1',
+      'cn_1:notify:refund_failed:1',
+      'cn_1:notify:refund_completed:2',
+    ]);
+  });
+});
