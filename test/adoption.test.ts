@@ -93,3 +93,34 @@ describe('a refund made outside the library', () => {
     expect(outcome._unsafeUnwrapErr()).toMatchObject({ code: 'validation_failed', field: 'refund.metadata.creditNoteId' });
   });
 });
+
+describe('a dashboard refund that fails or is canceled at the processor', () => {
+  it('is not retried by the library and gives its amount back to the payment', async () => {
+    const { refunds } = await setup();
+    await refunds.adoptExternalRefund({ refund: dashboardRefund({ amount: 7_000 }), source: 'webhook' });
+    const canceled = (
+      await refunds.adoptExternalRefund({
+        refund: dashboardRefund({
+          amount: 7_000,
+          status: 'canceled',
+          failure: { reason: 'merchant_request', classification: { retry: 'will_not_help', recovery: 'none' }, message: 'canceled' },
+        }),
+        source: 'webhook',
+      })
+    )._unsafeUnwrap();
+    expect(canceled.creditNote).toMatchObject({ status: 'failed', allowedActions: ['mark_refunded'] });
+    const retry = await refunds.retryRefund('fake-re_dashboard', { actor });
+    expect(retry._unsafeUnwrapErr()).toMatchObject({ code: 'transition_not_allowed', status: 'failed' });
+
+    // 10 000 charged, 3 000 by our credit note: the 7 000 the merchant canceled are refundable again.
+    const issued = await refunds.issueCreditNote({
+      creditNoteId: 'cn_rest',
+      amount: 7_000,
+      currency: 'EUR',
+      payment: { paymentId: 'pi_known' },
+      reason: 'the rest of the deposit',
+      actor,
+    });
+    expect(issued.isOk()).toBe(true);
+  });
+});

@@ -51,6 +51,7 @@ const machineSetup = setup({
     isOutcomeOfCurrentAttempt: guard('isOutcomeOfCurrentAttempt'),
     isReversalOfSucceededRefund: guard('isReversalOfSucceededRefund'),
     hasNoRefundInFlight: guard('hasNoRefundInFlight'),
+    isHostOrigin: guard('isHostOrigin'),
   },
   actions: {
     recordIssue: update('recordIssue'),
@@ -139,7 +140,7 @@ export const creditNoteMachine = machineSetup.createMachine({
           ...deferTransientError,
           { guard: 'awaitsChargeConfirmation', target: 'pending', actions: ['recordDeferral'] },
         ],
-        RetryRequested: [{ target: 'pending', actions: ['recordRetry'] }],
+        RetryRequested: [{ guard: 'isHostOrigin', target: 'pending', actions: ['recordRetry'] }],
         MarkedRefundedManually: settleManually,
       },
     },
@@ -154,7 +155,7 @@ export const creditNoteMachine = machineSetup.createMachine({
     },
     failed: {
       on: {
-        RetryRequested: [{ target: 'pending', actions: ['recordRetry'] }],
+        RetryRequested: [{ guard: 'isHostOrigin', target: 'pending', actions: ['recordRetry'] }],
         MarkedRefundedManually: settleManually,
       },
     },

@@ -54,6 +54,12 @@ export const guards = {
     context.payment !== null &&
     event.data.amount === context.amount &&
     event.data.currency === context.currency,
+  /**
+   * Only the library's own refunds are retried: a refund made in the
+   * processor's dashboard that failed or was canceled there is the merchant's
+   * to redo, and a retry would create the very refund they canceled.
+   */
+  isHostOrigin: (context: CreditNoteContext): boolean => context.origin === 'host',
   isAcceptanceOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
     event.type === 'RefundAccepted' && isAwaitingAcceptance(context.refund, event.data.attempt),
   /** The processor's own word on an accepted refund changed (e.g. it needs action): the banner follows it. */

@@ -113,8 +113,9 @@ describe('the refund request sent to Stripe', () => {
 
     expect(refundCreations(fake)[0]?.body).toMatchObject({ charge: chargeId, amount: '800' });
     expect(refundCreations(fake)[0]?.body).not.toHaveProperty('payment_intent');
-    // Stripe answers with the payment intent the charge belongs to: the refund names it.
-    expect(refund.paymentId).toBe(intent.id);
+    // Stripe answers with the payment intent the charge belongs to; the refund is named the way the credit note
+    // names its payment, so observations of it match.
+    expect(refund.paymentId).toBe(chargeId);
     expect(valueOf(await gateway.findRefunds(payment)).map((found) => found.processorRefundId)).toEqual([refund.processorRefundId]);
     expect(fake.requests.filter((request) => request.method === 'GET' && request.path === '/v1/refunds').at(-1)?.query).toMatchObject({
       charge: chargeId,
@@ -417,7 +418,7 @@ describe('describePayment', () => {
     expect(described).toEqual({ paymentId: intent.id, amount: 2_500, currency: 'eur', method, refundableUntil: plus180Days });
   });
 
-  it('a processing payment intent without a charge yet has no amount to guard', async () => {
+  it('a processing payment intent without a charge yet is guarded by the amount it asks for', async () => {
     // The fake always creates a charge, so this answer comes from Stripe's JSON served to the real SDK by a fetch stub.
     const intentJson = {
       id: 'pi_processing',
@@ -441,7 +442,7 @@ describe('describePayment', () => {
       await stripeGateway({ stripe }).describePayment({ processor: 'stripe', paymentId: 'pi_processing', account: null }),
     );
 
-    expect(described).toEqual({ paymentId: 'pi_processing', amount: null, currency: null, method: null, refundableUntil: null });
+    expect(described).toEqual({ paymentId: 'pi_processing', amount: 2_500, currency: 'eur', method: null, refundableUntil: null });
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatch(/\/v1\/payment_intents\/pi_processing\?expand(\[0\]|%5B0%5D)=latest_charge$/);
   });

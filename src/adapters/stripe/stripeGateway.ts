@@ -34,8 +34,17 @@ const statusFromStripe: Readonly<Record<string, ProcessorRefundStatus>> = {
 const idOf = (value: string | { id: string } | null | undefined): string | null =>
   value == null ? null : typeof value === 'string' ? value : value.id;
 
-/** A Stripe refund in the library's processor-neutral words. */
-export const toProcessorRefund = (refund: Stripe.Refund): ProcessorRefund => {
+/** The ids a Stripe refund's payment goes by: its payment intent and its charge. */
+export const paymentIdsOf = (refund: Stripe.Refund): string[] =>
+  [idOf(refund.payment_intent), idOf(refund.charge)].filter((id): id is string => id !== null);
+
+/**
+ * A Stripe refund in the library's processor-neutral words. A charge made
+ * through a payment intent goes by both ids; `asPaymentId` names it the way
+ * the credit note does, so a credit note issued on `ch_…` recognises refunds
+ * Stripe reports under `pi_…`.
+ */
+export const toProcessorRefund = (refund: Stripe.Refund, asPaymentId?: string | null): ProcessorRefund => {
   const status = statusFromStripe[refund.status ?? 'pending'] ?? 'pending';
   const failed = status === 'failed' || status === 'canceled';
   const reason = refund.failure_reason ?? (status === 'canceled' ? 'merchant_request' : null);
@@ -43,7 +52,8 @@ export const toProcessorRefund = (refund: Stripe.Refund): ProcessorRefund => {
   const attempt = Number(refund.metadata?.attempt);
   return {
     processorRefundId: refund.id,
-    paymentId: idOf(refund.payment_intent) ?? idOf(refund.charge) ?? '',
+    paymentId:
+      asPaymentId && paymentIdsOf(refund).includes(asPaymentId) ? asPaymentId : (paymentIdsOf(refund)[0] ?? ''),
     amount: refund.amount,
     currency: refund.currency,
     status,
@@ -108,7 +118,7 @@ export const stripeGateway = ({ stripe, origin = 'refund-lifecycle' }: StripeGat
     call(async () => {
       const refunds: ProcessorRefund[] = [];
       const list = stripe.refunds.list({ ...paymentTarget(payment.paymentId), limit: 100 }, onAccount(payment));
-      for await (const refund of list) refunds.push(toProcessorRefund(refund));
+      for await (const refund of list) refunds.push(toProcessorRefund(refund, payment.paymentId));
       return refunds;
     });
 
@@ -139,24 +149,27 @@ export const stripeGateway = ({ stripe, origin = 'refund-lifecycle' }: StripeGat
             },
             { ...onAccount(request.payment), idempotencyKey: request.idempotencyKey },
           ),
+          request.payment.paymentId,
         ),
       );
     },
 
     retrieveRefund: ({ payment, processorRefundId }) =>
-      call(async () => toProcessorRefund(await stripe.refunds.retrieve(processorRefundId, {}, onAccount(payment)))),
+      call(async () =>
+        toProcessorRefund(await stripe.refunds.retrieve(processorRefundId, {}, onAccount(payment)), payment.paymentId),
+      ),
 
     findRefunds,
 
     describePayment: (payment: PaymentRef) =>
       call(async (): Promise<ProcessorPayment> => {
-        const charge = payment.paymentId.startsWith('pi_')
-          ? (await stripe.paymentIntents.retrieve(payment.paymentId, { expand: ['latest_charge'] }, onAccount(payment)))
-              .latest_charge
-          : await stripe.charges.retrieve(payment.paymentId, {}, onAccount(payment));
+        const intent = payment.paymentId.startsWith('pi_')
+          ? await stripe.paymentIntents.retrieve(payment.paymentId, { expand: ['latest_charge'] }, onAccount(payment))
+          : null;
+        const charge = intent ? intent.latest_charge : await stripe.charges.retrieve(payment.paymentId, {}, onAccount(payment));
         if (charge === null || typeof charge === 'string') {
-          // Not charged yet (or the expansion was refused): nothing to guard until it is.
-          return { paymentId: payment.paymentId, amount: null, currency: null, method: null, refundableUntil: null };
+          // Not charged yet: what the intent asks for is the most it can ever refund.
+          return { paymentId: payment.paymentId, amount: intent?.amount ?? null, currency: intent?.currency ?? null, method: null, refundableUntil: null };
         }
         const method = charge.payment_method_details?.type ?? null;
         const windowDays = method === null ? undefined : refundWindowDays[method];

@@ -3,7 +3,8 @@ import Stripe from 'stripe';
 import { RefundLifecycleError, StoreError, type CommandError } from '../../errors.js';
 import type { RefundLifecycle } from '../../lifecycle/createRefundLifecycle.js';
 import { systemClock, type Clock } from '../../ports/notifier.js';
-import { toProcessorRefund } from './stripeGateway.js';
+import { paymentIdsOf, toProcessorRefund } from './stripeGateway.js';
+import type { CreditNoteView } from '../../lifecycle/creditNoteView.js';
 
 export type WebhookRejection =
   | 'raw_body_required'
@@ -53,6 +54,8 @@ export type StripeWebhooksOptions = {
   clock?: Clock;
   /** Follow refunds made in the Stripe dashboard as credit notes of processor origin (seed 003). Default true. */
   adoptExternalRefunds?: boolean;
+  /** The `origin` the gateway writes in our refunds' metadata; default `refund-lifecycle`. */
+  origin?: string;
 };
 
 export type WebhookDelivery = {
@@ -83,6 +86,7 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
   }
   const livemode = options.livemode ?? false;
   const adopt = options.adoptExternalRefunds ?? true;
+  const origin = options.origin ?? 'refund-lifecycle';
 
   const verify = ({ rawBody, signature }: WebhookDelivery): Result<Stripe.Event, WebhookRejectedError> => {
     if (typeof rawBody !== 'string' && !(rawBody instanceof Uint8Array)) {
@@ -126,56 +130,98 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
     creditNoteIds: [],
   });
 
-  /** An event about a payment must come from the account its credit notes were issued on. */
-  const checkAccountOfPayment = async (
+  /** The credit notes refunding a payment, and whether the event comes from the account they were issued on. */
+  const creditNotesOfPayment = async (
     event: Stripe.Event,
     paymentId: string,
-  ): Promise<Result<null, CommandError | WebhookRejectedError>> => {
+  ): Promise<Result<CreditNoteView[], CommandError | WebhookRejectedError>> => {
     const account = event.account ?? null;
     const creditNotes = await lifecycle.listCreditNotes({ paymentId, limit: 500 });
     if (creditNotes.isErr()) return err(creditNotes.error);
     const foreign = creditNotes.value.find((view) => (view.payment?.account ?? null) !== account);
     return foreign
       ? reject('account_mismatch', `Event ${event.id} comes from account ${account ?? 'platform'}, not the account of ${foreign.creditNoteId}`)
-      : ok(null);
+      : ok(creditNotes.value);
+  };
+
+  const handleOurRefund = async (
+    event: Stripe.Event,
+    refund: Stripe.Refund,
+    creditNoteId: string,
+  ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
+    const known = await lifecycle.getCreditNote(creditNoteId);
+    if (known.isErr()) {
+      return known.error.code === 'credit_note_not_found' ? ok(ignored(event, 'unknown_credit_note')) : err(known.error);
+    }
+    const account = event.account ?? null;
+    const expectedAccount = known.value.payment?.account ?? null;
+    if (expectedAccount !== account) {
+      return reject('account_mismatch', `Event ${event.id} comes from account ${account ?? 'platform'}, credit note ${creditNoteId} belongs to ${expectedAccount ?? 'platform'}`);
+    }
+    const observed = toProcessorRefund(refund, known.value.payment?.paymentId);
+    const observation = await lifecycle.observeRefund({ refund: observed, source: 'webhook', causationId: event.id });
+    return observation.map(({ changed }) => outcomeOf(event, changed, [creditNoteId]));
+  };
+
+  const handleExternalRefund = async (
+    event: Stripe.Event,
+    refund: Stripe.Refund,
+  ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
+    if (!adopt) return ok(ignored(event, 'external_refund'));
+    const paymentIds = paymentIdsOf(refund);
+    if (paymentIds.length === 0) return ok(ignored(event, 'no_payment'));
+    // The payment may be known by its intent or by its charge: follow it under the id its credit notes use.
+    for (const paymentId of paymentIds) {
+      const creditNotes = await creditNotesOfPayment(event, paymentId);
+      if (creditNotes.isErr()) return err(creditNotes.error);
+      if (creditNotes.value.length === 0) continue;
+      const adoption = await lifecycle.adoptExternalRefund({
+        // Whatever another system wrote in its metadata names none of our credit notes.
+        refund: { ...toProcessorRefund(refund, paymentId), metadata: { creditNoteId: null, attempt: null } },
+        account: event.account ?? null,
+        source: 'webhook',
+        causationId: event.id,
+      });
+      if (adoption.isErr()) return err(adoption.error);
+      const { creditNote, changed } = adoption.value;
+      return ok(creditNote === null ? ignored(event, 'unknown_payment') : outcomeOf(event, changed, [creditNote.creditNoteId]));
+    }
+    return ok(ignored(event, 'unknown_payment'));
   };
 
   const handleRefund = async (
     event: Stripe.Event,
     refund: Stripe.Refund,
   ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
-    const observed = toProcessorRefund(refund);
-    const account = event.account ?? null;
-    const creditNoteId = observed.metadata.creditNoteId;
-    if (creditNoteId === null) {
-      if (!adopt) return ok(ignored(event, 'external_refund'));
-      const sameAccount = await checkAccountOfPayment(event, observed.paymentId);
-      if (sameAccount.isErr()) return err(sameAccount.error);
-      const adoption = await lifecycle.adoptExternalRefund({ refund: observed, account, source: 'webhook', causationId: event.id });
-      if (adoption.isErr()) return err(adoption.error);
-      const { creditNote, changed } = adoption.value;
-      return ok(creditNote === null ? ignored(event, 'unknown_payment') : outcomeOf(event, changed, [creditNote.creditNoteId]));
-    }
-    const known = await lifecycle.getCreditNote(creditNoteId);
-    if (known.isErr()) {
-      return known.error.code === 'credit_note_not_found' ? ok(ignored(event, 'unknown_credit_note')) : err(known.error);
-    }
-    const expectedAccount = known.value.payment?.account ?? null;
-    if (expectedAccount !== account) {
-      return reject('account_mismatch', `Event ${event.id} comes from account ${account ?? 'platform'}, credit note ${creditNoteId} belongs to ${expectedAccount ?? 'platform'}`);
-    }
-    const observation = await lifecycle.observeRefund({ refund: observed, source: 'webhook', causationId: event.id });
-    return observation.map(({ changed }) => outcomeOf(event, changed, [creditNoteId]));
+    // Ours carry our origin and credit note; anything else (the dashboard, another system) is external.
+    const creditNoteId = refund.metadata?.creditNoteId;
+    const ours = Boolean(creditNoteId) && (refund.metadata?.origin ?? origin) === origin;
+    const outcome = ours ? await handleOurRefund(event, refund, creditNoteId!) : await handleExternalRefund(event, refund);
+    // A genuine event the lifecycle cannot take (a zero amount, a foreign id format) will never become acceptable:
+    // acknowledge it, or Stripe would deliver it for three days.
+    return outcome.isErr() && outcome.error.code === 'validation_failed' ? ok(ignored(event, 'unprocessable_event')) : outcome;
   };
 
   const handleChargeConfirmed = async (
     event: Stripe.Event,
     intent: Stripe.PaymentIntent,
   ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
-    const sameAccount = await checkAccountOfPayment(event, intent.id);
-    if (sameAccount.isErr()) return err(sameAccount.error);
-    const confirmed = await lifecycle.confirmCharge({ paymentId: intent.id, processor: 'stripe', source: 'webhook', causationId: event.id });
-    return confirmed.map(({ changed, released }) => outcomeOf(event, changed, released));
+    // Credit notes may name the payment by its intent or by its charge; both hear of the confirmation.
+    const charge = typeof intent.latest_charge === 'string' ? intent.latest_charge : (intent.latest_charge?.id ?? null);
+    const released: string[] = [];
+    let changed = false;
+    for (const paymentId of [intent.id, charge]) {
+      if (paymentId === null) continue;
+      const creditNotes = await creditNotesOfPayment(event, paymentId);
+      if (creditNotes.isErr()) return err(creditNotes.error);
+      // The intent's own stream is always written: a credit note issued later must find the charge confirmed.
+      if (paymentId !== intent.id && creditNotes.value.length === 0) continue;
+      const confirmed = await lifecycle.confirmCharge({ paymentId, processor: 'stripe', source: 'webhook', causationId: event.id });
+      if (confirmed.isErr()) return err(confirmed.error);
+      changed ||= confirmed.value.changed;
+      released.push(...confirmed.value.released);
+    }
+    return ok(outcomeOf(event, changed, released));
   };
 
   const handle = async (delivery: WebhookDelivery): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {

@@ -43,7 +43,7 @@ const refundability = (
   paymentId: string,
   requested: { amount: number; currency: string },
   facts: PaymentFacts,
-  payment: PaymentState,
+  committed: number,
   now: Date,
 ): CommandError | null => {
   if (facts.refundableUntil !== null && now.getTime() > Date.parse(facts.refundableUntil)) {
@@ -54,11 +54,30 @@ const refundability = (
       { path: 'currency', message: `is ${requested.currency}, but payment ${paymentId} was charged in ${facts.currency}` },
     ]);
   }
-  const committed = committedAmount(payment);
   if (facts.amount !== null && committed + requested.amount > facts.amount) {
     return new RefundableBalanceExceededError(paymentId, facts.amount, committed, requested.amount);
   }
   return null;
+};
+
+/**
+ * A dashboard refund that failed or was canceled at the processor gave
+ * nothing back and will not be retried (only the library's own refunds are):
+ * its amount is free again. Reading it from the credit notes is safe without
+ * a version check, since a failure can only make room.
+ */
+const amountOfFailedDashboardRefunds = async (
+  deps: LifecycleDeps,
+  payment: PaymentState,
+): Promise<Result<number, CommandError>> => {
+  let released = 0;
+  for (const { creditNoteId, amount } of payment.creditNotes) {
+    const loaded = await loadCreditNote(deps.store, creditNoteId);
+    if (loaded.isErr()) return err(loaded.error);
+    const { status, context } = loaded.value.state;
+    if (context.origin === 'processor' && status === 'failed') released += amount;
+  }
+  return ok(released);
 };
 
 /**
@@ -123,7 +142,10 @@ export const issueCreditNote = async (
               refundableUntil,
             }));
       if (described.isErr()) return err(described.error);
-      const refusal = refundability(payment.paymentId, { amount, currency }, described.value, paymentStream.value.state, now);
+      const freed = await amountOfFailedDashboardRefunds(deps, paymentStream.value.state);
+      if (freed.isErr()) return err(freed.error);
+      const committed = committedAmount(paymentStream.value.state) - freed.value;
+      const refusal = refundability(payment.paymentId, { amount, currency }, described.value, committed, now);
       if (refusal !== null) return err(refusal);
       const confirmed = paymentStream.value.state.chargeConfirmed || chargeConfirmed;
       const change = proposeOrConflict(issued.value, nextRefundStep(issued.value.state, confirmed), now, 'issue');
