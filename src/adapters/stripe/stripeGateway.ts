@@ -79,6 +79,10 @@ export const toGatewayError = (error: unknown): GatewayError => {
       error.rawType ??
       (error instanceof Stripe.errors.StripeConnectionError ? 'api_connection_error' : undefined);
     const transient =
+      // A revoked key or Connect permission is the operator's to fix; failing the refund would send the merchant
+      // to refund by hand what Stripe will refund once the key works again.
+      error instanceof Stripe.errors.StripeAuthenticationError ||
+      error instanceof Stripe.errors.StripePermissionError ||
       error instanceof Stripe.errors.StripeRateLimitError ||
       error instanceof Stripe.errors.StripeConnectionError ||
       error instanceof Stripe.errors.StripeAPIError ||
