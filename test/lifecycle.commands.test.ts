@@ -111,7 +111,11 @@ describe('D-113: never refund a charge whose confirmation has not been seen', ()
       refund: null,
       attempt: 0,
     });
-    expect(fx.gatewayCalls).toEqual([{ method: 'describePayment', paymentId: 'pi_1' }]);
+    // Reads only: what was charged, and which refunds the dashboard already made.
+    expect(fx.gatewayCalls).toEqual([
+      { method: 'describePayment', paymentId: 'pi_1' },
+      { method: 'findRefunds', paymentId: 'pi_1' },
+    ]);
     expect(fx.gateway.createCalls).toBe(0);
   });
 

@@ -98,3 +98,29 @@ describe('a genuine refund event the lifecycle cannot take', () => {
     expect(await storeSnapshot(world.store)).toEqual(before);
   });
 });
+
+describe('refunds made in the dashboard before the first credit note', () => {
+  it('join the ledger at the first issue: the balance counts them once, and their late webhooks find them', async () => {
+    const world = await startStripeWorld();
+    const intent = world.fake.createPaymentIntent({ amount: 5_000, currency: 'eur' });
+    world.fake.createDashboardRefund({ paymentIntent: intent.id, amount: 3_000 });
+    const early = world.fake.takeWebhooks();
+    // Nobody refunds this payment yet: its refund webhooks are not ours to follow.
+    await world.deliver(early);
+    expect((await world.lifecycle.listCreditNotes())._unsafeUnwrap()).toEqual([]);
+
+    const tooMuch = await world.issue({ creditNoteId: 'cn_1', paymentId: intent.id, amount: 2_001 });
+    expect(tooMuch._unsafeUnwrapErr()).toMatchObject({ code: 'refundable_balance_exceeded', availableAmount: 2_000 });
+    const fits = await world.issue({ creditNoteId: 'cn_1', paymentId: intent.id, amount: 2_000 });
+    expect(fits._unsafeUnwrap().status).toBe('requested');
+
+    const dashboardRefund = world.fake.refunds().find((refund) => !refund.metadata.creditNoteId)!;
+    const adopted = (await world.lifecycle.getCreditNote(`stripe-${dashboardRefund.id}`))._unsafeUnwrap();
+    expect(adopted).toMatchObject({ amount: 3_000, refund: { processorRefundId: dashboardRefund.id } });
+    // The early webhooks again, late: still one credit note for that refund, and the ledger unchanged.
+    await world.deliver(early);
+    const listed = (await world.lifecycle.listCreditNotes({ paymentId: intent.id }))._unsafeUnwrap();
+    expect(listed.map((view) => view.creditNoteId).sort()).toEqual(['cn_1', `stripe-${dashboardRefund.id}`]);
+    expect(world.fake.refunds()).toHaveLength(2);
+  });
+});

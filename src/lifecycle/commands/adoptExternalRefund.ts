@@ -1,13 +1,14 @@
 import { err, ok, type Result } from 'neverthrow';
 import { z } from 'zod';
 import { ValidationError, type CommandError } from '../../errors.js';
+import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import { eventSourceSchema, identifierSchema } from '../../events/primitives.js';
 import { executeCommand, type CommandMeta, type Plan } from '../commandHandler.js';
 import { processorRefundSchema, validateInput } from '../commandInputs.js';
-import { proposeAllowedEvents, startChange } from '../creditNoteChange.js';
+import { proposeAllowedEvents, startChange, type CreditNoteChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { eventsForObservation } from '../observation.js';
-import { loadCreditNote, loadPayment } from '../streams.js';
+import { loadCreditNote, loadPayment, type LoadedCreditNote } from '../streams.js';
 import { proposeOrConflict, withoutClaims } from './commandSupport.js';
 
 export const adoptExternalRefundInputSchema = z.strictObject({
@@ -23,6 +24,53 @@ export type AdoptExternalRefundInput = z.input<typeof adoptExternalRefundInputSc
 /** One refund made outside the library is one credit note, however many events tell of it. */
 export const externalCreditNoteId = (processor: string, processorRefundId: string): string =>
   `${processor}-${processorRefundId}`;
+
+/**
+ * The events that make an unissued credit note the follower of a refund made
+ * at the processor: issued with processor origin, the refund adopted as its
+ * first attempt, and whatever the refund's status already settles.
+ */
+export const adoptionOf = (
+  loaded: LoadedCreditNote,
+  refund: ProcessorRefund,
+  payment: { processor: string; account: string | null },
+  now: Date,
+): Result<CreditNoteChange, CommandError> => {
+  const creditNoteId = externalCreditNoteId(payment.processor, refund.processorRefundId);
+  const issued = proposeOrConflict(
+    startChange(loaded),
+    {
+      type: 'CreditNoteIssued',
+      data: {
+        creditNoteId,
+        amount: refund.amount,
+        currency: refund.currency,
+        payment: { processor: payment.processor, paymentId: refund.paymentId, account: payment.account },
+        reason: `Refunded at ${payment.processor} outside the library (${refund.processorRefundId})`,
+        origin: 'processor',
+      },
+    },
+    now,
+    'adopt',
+  ).andThen((change) =>
+    proposeOrConflict(
+      change,
+      {
+        type: 'RefundAdopted',
+        data: {
+          attempt: 1,
+          processorRefundId: refund.processorRefundId,
+          amount: refund.amount,
+          currency: refund.currency,
+          processorStatus: refund.status,
+        },
+      },
+      now,
+      'adopt',
+    ),
+  );
+  return issued.map((change) => proposeAllowedEvents(change, eventsForObservation(change.state, refund), now.toISOString()));
+};
 
 export type Adoption = { creditNoteId: string | null; changed: boolean; dueOutboxIds: string[] };
 
@@ -64,42 +112,10 @@ export const adoptExternalRefund = async (
       const change = proposeAllowedEvents(startChange(loaded.value), eventsForObservation(loaded.value.state, refund), occurredAt);
       return ok({ creditNotes: [change], result: { known: true, changed: change.events.length > 0 } });
     }
-    const issued = proposeOrConflict(
-      startChange(loaded.value),
-      {
-        type: 'CreditNoteIssued',
-        data: {
-          creditNoteId,
-          amount: refund.amount,
-          currency: refund.currency,
-          payment: { processor, paymentId: refund.paymentId, account },
-          reason: `Refunded at ${processor} outside the library (${refund.processorRefundId})`,
-          origin: 'processor',
-        },
-      },
-      now,
-      'adopt',
-    ).andThen((change) =>
-      proposeOrConflict(
-        change,
-        {
-          type: 'RefundAdopted',
-          data: {
-            attempt: 1,
-            processorRefundId: refund.processorRefundId,
-            amount: refund.amount,
-            currency: refund.currency,
-            processorStatus: refund.status,
-          },
-        },
-        now,
-        'adopt',
-      ),
-    );
+    const issued = adoptionOf(loaded.value, refund, { processor, account }, now);
     if (issued.isErr()) return err(issued.error);
-    const settled = proposeAllowedEvents(issued.value, eventsForObservation(issued.value.state, refund), occurredAt);
     return ok({
-      creditNotes: [settled],
+      creditNotes: [issued.value],
       payments: [
         {
           loaded: payment.value,

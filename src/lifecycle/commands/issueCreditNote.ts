@@ -15,6 +15,8 @@ import { startChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { nextRefundStep } from '../nextRefundStep.js';
 import { releaseWaitingCreditNotes } from '../chargeGate.js';
+import type { CreditNoteChange } from '../creditNoteChange.js';
+import { adoptionOf, externalCreditNoteId } from './adoptExternalRefund.js';
 import { loadCreditNote, loadPayment } from '../streams.js';
 import { commandMeta, proposeOrConflict, withoutClaims } from './commandSupport.js';
 
@@ -81,6 +83,32 @@ const amountOfFailedDashboardRefunds = async (
 };
 
 /**
+ * Refunds of the payment made outside the library before it first heard of
+ * the payment (Stripe's dashboard), not yet followed: adopted now, in the same
+ * append, so the balance counts them once and their later events find them.
+ */
+const adoptEarlierRefunds = async (
+  deps: LifecycleDeps,
+  payment: PaymentRef,
+  now: Date,
+): Promise<Result<CreditNoteChange[], CommandError>> => {
+  const atProcessor = await deps.gateway.findRefunds(payment);
+  if (atProcessor.isErr()) return err(atProcessor.error);
+  const adoptions: CreditNoteChange[] = [];
+  for (const refund of atProcessor.value) {
+    const external = refund.metadata.creditNoteId === null;
+    if (!external || refund.status === 'failed' || refund.status === 'canceled') continue;
+    const loaded = await loadCreditNote(deps.store, externalCreditNoteId(payment.processor, refund.processorRefundId));
+    if (loaded.isErr()) return err(loaded.error);
+    if (loaded.value.state.status !== 'unissued') continue;
+    const adoption = adoptionOf(loaded.value, { ...refund, paymentId: payment.paymentId }, payment, now);
+    if (adoption.isErr()) return err(adoption.error);
+    adoptions.push(adoption.value);
+  }
+  return ok(adoptions);
+};
+
+/**
  * Issues a credit note and, when it refunds a processor payment, attaches it
  * to the payment's stream and asks for attempt 1 — or defers it while the
  * charge is unconfirmed (D-113). Issuing the same terms again is a no-op.
@@ -144,7 +172,13 @@ export const issueCreditNote = async (
       if (described.isErr()) return err(described.error);
       const freed = await amountOfFailedDashboardRefunds(deps, paymentStream.value.state);
       if (freed.isErr()) return err(freed.error);
-      const committed = committedAmount(paymentStream.value.state) - freed.value;
+      // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
+      const earlier = known === null ? await adoptEarlierRefunds(deps, payment, now) : ok([]);
+      if (earlier.isErr()) return err(earlier.error);
+      const committed =
+        committedAmount(paymentStream.value.state) -
+        freed.value +
+        earlier.value.reduce((sum, adoption) => sum + adoption.state.context.amount, 0);
       const refusal = refundability(payment.paymentId, { amount, currency }, described.value, committed, now);
       if (refusal !== null) return err(refusal);
       const confirmed = paymentStream.value.state.chargeConfirmed || chargeConfirmed;
@@ -168,10 +202,18 @@ export const issueCreditNote = async (
           ...(confirmsNow
             ? [{ type: 'ChargeConfirmed' as const, data: { paymentId: payment.paymentId, processor: payment.processor } }]
             : []),
+          ...earlier.value.map(({ state: { context } }) => ({
+            type: 'CreditNoteAttached' as const,
+            data: { creditNoteId: context.creditNoteId, amount: context.amount, currency: context.currency },
+          })),
           { type: 'CreditNoteAttached', data: { creditNoteId, amount, currency } },
         ],
       };
-      return ok({ creditNotes: [change.value, ...released.value], payments: [paymentChange], result: null });
+      return ok({
+        creditNotes: [change.value, ...released.value, ...earlier.value],
+        payments: [paymentChange],
+        result: null,
+      });
     },
   );
   return withoutClaims(executed).map(({ dueOutboxIds }) => ({ creditNoteId, dueOutboxIds }));
