@@ -21,11 +21,13 @@ export type ValidationIssue = {
   readonly message: string;
 };
 
-/** A command's input was rejected before anything was read or written. */
-export class ValidationError extends RefundLifecycleError {
-  readonly code = 'validation_failed' as const;
-  constructor(readonly issues: readonly ValidationIssue[]) {
-    super(`Invalid input: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`);
+/** Data that does not match its schema, with every wrong field. */
+abstract class InvalidDataError extends RefundLifecycleError {
+  constructor(
+    readonly issues: readonly ValidationIssue[],
+    what: string,
+  ) {
+    super(`${what}: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`);
   }
   /** The first offending field. */
   get field(): string {
@@ -33,14 +35,19 @@ export class ValidationError extends RefundLifecycleError {
   }
 }
 
-/** A stored, replayed or incoming event does not match its schema. */
-export class EventValidationError extends RefundLifecycleError {
-  readonly code = 'invalid_event' as const;
-  constructor(readonly issues: readonly ValidationIssue[]) {
-    super(`Invalid event: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`);
+/** A command's input was rejected before anything was read or written. */
+export class ValidationError extends InvalidDataError {
+  readonly code = 'validation_failed' as const;
+  constructor(issues: readonly ValidationIssue[]) {
+    super(issues, 'Invalid input');
   }
-  get field(): string {
-    return this.issues[0]?.path ?? '';
+}
+
+/** A stored, replayed or incoming event does not match its schema. */
+export class EventValidationError extends InvalidDataError {
+  readonly code = 'invalid_event' as const;
+  constructor(issues: readonly ValidationIssue[]) {
+    super(issues, 'Invalid event');
   }
 }
 
