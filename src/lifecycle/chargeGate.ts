@@ -5,25 +5,36 @@ import { proposeOrConflict } from './commands/commandSupport.js';
 import { startChange, type CreditNoteChange } from './creditNoteChange.js';
 import type { LifecycleDeps } from './deps.js';
 import { nextRefundStep } from './nextRefundStep.js';
-import { loadCreditNote } from './streams.js';
+import { loadCreditNote, type LoadedCreditNote } from './streams.js';
+
+/** Every credit note the payment's stream lists, replayed. */
+export const loadCreditNotesOfPayment = async (
+  deps: LifecycleDeps,
+  payment: PaymentState,
+): Promise<Result<LoadedCreditNote[], CommandError>> => {
+  const loaded: LoadedCreditNote[] = [];
+  for (const { creditNoteId } of payment.creditNotes) {
+    const creditNote = await loadCreditNote(deps.store, creditNoteId);
+    if (creditNote.isErr()) return err(creditNote.error);
+    loaded.push(creditNote.value);
+  }
+  return ok(loaded);
+};
 
 /**
  * The credit notes of a payment that waited for its charge confirmation
  * (D-113), each moved on to its first refund attempt. Whoever appends the
  * confirmation appends these in the same step, so none is left behind.
  */
-export const releaseWaitingCreditNotes = async (
-  deps: LifecycleDeps,
-  payment: PaymentState,
+export const releaseWaitingCreditNotes = (
+  creditNotes: readonly LoadedCreditNote[],
   now: Date,
-): Promise<Result<CreditNoteChange[], CommandError>> => {
+): Result<CreditNoteChange[], CommandError> => {
   const released: CreditNoteChange[] = [];
-  for (const { creditNoteId } of payment.creditNotes) {
-    const loaded = await loadCreditNote(deps.store, creditNoteId);
-    if (loaded.isErr()) return err(loaded.error);
-    const { status, context } = loaded.value.state;
+  for (const creditNote of creditNotes) {
+    const { status, context } = creditNote.state;
     if (status !== 'pending' || context.pendingReason !== 'charge_not_confirmed') continue;
-    const change = proposeOrConflict(startChange(loaded.value), nextRefundStep(loaded.value.state, true), now, 'release');
+    const change = proposeOrConflict(startChange(creditNote), nextRefundStep(creditNote.state, true), now, 'release');
     if (change.isErr()) return err(change.error);
     released.push(change.value);
   }

@@ -13,8 +13,9 @@ export const initialPaymentState: PaymentState = { chargeConfirmed: false, facts
 
 /**
  * Every credit note counts against the charge, a failed one included: it is
- * still owed (retry it or mark it refunded), and counting it keeps the guard a
- * check of this one stream, which concurrent issues serialise on.
+ * still owed (retry it or mark it refunded). Concurrent issues serialise on
+ * this stream, so two can never both take the last euro. (The issue command
+ * then gives back what failed dashboard refunds hold: see issueCreditNote.)
  */
 export const committedAmount = (state: PaymentState): number =>
   state.creditNotes.reduce((sum, creditNote) => sum + creditNote.amount, 0);

@@ -2,7 +2,7 @@ import { err, ok, type Result } from 'neverthrow';
 import type { CommandError } from '../../errors.js';
 import { executeCommand, type Plan } from '../commandHandler.js';
 import { confirmChargeInputSchema, validateInput } from '../commandInputs.js';
-import { releaseWaitingCreditNotes } from '../chargeGate.js';
+import { loadCreditNotesOfPayment, releaseWaitingCreditNotes } from '../chargeGate.js';
 import type { LifecycleDeps } from '../deps.js';
 import { loadPayment } from '../streams.js';
 import { withoutClaims } from './commandSupport.js';
@@ -32,7 +32,9 @@ export const confirmCharge = async (
   const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<{ changed: boolean; released: string[] }>, CommandError>> => {
     const payment = await loadPayment(deps.store, paymentId);
     if (payment.isErr()) return err(payment.error);
-    const released = await releaseWaitingCreditNotes(deps, payment.value.state, now);
+    const released = (await loadCreditNotesOfPayment(deps, payment.value.state)).andThen((siblings) =>
+      releaseWaitingCreditNotes(siblings, now),
+    );
     if (released.isErr()) return err(released.error);
     const confirmation = payment.value.state.chargeConfirmed
       ? []

@@ -6,7 +6,7 @@ import {
   ValidationError,
   type CommandError,
 } from '../../errors.js';
-import { committedAmount, type PaymentFacts, type PaymentState } from '../../machine/paymentState.js';
+import { committedAmount, type PaymentFacts } from '../../machine/paymentState.js';
 import type { PaymentRef } from '../../events/primitives.js';
 import type { CreditNoteContext } from '../../machine/creditNoteState.js';
 import { executeCommand, type PaymentChange, type Plan } from '../commandHandler.js';
@@ -14,10 +14,10 @@ import { issueCreditNoteInputSchema, validateInput } from '../commandInputs.js';
 import { startChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { nextRefundStep } from '../nextRefundStep.js';
-import { releaseWaitingCreditNotes } from '../chargeGate.js';
+import { loadCreditNotesOfPayment, releaseWaitingCreditNotes } from '../chargeGate.js';
 import type { CreditNoteChange } from '../creditNoteChange.js';
 import { adoptionOf, externalCreditNoteId } from './adoptExternalRefund.js';
-import { loadCreditNote, loadPayment } from '../streams.js';
+import { loadCreditNote, loadPayment, type LoadedCreditNote } from '../streams.js';
 import { commandMeta, proposeOrConflict, withoutClaims } from './commandSupport.js';
 
 type IssueTerms = {
@@ -65,22 +65,12 @@ const refundability = (
 /**
  * A dashboard refund that failed or was canceled at the processor gave
  * nothing back and will not be retried (only the library's own refunds are):
- * its amount is free again. Reading it from the credit notes is safe without
- * a version check, since a failure can only make room.
+ * its amount is free again, unless the merchant records it as refunded by hand.
  */
-const amountOfFailedDashboardRefunds = async (
-  deps: LifecycleDeps,
-  payment: PaymentState,
-): Promise<Result<number, CommandError>> => {
-  let released = 0;
-  for (const { creditNoteId, amount } of payment.creditNotes) {
-    const loaded = await loadCreditNote(deps.store, creditNoteId);
-    if (loaded.isErr()) return err(loaded.error);
-    const { status, context } = loaded.value.state;
-    if (context.origin === 'processor' && status === 'failed') released += amount;
-  }
-  return ok(released);
-};
+const amountOfFailedDashboardRefunds = (siblings: readonly LoadedCreditNote[]): number =>
+  siblings
+    .filter(({ state }) => state.context.origin === 'processor' && state.status === 'failed')
+    .reduce((sum, { state }) => sum + state.context.amount, 0);
 
 /**
  * Refunds of the payment made outside the library before it first heard of
@@ -170,14 +160,14 @@ export const issueCreditNote = async (
               refundableUntil,
             }));
       if (described.isErr()) return err(described.error);
-      const freed = await amountOfFailedDashboardRefunds(deps, paymentStream.value.state);
-      if (freed.isErr()) return err(freed.error);
+      const siblings = await loadCreditNotesOfPayment(deps, paymentStream.value.state);
+      if (siblings.isErr()) return err(siblings.error);
       // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
       const earlier = known === null ? await adoptEarlierRefunds(deps, payment, now) : ok([]);
       if (earlier.isErr()) return err(earlier.error);
       const committed =
         committedAmount(paymentStream.value.state) -
-        freed.value +
+        amountOfFailedDashboardRefunds(siblings.value) +
         earlier.value.reduce((sum, adoption) => sum + adoption.state.context.amount, 0);
       const refusal = refundability(payment.paymentId, { amount, currency }, described.value, committed, now);
       if (refusal !== null) return err(refusal);
@@ -186,7 +176,7 @@ export const issueCreditNote = async (
       if (change.isErr()) return err(change.error);
       // The host vouches for a charge we had not seen confirmed: that opens the gate for its siblings too.
       const confirmsNow = confirmed && !paymentStream.value.state.chargeConfirmed;
-      const released = confirmsNow ? await releaseWaitingCreditNotes(deps, paymentStream.value.state, now) : ok([]);
+      const released = confirmsNow ? releaseWaitingCreditNotes(siblings.value, now) : ok([]);
       if (released.isErr()) return err(released.error);
       const paymentChange: PaymentChange = {
         loaded: paymentStream.value,
