@@ -123,8 +123,9 @@ export type GatewayErrorKind = 'transient' | 'definitive';
 
 /**
  * The payment processor refused or could not be reached. `transient` errors
- * (rate limit, 5xx, network, timeout) leave the refund pending and are retried
- * with the same idempotency key; `definitive` ones fail the refund.
+ * (rate limit, 5xx, network, timeout, a gateway that threw or answered
+ * nonsense, a setup the operator must fix) leave the refund pending and are
+ * retried with the same idempotency key; `definitive` ones fail the refund.
  */
 export class GatewayError extends RefundLifecycleError {
   readonly code = 'gateway_error' as const;

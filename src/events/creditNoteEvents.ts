@@ -121,4 +121,3 @@ export type CreditNoteEvent = {
   };
 }[CreditNoteEventType];
 
-export type CreditNoteEventOf<K extends CreditNoteEventType> = Extract<CreditNoteEvent, { type: K }>;

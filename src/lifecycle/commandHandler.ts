@@ -14,7 +14,7 @@ import type { Actor, EventSource } from '../events/primitives.js';
 import { outboxDraftFor } from '../outbox/outboxDrafts.js';
 import type { Clock } from '../ports/notifier.js';
 import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft } from '../ports/eventStore.js';
-import type { CreditNoteChange } from './creditNoteChange.js';
+import type { CreditNoteChange, DistributiveOmit } from './creditNoteChange.js';
 import type { LoadedPayment } from './streams.js';
 
 /** Who and what caused a command: copied onto every event it appends. */
@@ -25,7 +25,6 @@ export type CommandMeta = {
   correlationId: string;
 };
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type PaymentChange = { loaded: LoadedPayment; events: Array<DistributiveOmit<PaymentEvent, 'occurredAt'>> };
 
 /** What a decision wants written, all in one atomic append, and what to answer once it is. */

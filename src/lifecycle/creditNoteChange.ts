@@ -4,7 +4,8 @@ import { decideWithMachine, type Intent } from '../machine/creditNoteMachine.js'
 import type { CreditNoteState } from '../machine/creditNoteState.js';
 import type { LoadedCreditNote } from './streams.js';
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** Omit over each member of a union, keeping it a union. */
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** A credit-note event a decision proposes, before the machine has accepted it. */
 export type ProposedCreditNoteEvent = DistributiveOmit<CreditNoteEvent, 'occurredAt'>;

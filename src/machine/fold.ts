@@ -37,9 +37,8 @@ export const evolveCreditNote = (state: CreditNoteState, event: CreditNoteEvent)
  */
 export const foldCreditNote = (
   events: Iterable<CreditNoteEvent>,
-  from: CreditNoteState = initialCreditNoteState,
 ): { state: CreditNoteState; rejected: { index: number; event: CreditNoteEvent } | null } => {
-  let state = from;
+  let state = initialCreditNoteState;
   let index = 0;
   for (const event of events) {
     const result = evolveCreditNote(state, event);

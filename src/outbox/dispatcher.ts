@@ -48,7 +48,8 @@ const MAX_FOLLOW_UP_DEPTH = 6;
  * dies mid-way leaves its claims to expire; whoever claims next repeats the
  * call under the same key, which the processor and the notifier deduplicate.
  */
-export const createDispatcher = (deps: LifecycleDeps, owner = `dispatcher-${randomUUID()}`) => {
+export const createDispatcher = (deps: LifecycleDeps) => {
+  const owner = `dispatcher-${randomUUID()}`;
   const meta = (entry: ClaimedOutboxEntry): CommandMeta => ({
     actor: { kind: 'system', id: owner },
     source: 'dispatcher',
@@ -225,7 +226,6 @@ export const createDispatcher = (deps: LifecycleDeps, owner = `dispatcher-${rand
     return report;
   };
 
-  return { owner, dispatch };
+  return { dispatch };
 };
 
-export type Dispatcher = ReturnType<typeof createDispatcher>;

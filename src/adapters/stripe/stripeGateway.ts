@@ -10,6 +10,9 @@ import type {
 } from '../../ports/refundGateway.js';
 import { adviseOnFailureReason, adviseOnRefusal, classificationOf } from './failureReasons.js';
 
+/** Written in the metadata of every refund the library creates; the webhook handler recognises ours by it. */
+export const defaultRefundOrigin = 'refund-lifecycle';
+
 export type StripeGatewayOptions = {
   /** A configured client: `new Stripe(secretKey, { maxNetworkRetries: 2 })`. */
   stripe: Stripe;
@@ -31,7 +34,7 @@ const statusFromStripe: Readonly<Record<string, ProcessorRefundStatus>> = {
   canceled: 'canceled',
 };
 
-const idOf = (value: string | { id: string } | null | undefined): string | null =>
+export const idOf = (value: string | { id: string } | null | undefined): string | null =>
   value == null ? null : typeof value === 'string' ? value : value.id;
 
 /** The ids a Stripe refund's payment goes by: its payment intent and its charge. */
@@ -66,10 +69,11 @@ export const toProcessorRefund = (refund: Stripe.Refund, asPaymentId?: string | 
 };
 
 /**
- * What a Stripe error means for the refund: rate limits, 5xx, network errors
- * and timeouts are transient (the request may or may not have been performed,
- * so it is asked again under the same key); everything else is definitive,
- * with Stripe's own code and the advice a host shows.
+ * What a Stripe error means for the refund: rate limits, 5xx, network errors,
+ * timeouts, lock timeouts and rejected keys or permissions are transient (the
+ * request may or may not have run, or the operator must fix the setup: it is
+ * asked again under the same key); everything else is definitive, with
+ * Stripe's own code and the advice a host shows.
  */
 export const toGatewayError = (error: unknown): GatewayError => {
   if (error instanceof Stripe.errors.StripeError) {
@@ -117,7 +121,7 @@ const paymentTarget = (paymentId: string): { payment_intent: string } | { charge
   paymentId.startsWith('pi_') ? { payment_intent: paymentId } : { charge: paymentId };
 
 /** The `RefundGateway` port over the official SDK. */
-export const stripeGateway = ({ stripe, origin = 'refund-lifecycle' }: StripeGatewayOptions): RefundGateway => {
+export const stripeGateway = ({ stripe, origin = defaultRefundOrigin }: StripeGatewayOptions): RefundGateway => {
   const findRefunds = (payment: PaymentRef) =>
     call(async () => {
       const refunds: ProcessorRefund[] = [];

@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { RefundLifecycleError, StoreError, type CommandError } from '../../errors.js';
 import type { RefundLifecycle } from '../../lifecycle/createRefundLifecycle.js';
 import { systemClock, type Clock } from '../../ports/notifier.js';
-import { paymentIdsOf, toProcessorRefund } from './stripeGateway.js';
+import { defaultRefundOrigin, idOf, paymentIdsOf, toProcessorRefund } from './stripeGateway.js';
 import type { CreditNoteView } from '../../lifecycle/creditNoteView.js';
 
 export type WebhookRejection =
@@ -54,7 +54,7 @@ export type StripeWebhooksOptions = {
   clock?: Clock;
   /** Follow refunds made in the Stripe dashboard as credit notes of processor origin (seed 003). Default true. */
   adoptExternalRefunds?: boolean;
-  /** The `origin` the gateway writes in our refunds' metadata; default `refund-lifecycle`. */
+  /** The `origin` the gateway writes in our refunds' metadata; must match `stripeGateway`'s (default `refund-lifecycle`). */
   origin?: string;
 };
 
@@ -86,7 +86,7 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
   }
   const livemode = options.livemode ?? false;
   const adopt = options.adoptExternalRefunds ?? true;
-  const origin = options.origin ?? 'refund-lifecycle';
+  const origin = options.origin ?? defaultRefundOrigin;
 
   const verify = ({ rawBody, signature }: WebhookDelivery): Result<Stripe.Event, WebhookRejectedError> => {
     if (typeof rawBody !== 'string' && !(rawBody instanceof Uint8Array)) {
@@ -207,7 +207,7 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
     intent: Stripe.PaymentIntent,
   ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
     // Credit notes may name the payment by its intent or by its charge; both hear of the confirmation.
-    const charge = typeof intent.latest_charge === 'string' ? intent.latest_charge : (intent.latest_charge?.id ?? null);
+    const charge = idOf(intent.latest_charge);
     const released: string[] = [];
     let changed = false;
     for (const paymentId of [intent.id, charge]) {

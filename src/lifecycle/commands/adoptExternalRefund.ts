@@ -3,13 +3,13 @@ import { z } from 'zod';
 import { ValidationError, type CommandError } from '../../errors.js';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import { eventSourceSchema, identifierSchema } from '../../events/primitives.js';
-import { executeCommand, type CommandMeta, type Plan } from '../commandHandler.js';
+import { executeCommand, type Plan } from '../commandHandler.js';
 import { processorRefundSchema, validateInput } from '../commandInputs.js';
 import { proposeAllowedEvents, startChange, type CreditNoteChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { eventsForObservation } from '../observation.js';
 import { loadCreditNote, loadPayment, type LoadedCreditNote } from '../streams.js';
-import { proposeOrConflict, withoutClaims } from './commandSupport.js';
+import { commandMeta, proposeOrConflict, withoutClaims } from './commandSupport.js';
 
 export const adoptExternalRefundInputSchema = z.strictObject({
   refund: processorRefundSchema,
@@ -86,19 +86,14 @@ export const adoptExternalRefund = async (
 ): Promise<Result<Adoption, CommandError>> => {
   const input = validateInput(adoptExternalRefundInputSchema, rawInput);
   if (input.isErr()) return err(input.error);
-  const { refund, account = null, source, causationId = null } = input.value;
+  const { refund, account = null } = input.value;
   if (refund.metadata.creditNoteId !== null) {
     // Ours: refunds the library created carry their credit note, and must never be mistaken for external ones.
     return err(new ValidationError([{ path: 'refund.metadata.creditNoteId', message: 'names a credit note: observe it' }]));
   }
   const processor = deps.gateway.processor;
   const creditNoteId = externalCreditNoteId(processor, refund.processorRefundId);
-  const meta: CommandMeta = {
-    actor: { kind: 'processor', id: processor },
-    source,
-    causationId,
-    correlationId: input.value.correlationId ?? deps.generateId(),
-  };
+  const meta = commandMeta(deps, { ...input.value, actor: { kind: 'processor', id: processor } });
 
   const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<{ known: boolean; changed: boolean }>, CommandError>> => {
     const payment = await loadPayment(deps.store, refund.paymentId);

@@ -5,7 +5,7 @@ import { confirmChargeInputSchema, validateInput } from '../commandInputs.js';
 import { loadCreditNotesOfPayment, releaseWaitingCreditNotes } from '../chargeGate.js';
 import type { LifecycleDeps } from '../deps.js';
 import { loadPayment } from '../streams.js';
-import { withoutClaims } from './commandSupport.js';
+import { commandMeta, withoutClaims } from './commandSupport.js';
 
 export type ChargeConfirmation = { paymentId: string; changed: boolean; released: string[]; dueOutboxIds: string[] };
 
@@ -21,13 +21,8 @@ export const confirmCharge = async (
 ): Promise<Result<ChargeConfirmation, CommandError>> => {
   const input = validateInput(confirmChargeInputSchema, rawInput);
   if (input.isErr()) return err(input.error);
-  const { paymentId, processor = deps.gateway.processor, source = 'command', causationId = null } = input.value;
-  const meta = {
-    actor: input.value.actor ?? { kind: 'processor' as const, id: processor },
-    source,
-    causationId,
-    correlationId: input.value.correlationId ?? deps.generateId(),
-  };
+  const { paymentId, processor = deps.gateway.processor } = input.value;
+  const meta = commandMeta(deps, { ...input.value, actor: input.value.actor ?? { kind: 'processor', id: processor } });
 
   const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<{ changed: boolean; released: string[] }>, CommandError>> => {
     const payment = await loadPayment(deps.store, paymentId);

@@ -8,7 +8,7 @@ import { proposeAllowedEvents, startChange, type ProposedCreditNoteEvent } from 
 import type { LifecycleDeps } from '../deps.js';
 import type { CreditNoteState } from '../../machine/creditNoteState.js';
 import { eventsForObservation } from '../observation.js';
-import { loadIssuedCreditNote, withoutClaims } from './commandSupport.js';
+import { commandMeta, loadIssuedCreditNote, withoutClaims } from './commandSupport.js';
 
 export type ObservationOutcome = { creditNoteId: string; changed: boolean; dueOutboxIds: string[] };
 
@@ -49,12 +49,7 @@ export const observeRefund = async (
   if (creditNoteId === null) {
     return err(new ValidationError([{ path: 'refund.metadata.creditNoteId', message: 'names no credit note' }]));
   }
-  const meta: CommandMeta = {
-    actor: { kind: 'processor', id: deps.gateway.processor },
-    source: input.value.source,
-    causationId: input.value.causationId ?? null,
-    correlationId: input.value.correlationId ?? deps.generateId(),
-  };
+  const meta = commandMeta(deps, { ...input.value, actor: { kind: 'processor', id: deps.gateway.processor } });
   return withoutClaims(
     await applyObservation(deps, meta, creditNoteId, (state) => eventsForObservation(state, refund)),
   );
