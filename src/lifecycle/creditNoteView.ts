@@ -1,6 +1,7 @@
 import type { PaymentRef } from '../events/primitives.js';
 import { machineAccepts } from '../machine/creditNoteMachine.js';
 import {
+  isRefundInFlight,
   latestAttempt,
   type CreditNoteContext,
   type CreditNoteState,
@@ -51,8 +52,7 @@ export const allowedActions = (state: CreditNoteState): CreditNoteAction[] => {
   ) {
     actions.push('mark_refunded');
   }
-  const refund = state.context.refund;
-  if (refund !== null && refund.status !== 'succeeded' && refund.status !== 'failed' && state.status !== 'manual') {
+  if (isRefundInFlight(state.context.refund)) {
     actions.push('refresh');
   }
   return actions;

@@ -21,6 +21,10 @@ export type RefundAttempt = {
   consecutiveFailures: number;
 };
 
+/** Asked of the processor and not settled: it may still pay out. */
+export const isRefundInFlight = (refund: RefundAttempt | null): refund is RefundAttempt =>
+  refund !== null && (refund.status === 'requested' || refund.status === 'in_doubt' || refund.status === 'accepted');
+
 export type PendingReason = 'charge_not_confirmed' | 'transient_error' | 'retry_requested';
 
 export type RefundFailure = {

@@ -1,5 +1,5 @@
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
-import { latestAttempt, type CreditNoteContext, type RefundAttempt } from './creditNoteState.js';
+import { isRefundInFlight, latestAttempt, type CreditNoteContext, type RefundAttempt } from './creditNoteState.js';
 import { refundIdempotencyKey } from './idempotencyKeys.js';
 
 /**
@@ -13,9 +13,7 @@ export const expectedAttempt = (context: CreditNoteContext): number =>
   context.refund?.status === 'in_doubt' ? context.refund.attempt : latestAttempt(context) + 1;
 
 const isUnsettledAttempt = (refund: RefundAttempt | null, attempt: number): refund is RefundAttempt =>
-  refund !== null &&
-  refund.attempt === attempt &&
-  (refund.status === 'requested' || refund.status === 'in_doubt' || refund.status === 'accepted');
+  isRefundInFlight(refund) && refund.attempt === attempt;
 
 const isAwaitingAcceptance = (refund: RefundAttempt | null, attempt: number): refund is RefundAttempt =>
   isUnsettledAttempt(refund, attempt) && refund.status !== 'accepted';

@@ -2,6 +2,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { CreditNoteNotFoundError, OutboxClaimLostError, TransitionConflictError } from '../../errors.js';
 import type { Actor, EventSource } from '../../events/primitives.js';
 import type { CommandMeta } from '../commandHandler.js';
+import { isRefundInFlight } from '../../machine/creditNoteState.js';
 import { proposeEvent, type CreditNoteChange, type ProposedCreditNoteEvent } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { loadCreditNote, type LoadedCreditNote } from '../streams.js';
@@ -32,10 +33,9 @@ export const proposeOrConflict = (
 ): Result<CreditNoteChange, TransitionConflictError> =>
   proposeEvent(change, event, now.toISOString()).mapErr((state) => {
     const refund = state.context.refund;
-    const detail =
-      refund !== null && (refund.status === 'in_doubt' || refund.status === 'requested' || refund.status === 'accepted')
-        ? `refund attempt ${refund.attempt} is ${refund.status.replace('_', ' ')} at the processor`
-        : null;
+    const detail = isRefundInFlight(refund)
+      ? `refund attempt ${refund.attempt} is ${refund.status.replace('_', ' ')} at the processor`
+      : null;
     return new TransitionConflictError(change.loaded.state.context.creditNoteId, command, state.status, detail);
   });
 

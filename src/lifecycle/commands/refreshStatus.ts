@@ -2,6 +2,7 @@ import { err, ok, type Result } from 'neverthrow';
 import type { CommandError } from '../../errors.js';
 import { actorSchema } from '../../events/primitives.js';
 import { z } from 'zod';
+import { isRefundInFlight } from '../../machine/creditNoteState.js';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import { validateCreditNoteCommand } from '../commandInputs.js';
 import type { LifecycleDeps } from '../deps.js';
@@ -40,7 +41,7 @@ export const refreshStatus = async (
     dueOutboxIds: [],
     processorRefund,
   });
-  if (payment === null || refund === null || refund.status === 'succeeded' || refund.status === 'failed') {
+  if (payment === null || !isRefundInFlight(refund)) {
     return ok(unchanged(null));
   }
 
