@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { OutboxClaimLostError } from '../errors.js';
-import { creditNoteIdSchema } from '../events/primitives.js';
 import type { CommandMeta } from '../lifecycle/commandHandler.js';
 import { applyObservation } from '../lifecycle/commands/observeRefund.js';
 import type { ProposedCreditNoteEvent } from '../lifecycle/creditNoteChange.js';
@@ -11,7 +9,7 @@ import { eventsForObservation } from '../lifecycle/observation.js';
 import { loadCreditNote } from '../lifecycle/streams.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
 import type { ClaimedOutboxEntry } from '../ports/eventStore.js';
-import type { HookName, NotificationKind, Recipient } from '../ports/notifier.js';
+import { createRefundPayloadSchema, notifyPayloadSchema, runHookPayloadSchema } from './outboxDrafts.js';
 
 export type DispatchReport = {
   /** Side effects performed and recorded. */
@@ -28,16 +26,6 @@ export type DispatchReport = {
 
 type Outcome = { tally: keyof DispatchReport; followUps: string[] };
 
-const createRefundPayload = z.object({ creditNoteId: creditNoteIdSchema, attempt: z.number().int().min(1) });
-const notifyPayload = z.object({
-  creditNoteId: creditNoteIdSchema,
-  kind: z.enum(['refund_completed', 'refund_failed', 'manual_refund_recorded']),
-  recipient: z.enum(['client', 'merchant']),
-});
-const runHookPayload = z.object({
-  creditNoteId: creditNoteIdSchema,
-  hook: z.enum(['refundSucceeded', 'refundFailed', 'refundedManually']),
-});
 
 /** Follow-ups of a side effect (the notification a refund's success enqueues) run in the same call, this deep. */
 const MAX_FOLLOW_UP_DEPTH = 6;
@@ -81,7 +69,7 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   };
 
   const createRefund = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
-    const { creditNoteId, attempt } = createRefundPayload.parse(entry.payload);
+    const { creditNoteId, attempt } = createRefundPayloadSchema.parse(entry.payload);
     const loaded = await loadCreditNote(deps.store, creditNoteId);
     if (loaded.isErr()) return release(entry, loaded.error);
     const { status, context } = loaded.value.state;
@@ -147,13 +135,13 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   };
 
   const notify = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
-    const { creditNoteId, kind, recipient } = notifyPayload.parse(entry.payload);
+    const { creditNoteId, kind, recipient } = notifyPayloadSchema.parse(entry.payload);
     try {
       const creditNote = await loadView(creditNoteId);
       await deps.notifier.send({
         idempotencyKey: entry.idempotencyKey,
-        kind: kind as NotificationKind,
-        recipient: recipient as Recipient,
+        kind,
+        recipient,
         creditNote,
       });
     } catch (error) {
@@ -163,8 +151,8 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   };
 
   const runHook = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
-    const { creditNoteId, hook } = runHookPayload.parse(entry.payload);
-    const handler = deps.hooks[hook as HookName];
+    const { creditNoteId, hook } = runHookPayloadSchema.parse(entry.payload);
+    const handler = deps.hooks[hook];
     if (handler === undefined) return complete(entry, 'performed');
     try {
       const creditNote = await loadView(creditNoteId);

@@ -1,12 +1,24 @@
+import { z } from 'zod';
+import { creditNoteIdSchema } from '../events/primitives.js';
 import type { Intent } from '../machine/creditNoteMachine.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
 import { hookIdempotencyKey, notificationIdempotencyKey } from '../machine/idempotencyKeys.js';
 import type { OutboxDraft } from '../ports/eventStore.js';
 
-/** Payloads name the credit note and attempt; the dispatcher reloads everything else when it runs. */
-export type CreateRefundPayload = { creditNoteId: string; attempt: number };
-export type NotifyPayload = { creditNoteId: string; kind: string; recipient: string };
-export type RunHookPayload = { creditNoteId: string; hook: string };
+/**
+ * Payloads name the credit note and attempt; the dispatcher reloads everything
+ * else when it runs, and parses the payload it reads back from the store.
+ */
+export const createRefundPayloadSchema = z.object({ creditNoteId: creditNoteIdSchema, attempt: z.number().int().min(1) });
+export const notifyPayloadSchema = z.object({
+  creditNoteId: creditNoteIdSchema,
+  kind: z.enum(['refund_completed', 'refund_failed', 'manual_refund_recorded']),
+  recipient: z.enum(['client', 'merchant']),
+});
+export const runHookPayloadSchema = z.object({
+  creditNoteId: creditNoteIdSchema,
+  hook: z.enum(['refundSucceeded', 'refundFailed', 'refundedManually']),
+});
 
 /**
  * Turns a machine intent into an outbox entry. The entry id combines the
@@ -37,7 +49,7 @@ export const outboxDraftFor = (
       return draft(
         'create_refund',
         refund?.idempotencyKey ?? '',
-        { creditNoteId, attempt } satisfies CreateRefundPayload,
+        { creditNoteId, attempt } satisfies z.input<typeof createRefundPayloadSchema>,
         retryAt ? new Date(retryAt) : now,
       );
     }
@@ -46,12 +58,12 @@ export const outboxDraftFor = (
       // An attempt's outcome is news once per attempt: a refund Stripe reversed and a retry that then succeeded
       // each deserve their message. A manual refund happens once per credit note.
       const key = notificationIdempotencyKey(creditNoteId, kind, kind === 'manual_refund_recorded' ? undefined : attempt);
-      return draft('notify', key, { creditNoteId, kind, recipient } satisfies NotifyPayload);
+      return draft('notify', key, { creditNoteId, kind, recipient } satisfies z.input<typeof notifyPayloadSchema>);
     }
     case 'runHook': {
       const { hook } = intent.params;
       const key = hookIdempotencyKey(creditNoteId, hook, hook === 'refundedManually' ? undefined : attempt);
-      return draft('run_hook', key, { creditNoteId, hook } satisfies RunHookPayload);
+      return draft('run_hook', key, { creditNoteId, hook } satisfies z.input<typeof runHookPayloadSchema>);
     }
   }
 };
