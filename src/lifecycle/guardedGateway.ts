@@ -2,6 +2,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import type { ProcessorPayment, ProcessorRefund, RefundGateway } from '../ports/refundGateway.js';
+import { paymentDescribedSchema } from '../events/paymentEvents.js';
 import { processorRefundSchema } from './commandInputs.js';
 
 const transient = (code: string, message: string, cause?: unknown) =>
@@ -22,13 +23,8 @@ const readRefunds = (answer: unknown): Result<ProcessorRefund[], GatewayError> =
     : err(transient('invalid_processor_answer', `The processor's answer is not a list of refunds: ${parsed.error.message}`));
 };
 
-const processorPaymentSchema = z.strictObject({
-  paymentId: z.string().min(1),
-  amount: z.number().int().positive().nullable(),
-  currency: z.string().regex(/^[a-z]{3}$/).nullable(),
-  method: z.string().min(1).nullable(),
-  refundableUntil: z.iso.datetime({ offset: true }).nullable(),
-});
+// The same facts the payment stream records, plus the payment they describe.
+const processorPaymentSchema = paymentDescribedSchema.extend({ paymentId: z.string().min(1) }).strict();
 
 const readPayment = (answer: unknown): Result<ProcessorPayment, GatewayError> => {
   const parsed = processorPaymentSchema.safeParse(answer);

@@ -1,6 +1,8 @@
-import type { PaymentEvent } from '../events/paymentEvents.js';
+import type { z } from 'zod';
+import type { PaymentEvent, paymentDescribedSchema } from '../events/paymentEvents.js';
 
-export type PaymentFacts = { amount: number | null; currency: string | null; method: string | null; refundableUntil: string | null };
+/** What the processor said of the payment, as recorded by `PaymentDescribed`. */
+export type PaymentFacts = z.output<typeof paymentDescribedSchema>;
 
 /** What the payment stream tells: is the charge confirmed, what was charged, and which credit notes refund it. */
 export type PaymentState = {

@@ -153,12 +153,7 @@ export const issueCreditNote = async (
       const described: Result<PaymentFacts, CommandError> =
         known !== null
           ? ok(known)
-          : (await deps.gateway.describePayment(payment)).map(({ amount, currency, method, refundableUntil }) => ({
-              amount,
-              currency,
-              method,
-              refundableUntil,
-            }));
+          : (await deps.gateway.describePayment(payment)).map(({ paymentId: _described, ...facts }) => facts);
       if (described.isErr()) return err(described.error);
       const siblings = await loadCreditNotesOfPayment(deps, paymentStream.value.state);
       if (siblings.isErr()) return err(siblings.error);
