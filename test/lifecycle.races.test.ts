@@ -38,6 +38,8 @@ const scheduledStore = (turns: Interleaving, store: EventStore): EventStore => {
     append: gate('append', store.append),
     readAll: gate('readAll', store.readAll),
     listCreditNotes: gate('listCreditNotes', store.listCreditNotes),
+    findProcessorRefund: gate('findProcessorRefund', store.findProcessorRefund),
+    hasEventsCausedBy: gate('hasEventsCausedBy', store.hasEventsCausedBy),
     claimOutbox: gate('claimOutbox', store.claimOutbox),
     completeOutbox: gate('completeOutbox', store.completeOutbox),
     releaseOutbox: gate('releaseOutbox', store.releaseOutbox),

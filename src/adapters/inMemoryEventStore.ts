@@ -12,6 +12,7 @@ import type {
   ListCreditNotesFilter,
   OutboxClaim,
   OutboxEntry,
+  ProcessorRefundLink,
 } from '../ports/eventStore.js';
 
 /**
@@ -25,6 +26,9 @@ export const inMemoryEventStore = (): EventStore => {
   const log: StoredEvent[] = [];
   const outbox = new Map<string, OutboxEntry>();
   const creditNotes = new Map<string, CreditNoteSummary>();
+  const processorRefunds = new Map<string, ProcessorRefundLink>();
+  const causes = new Set<string>();
+  const refundKey = (processor: string, processorRefundId: string) => `${processor}\u0000${processorRefundId}`;
 
   const versionOf = (streamId: string): number => streams.get(streamId)?.length ?? 0;
   // Resolving on a later turn keeps callers honest about concurrency, as a real driver would.
@@ -68,6 +72,7 @@ export const inMemoryEventStore = (): EventStore => {
           const stored = { ...structuredClone(event), globalPosition: log.length + 1 } as StoredEvent;
           stream.push(stored);
           log.push(stored);
+          if (stored.causationId !== null) causes.add(stored.causationId);
         }
         streams.set(streamId, stream);
       }
@@ -89,6 +94,10 @@ export const inMemoryEventStore = (): EventStore => {
       for (const summary of request.creditNotes ?? []) {
         creditNotes.set(summary.creditNoteId, structuredClone(summary));
       }
+      for (const link of request.processorRefunds ?? []) {
+        const key = refundKey(link.processor, link.processorRefundId);
+        if (!processorRefunds.has(key)) processorRefunds.set(key, { ...link });
+      }
       return ok({ lastGlobalPosition: log.length });
     },
 
@@ -106,6 +115,15 @@ export const inMemoryEventStore = (): EventStore => {
         .sort((a, b) => (a.creditNoteId < b.creditNoteId ? -1 : a.creditNoteId > b.creditNoteId ? 1 : 0))
         .slice(0, filter.limit ?? 100);
       return later(structuredClone(rows));
+    },
+
+    async hasEventsCausedBy(causationId) {
+      return later(causes.has(causationId));
+    },
+
+    async findProcessorRefund({ processor, processorRefundId }) {
+      const link = processorRefunds.get(refundKey(processor, processorRefundId));
+      return later(link === undefined ? null : { ...link });
     },
 
     async claimOutbox(request: ClaimOutboxRequest) {

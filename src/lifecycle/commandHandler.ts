@@ -13,7 +13,7 @@ import { parseEvent } from '../events/parseEvent.js';
 import type { Actor, EventSource } from '../events/primitives.js';
 import { outboxDraftFor } from '../outbox/outboxDrafts.js';
 import type { Clock } from '../ports/notifier.js';
-import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft } from '../ports/eventStore.js';
+import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft, ProcessorRefundLink } from '../ports/eventStore.js';
 import type { CreditNoteChange, DistributiveOmit } from './creditNoteChange.js';
 import type { LoadedPayment } from './streams.js';
 
@@ -78,6 +78,19 @@ export const executeCommand = async <T, E extends RefundLifecycleError>(
   return err(new ConcurrencyError(MAX_DECISION_ATTEMPTS, lastConflict as VersionConflictError));
 };
 
+/** Every processor refund a change names, so the store can lead the refund's later news back to its credit note. */
+const processorRefundLinks = (change: CreditNoteChange): ProcessorRefundLink[] => {
+  const { creditNoteId, payment } = change.state.context;
+  if (payment === null) return [];
+  const links = new Map<string, ProcessorRefundLink>();
+  for (const event of change.events) {
+    const processorRefundId = 'processorRefundId' in event.data ? event.data.processorRefundId : null;
+    if (processorRefundId == null || !('attempt' in event.data)) continue;
+    links.set(processorRefundId, { processor: payment.processor, processorRefundId, creditNoteId, attempt: event.data.attempt });
+  }
+  return [...links.values()];
+};
+
 const buildAppend = <T>(
   deps: HandlerDeps,
   meta: CommandMeta,
@@ -97,7 +110,13 @@ const buildAppend = <T>(
       data: event.data,
     });
 
-  const append: Required<AppendRequest> = { streams: [], outbox: [], completeOutbox: plan.completeOutbox ?? [], creditNotes: [] };
+  const append: Required<AppendRequest> = {
+    streams: [],
+    outbox: [],
+    completeOutbox: plan.completeOutbox ?? [],
+    creditNotes: [],
+    processorRefunds: [],
+  };
   const written = [
     ...(plan.creditNotes ?? []).map((change) => ({ loaded: change.loaded, events: change.events })),
     ...(plan.payments ?? []),
@@ -128,6 +147,7 @@ const buildAppend = <T>(
       updatedAt: occurredAt,
       state: change.state,
     });
+    append.processorRefunds.push(...processorRefundLinks(change));
   }
   const dueOutboxIds = append.outbox.filter((draft) => Date.parse(draft.availableAt) <= now.getTime()).map((d) => d.id);
   return ok({ append, dueOutboxIds });

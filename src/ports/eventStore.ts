@@ -49,12 +49,26 @@ export type CreditNoteSummary = {
   state: CreditNoteState;
 };
 
+/**
+ * A processor's refund and the credit note attempt it belongs to. Once
+ * written, a link never changes: the refund is that credit note's, whatever
+ * its metadata says later (metadata can be edited or cleared at the processor).
+ */
+export type ProcessorRefundLink = {
+  processor: string;
+  processorRefundId: string;
+  creditNoteId: string;
+  attempt: number;
+};
+
 export type AppendRequest = {
   streams: StreamAppend[];
   outbox?: OutboxDraft[];
   /** Outbox entries this append settles (the dispatcher recording a side effect's result). */
   completeOutbox?: OutboxClaim[];
   creditNotes?: CreditNoteSummary[];
+  /** Refund ids first recorded by this append; a link already stored is kept as it is. */
+  processorRefunds?: ProcessorRefundLink[];
 };
 
 export type AppendError = VersionConflictError | OutboxClaimLostError | DuplicateOutboxEntryError;
@@ -93,6 +107,14 @@ export interface EventStore {
   /** The global log in commit order, after a position, for projections and audits. */
   readAll(options?: { after?: number; limit?: number }): Promise<StoredEvent[]>;
   listCreditNotes(filter?: ListCreditNotesFilter): Promise<CreditNoteSummary[]>;
+  /**
+   * Whether any stored event names this causation id (a webhook event id):
+   * one delivery writes once, so its redelivery, whatever its body, changes
+   * nothing. One lookup at any size.
+   */
+  hasEventsCausedBy(causationId: string): Promise<boolean>;
+  /** The credit note attempt a processor refund was recorded on, in one lookup; null when never recorded. */
+  findProcessorRefund(ref: { processor: string; processorRefundId: string }): Promise<ProcessorRefundLink | null>;
   /** Leases due entries (available, not completed, dead or validly claimed by someone else). */
   claimOutbox(request: ClaimOutboxRequest): Promise<ClaimedOutboxEntry[]>;
   completeOutbox(claim: OutboxClaim, now: Date): Promise<Result<void, OutboxClaimLostError>>;

@@ -421,6 +421,73 @@ export const describeEventStoreContract = (
       });
     });
 
+    describe('causes', () => {
+      it('tells whether any stored event names a causation id, and forgets nothing a refused append tried', async () => {
+        const issued = events.creditNoteIssued('cn_1', 'pi_a');
+        const caused = { ...events.refundRequested('cn_1', 2), causationId: 'evt_webhook_1' };
+        await store.append({ streams: [{ streamId: issued.streamId, expectedVersion: 0, events: [issued, caused] }] });
+        const refused = await store.append({
+          streams: [{ streamId: issued.streamId, expectedVersion: 0, events: [{ ...issued, causationId: 'evt_webhook_2' }] }],
+        });
+
+        expect(refused.isErr()).toBe(true);
+        expect(await store.hasEventsCausedBy('evt_webhook_1')).toBe(true);
+        expect(await store.hasEventsCausedBy('evt_webhook_2')).toBe(false);
+        expect(await store.hasEventsCausedBy('evt_never')).toBe(false);
+      });
+    });
+
+    describe('processor refund links', () => {
+      const link = (processorRefundId: string, creditNoteId: string, attempt = 1) => ({
+        processor: 'stripe',
+        processorRefundId,
+        creditNoteId,
+        attempt,
+      });
+
+      it('finds the credit note attempt a refund was recorded on, and nothing for an unknown refund', async () => {
+        const issued = events.creditNoteIssued('cn_1', 'pi_a');
+        const result = await store.append({
+          streams: [{ streamId: issued.streamId, expectedVersion: 0, events: [issued] }],
+          processorRefunds: [link('re_1', 'cn_1'), link('re_2', 'cn_1', 2)],
+        });
+        expect(result.isOk()).toBe(true);
+
+        expect(await store.findProcessorRefund({ processor: 'stripe', processorRefundId: 're_1' })).toEqual(link('re_1', 'cn_1'));
+        expect(await store.findProcessorRefund({ processor: 'stripe', processorRefundId: 're_2' })).toEqual(link('re_2', 'cn_1', 2));
+        expect(await store.findProcessorRefund({ processor: 'stripe', processorRefundId: 're_3' })).toBeNull();
+        // Refund ids are the processor's: another processor's refund of the same id is another refund.
+        expect(await store.findProcessorRefund({ processor: 'adyen', processorRefundId: 're_1' })).toBeNull();
+      });
+
+      it('keeps the first link of a refund: a later append cannot move it to another credit note', async () => {
+        const first = events.creditNoteIssued('cn_1', 'pi_a');
+        const second = events.creditNoteIssued('cn_2', 'pi_a');
+        await store.append({
+          streams: [{ streamId: first.streamId, expectedVersion: 0, events: [first] }],
+          processorRefunds: [link('re_1', 'cn_1')],
+        });
+        const again = await store.append({
+          streams: [{ streamId: second.streamId, expectedVersion: 0, events: [second] }],
+          processorRefunds: [link('re_1', 'cn_2', 3)],
+        });
+
+        expect(again.isOk()).toBe(true);
+        expect(await store.findProcessorRefund({ processor: 'stripe', processorRefundId: 're_1' })).toEqual(link('re_1', 'cn_1'));
+      });
+
+      it('writes no link when the append is refused', async () => {
+        const issued = events.creditNoteIssued('cn_1', 'pi_a');
+        const refused = await store.append({
+          streams: [{ streamId: issued.streamId, expectedVersion: 3, events: [issued] }],
+          processorRefunds: [link('re_1', 'cn_1')],
+        });
+
+        expect(refused.isErr()).toBe(true);
+        expect(await store.findProcessorRefund({ processor: 'stripe', processorRefundId: 're_1' })).toBeNull();
+      });
+    });
+
     describe('outbox', () => {
       it('writes outbox entries in the same step as the events, unclaimed and never delivered', async () => {
         const issued = events.creditNoteIssued('cn_1', 'pi_1');
