@@ -80,6 +80,25 @@ export class TransitionConflictError extends RefundLifecycleError {
   }
 }
 
+/**
+ * News of a refund came from another processor account (Stripe Connect) than
+ * the one the credit note's payment lives on: it cannot be about that credit
+ * note. Nothing is written.
+ */
+export class AccountMismatchError extends RefundLifecycleError {
+  readonly code = 'account_mismatch' as const;
+  constructor(
+    readonly creditNoteId: string,
+    /** The account of the credit note's payment; null for the platform's own. */
+    readonly expectedAccount: string | null,
+    readonly actualAccount: string | null,
+  ) {
+    super(
+      `News of credit note ${creditNoteId} came from account ${actualAccount ?? 'platform'}, its payment is on ${expectedAccount ?? 'platform'}`,
+    );
+  }
+}
+
 /** Another writer changed a stream between our read and our append. */
 export class VersionConflictError extends RefundLifecycleError {
   readonly code = 'version_conflict' as const;
@@ -179,11 +198,24 @@ export class RefundWindowClosedError extends RefundLifecycleError {
   }
 }
 
-/** The store threw: the database is unreachable or broke an invariant. */
+/** The store threw: the database is unreachable or broke an invariant. Only the store's own failures are this. */
 export class StoreError extends RefundLifecycleError {
   readonly code = 'store_unavailable' as const;
   constructor(cause: unknown) {
     super(`Event store failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/**
+ * Something threw that is neither the store nor an expected failure: a bug in
+ * the library or in a host callback. Answer it as a server error and report
+ * it; it is never an outage of the database, and nothing half-done was
+ * written (every write is one atomic append).
+ */
+export class UnexpectedError extends RefundLifecycleError {
+  readonly code = 'unexpected_error' as const;
+  constructor(cause: unknown) {
+    super(`Unexpected failure: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 
@@ -193,11 +225,13 @@ export type CommandError =
   | CreditNoteNotFoundError
   | CreditNoteAlreadyExistsError
   | TransitionConflictError
+  | AccountMismatchError
   | RefundableBalanceExceededError
   | RefundWindowClosedError
   | ConcurrencyError
   | GatewayError
-  | StoreError;
+  | StoreError
+  | UnexpectedError;
 
 const defaultClassification = (kind: GatewayErrorKind): FailureClassification =>
   kind === 'transient' ? { retry: 'may_help', recovery: 'retry' } : { retry: 'will_not_help', recovery: 'manual_refund' };

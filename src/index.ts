@@ -20,7 +20,7 @@ export type {
 } from './lifecycle/commandInputs.js';
 export type { RefreshStatusInput } from './lifecycle/commands/refreshStatus.js';
 export { externalCreditNoteId, type AdoptExternalRefundInput } from './lifecycle/commands/adoptExternalRefund.js';
-export type { CreditNoteView, CreditNoteAction } from './lifecycle/creditNoteView.js';
+export type { CreditNoteView, CreditNoteAction, ProcessorNotice } from './lifecycle/creditNoteView.js';
 export { defaultRetryPolicy, type RetryPolicy } from './lifecycle/deps.js';
 export type { DispatchReport } from './outbox/dispatcher.js';
 
@@ -31,6 +31,7 @@ export {
   CreditNoteNotFoundError,
   CreditNoteAlreadyExistsError,
   TransitionConflictError,
+  AccountMismatchError,
   RefundableBalanceExceededError,
   RefundWindowClosedError,
   VersionConflictError,
@@ -39,6 +40,7 @@ export {
   DuplicateOutboxEntryError,
   GatewayError,
   StoreError,
+  UnexpectedError,
   type CommandError,
   type GatewayErrorKind,
   type ValidationIssue,
@@ -55,6 +57,7 @@ export type {
   FailureClassification,
   ManualRefundMethod,
   ProcessorRefundStatus,
+  ProcessorPendingReason,
 } from './events/primitives.js';
 
 export {
@@ -90,6 +93,7 @@ export {
   type Clock,
   type Notifier,
   type Notification,
+  type DecidedOutcome,
   type NotificationKind,
   type Recipient,
   type RefundHooks,

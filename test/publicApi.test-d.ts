@@ -10,6 +10,8 @@ import {
   OutboxClaimLostError,
   RefundLifecycleError,
   StoreError,
+  AccountMismatchError,
+  UnexpectedError,
   TransitionConflictError,
   RefundableBalanceExceededError,
   RefundWindowClosedError,
@@ -72,7 +74,7 @@ describe('createRefundLifecycle', () => {
       ResultAsync<CreditNoteView[], CommandError>
     >();
     expectTypeOf<RefundLifecycle['dispatch']>().returns.toEqualTypeOf<
-      ResultAsync<DispatchReport, ValidationError | StoreError>
+      ResultAsync<DispatchReport, ValidationError | StoreError | UnexpectedError>
     >();
   });
 
@@ -83,11 +85,13 @@ describe('createRefundLifecycle', () => {
       | CreditNoteNotFoundError
       | CreditNoteAlreadyExistsError
       | TransitionConflictError
+      | AccountMismatchError
       | RefundableBalanceExceededError
       | RefundWindowClosedError
       | ConcurrencyError
       | GatewayError
       | StoreError
+      | UnexpectedError
     >();
     expectTypeOf<CommandError>().toExtend<RefundLifecycleError>();
     expectTypeOf<CommandError['code']>().toEqualTypeOf<
@@ -96,11 +100,13 @@ describe('createRefundLifecycle', () => {
       | 'credit_note_not_found'
       | 'credit_note_exists'
       | 'transition_not_allowed'
+      | 'account_mismatch'
       | 'refundable_balance_exceeded'
       | 'refund_window_closed'
       | 'concurrency_conflict'
       | 'gateway_error'
       | 'store_unavailable'
+      | 'unexpected_error'
     >();
   });
 
@@ -119,6 +125,7 @@ describe('error classes', () => {
     expectTypeOf<ConcurrencyError['code']>().toEqualTypeOf<'concurrency_conflict'>();
     expectTypeOf<GatewayError['code']>().toEqualTypeOf<'gateway_error'>();
     expectTypeOf<StoreError['code']>().toEqualTypeOf<'store_unavailable'>();
+    expectTypeOf<UnexpectedError['code']>().toEqualTypeOf<'unexpected_error'>();
     expectTypeOf<VersionConflictError['code']>().toEqualTypeOf<'version_conflict'>();
     expectTypeOf<OutboxClaimLostError['code']>().toEqualTypeOf<'outbox_claim_lost'>();
     expectTypeOf<DuplicateOutboxEntryError['code']>().toEqualTypeOf<'duplicate_outbox_entry'>();

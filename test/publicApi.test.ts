@@ -10,6 +10,7 @@ import * as testing from '../src/testing/index.js';
 describe('public runtime exports', () => {
   it('refund-lifecycle exports exactly these names', () => {
     expect(Object.keys(api).sort()).toEqual([
+      'AccountMismatchError',
       'CURRENT_SCHEMA_VERSION',
       'ConcurrencyError',
       'CreditNoteAlreadyExistsError',
@@ -23,6 +24,7 @@ describe('public runtime exports', () => {
       'RefundableBalanceExceededError',
       'StoreError',
       'TransitionConflictError',
+      'UnexpectedError',
       'ValidationError',
       'VersionConflictError',
       'createRefundLifecycle',
@@ -51,7 +53,7 @@ describe('public runtime exports', () => {
     const errorClasses = Object.entries(api).filter(
       ([name, value]) => typeof value === 'function' && name.endsWith('Error') && name !== 'RefundLifecycleError',
     );
-    expect(errorClasses).toHaveLength(13);
+    expect(errorClasses).toHaveLength(15);
     for (const [, ErrorClass] of errorClasses) {
       expect((ErrorClass as { prototype: unknown }).prototype).toBeInstanceOf(api.RefundLifecycleError);
     }
@@ -67,6 +69,8 @@ describe('public runtime exports', () => {
       new api.DuplicateOutboxEntryError('e').code,
       new api.GatewayError('transient', 'rate_limit', 'slow down').code,
       new api.StoreError(new Error('down')).code,
+      new api.UnexpectedError(new TypeError('a bug')).code,
+      new api.AccountMismatchError('cn_1', 'acct_1', null).code,
       new api.RefundableBalanceExceededError('pi_1', 100, 80, 30).code,
       new api.RefundWindowClosedError('pi_1', 'sepa_debit', '2026-01-01T00:00:00.000Z').code,
     ];

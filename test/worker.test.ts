@@ -3,7 +3,7 @@ import { createRefundLifecycle } from '../src/lifecycle/createRefundLifecycle.js
 import { inMemoryEventStore } from '../src/adapters/inMemoryEventStore.js';
 import { fakeGateway } from '../src/testing/fakeGateway.js';
 import { recordingNotifier } from '../src/testing/recordingNotifier.js';
-import type { StoreError } from '../src/errors.js';
+import type { StoreError, UnexpectedError } from '../src/errors.js';
 
 const actor = { kind: 'user', id: 'u1' } as const;
 
@@ -54,7 +54,7 @@ describe('startDispatching, the long-running worker loop', () => {
         return store.claimOutbox(request);
       },
     };
-    const errors: StoreError[] = [];
+    const errors: Array<StoreError | UnexpectedError> = [];
     const refunds = createRefundLifecycle({ store: flaky, gateway: fakeGateway() });
     const worker = refunds.startDispatching({ intervalMs: 1, onError: (error) => errors.push(error) });
     await vi.waitFor(() => expect(failures).toBe(0));

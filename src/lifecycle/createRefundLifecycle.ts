@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { err, ok, ResultAsync, type Result } from 'neverthrow';
-import { CreditNoteNotFoundError, StoreError, type CommandError, type ValidationError } from '../errors.js';
+import { CreditNoteNotFoundError, StoreError, UnexpectedError, type CommandError, type ValidationError } from '../errors.js';
 import type { StoredEvent } from '../events/envelope.js';
 import { createDispatcher, type DispatchReport } from '../outbox/dispatcher.js';
 import type { EventStore } from '../ports/eventStore.js';
@@ -26,6 +26,7 @@ import type { IssueCreditNoteInput, MarkRefundedInput, ObserveRefundInput, Retry
 import type { RefreshStatusInput } from './commands/refreshStatus.js';
 import { toCreditNoteView, type CreditNoteView } from './creditNoteView.js';
 import { guardedGateway } from './guardedGateway.js';
+import { guardedStore } from './guardedStore.js';
 import { defaultRetryPolicy, type LifecycleDeps, type RetryPolicy } from './deps.js';
 import { creditNoteStreamId, loadCreditNote } from './streams.js';
 
@@ -56,10 +57,18 @@ export type ChargeConfirmationResult = { paymentId: string; changed: boolean; re
 
 const noNotifier: Notifier = { send: async () => {} };
 
-/** Anything thrown below this line is infrastructure failing: it becomes a typed `StoreError`, never a rejection. */
-const boundary = <T, E>(work: () => Promise<Result<T, E>>): ResultAsync<T, E | StoreError> =>
-  new ResultAsync<T, E | StoreError>(
-    work().catch((cause: unknown) => err(cause instanceof StoreError ? cause : new StoreError(cause))),
+/** Failures that are not the command's answer: the store down (`StoreError`) or a bug (`UnexpectedError`). */
+export type InfrastructureError = StoreError | UnexpectedError;
+
+/**
+ * Nothing thrown below this line leaves as a rejection. The store's own
+ * failures arrive as `StoreError` (see `guardedStore`); anything else thrown
+ * is a bug and says so, so an on-call person is never told the database is
+ * down when it is not.
+ */
+export const boundary = <T, E>(work: () => Promise<Result<T, E>>): ResultAsync<T, E | InfrastructureError> =>
+  new ResultAsync<T, E | InfrastructureError>(
+    work().catch((cause: unknown) => err(cause instanceof StoreError ? cause : new UnexpectedError(cause))),
   );
 
 /**
@@ -68,7 +77,7 @@ const boundary = <T, E>(work: () => Promise<Result<T, E>>): ResultAsync<T, E | S
  */
 export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
   const deps: LifecycleDeps = {
-    store: config.store,
+    store: guardedStore(config.store),
     gateway: guardedGateway(config.gateway),
     notifier: config.notifier ?? noNotifier,
     hooks: config.hooks ?? {},
@@ -186,7 +195,7 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
       }),
 
     /** Performs due side effects. Call it from a timer or a worker loop; it is safe to run several at once. */
-    dispatch: (options: DispatchInput = {}): ResultAsync<DispatchReport, ValidationError | StoreError> =>
+    dispatch: (options: DispatchInput = {}): ResultAsync<DispatchReport, ValidationError | InfrastructureError> =>
       boundary(async () => {
         const parsed = validateInput(dispatchInputSchema, options);
         return parsed.isErr() ? err(parsed.error) : ok(await dispatcher.dispatch(parsed.value));
@@ -198,7 +207,7 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
      * Failures go to `onError` and the loop carries on; leases keep several
      * processes running it at once safe.
      */
-    startDispatching: (options: { intervalMs?: number; onError?: (error: StoreError) => void } = {}) => {
+    startDispatching: (options: { intervalMs?: number; onError?: (error: InfrastructureError) => void } = {}) => {
       const intervalMs = options.intervalMs ?? 1_000;
       let stopped = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
