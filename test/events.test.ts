@@ -48,7 +48,7 @@ const validPayloads: Array<[DomainEventType, unknown]> = [
     },
   ],
   ['RefundRequested', { attempt: 1, idempotencyKey: 'cn_1:refund:1', amount: 5000, currency: 'eur' }],
-  ['RefundAccepted', { attempt: 1, processorRefundId: 're_1', processorStatus: 'pending' }],
+  ['RefundAccepted', { attempt: 1, processorRefundId: 're_1', processorStatus: 'pending', pendingReason: 'insufficient_funds' }],
   ['RefundSucceeded', { attempt: 1, processorRefundId: 're_1' }],
   [
     'RefundFailed',
@@ -61,7 +61,7 @@ const validPayloads: Array<[DomainEventType, unknown]> = [
     },
   ],
   ['RetryRequested', {}],
-  ['RefundProgressed', { attempt: 1, processorRefundId: 're_1', processorStatus: 'action_required' }],
+  ['RefundProgressed', { attempt: 1, processorRefundId: 're_1', processorStatus: 'action_required', pendingReason: null }],
   ['MarkedRefundedManually', { reason: 'SEPA transfer', reference: 'BANK-REF-42', method: 'bank_transfer' }],
   ['CreditNoteAttached', { creditNoteId: 'cn_1', amount: 5000, currency: 'eur' }],
   ['ChargeConfirmed', { paymentId: 'pi_1', processor: 'stripe' }],
@@ -81,6 +81,14 @@ const paths = (input: unknown): string[] => {
 };
 
 describe('parseEvent', () => {
+  it('reads a RefundAccepted or RefundProgressed written before pendingReason existed as giving no reason', () => {
+    for (const type of ['RefundAccepted', 'RefundProgressed'] as const) {
+      const old = envelope(type, { attempt: 1, processorRefundId: 're_1', processorStatus: 'pending' });
+
+      expect(parseEvent(old)._unsafeUnwrap().data).toEqual({ attempt: 1, processorRefundId: 're_1', processorStatus: 'pending', pendingReason: null });
+    }
+  });
+
   it.each(validPayloads)('accepts a valid %s and returns it unchanged', (type, data) => {
     const input = envelope(type, data);
 

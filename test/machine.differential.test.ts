@@ -116,6 +116,8 @@ const refundDeferredArb = fc.oneof(
   { arbitrary: transientErrorArb, weight: 2 },
 );
 
+const pendingReasonArb = fc.constantFrom(null, 'charge_pending' as const, 'insufficient_funds' as const, 'processing' as const);
+
 const refundAcceptedArb = fc.record({
   type: fc.constant('RefundAccepted' as const),
   occurredAt: occurredAtArb,
@@ -123,6 +125,7 @@ const refundAcceptedArb = fc.record({
     attempt: attemptArb,
     processorRefundId: processorRefundIdArb,
     processorStatus: fc.constantFrom('pending', 'action_required', 'succeeded', 'failed', 'canceled'),
+    pendingReason: pendingReasonArb,
   }),
 });
 
@@ -133,6 +136,7 @@ const refundProgressedArb = fc.record({
     attempt: attemptArb,
     processorRefundId: processorRefundIdArb,
     processorStatus: fc.constantFrom('pending' as const, 'action_required' as const),
+    pendingReason: pendingReasonArb,
   }),
 });
 

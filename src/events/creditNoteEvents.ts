@@ -7,9 +7,13 @@ import {
   isoTimestampSchema,
   minorAmountSchema,
   paymentRefSchema,
+  processorPendingReasonSchema,
   processorRefundStatusSchema,
   refundMethodSchema,
 } from './primitives.js';
+
+/** Absent from events written before it existed: those read as "no reason given". */
+const pendingReasonField = processorPendingReasonSchema.nullable().default(null);
 
 const attemptSchema = z.number().int().min(1, 'attempts are numbered from 1');
 
@@ -64,6 +68,7 @@ export const refundAcceptedSchema = z.object({
   attempt: attemptSchema,
   processorRefundId: identifierSchema,
   processorStatus: processorRefundStatusSchema,
+  pendingReason: pendingReasonField,
 });
 
 /** The processor reports a new interim status of an accepted refund (e.g. `action_required`). */
@@ -71,6 +76,8 @@ export const refundProgressedSchema = z.object({
   attempt: attemptSchema,
   processorRefundId: identifierSchema,
   processorStatus: z.enum(['pending', 'action_required']),
+  /** Why it is still pending (seed 000's banner: `insufficient_funds` asks the merchant to top up). */
+  pendingReason: pendingReasonField,
 });
 
 export const refundSucceededSchema = z.object({

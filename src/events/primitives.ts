@@ -60,3 +60,13 @@ export type FailureClassification = z.output<typeof failureClassificationSchema>
 /** Processor-neutral refund status (seed 002: one vocabulary for Stripe, Adyen…). */
 export const processorRefundStatusSchema = z.enum(['pending', 'action_required', 'succeeded', 'failed', 'canceled']);
 export type ProcessorRefundStatus = z.output<typeof processorRefundStatusSchema>;
+
+/**
+ * Why an accepted refund is still pending at the processor: the charge it
+ * refunds has not settled (`charge_pending`), the account's balance cannot
+ * cover it (`insufficient_funds`: top it up), or the processor is paying it
+ * out (`processing`). Stripe's `pending_reason` words, which read as
+ * processor-neutral.
+ */
+export const processorPendingReasonSchema = z.enum(['charge_pending', 'insufficient_funds', 'processing']);
+export type ProcessorPendingReason = z.output<typeof processorPendingReasonSchema>;

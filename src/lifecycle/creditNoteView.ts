@@ -1,4 +1,4 @@
-import type { PaymentRef } from '../events/primitives.js';
+import type { PaymentRef, ProcessorPendingReason } from '../events/primitives.js';
 import { machineAccepts } from '../machine/creditNoteMachine.js';
 import {
   isRefundInFlight,
@@ -14,6 +14,38 @@ import {
 /** The buttons a host may show for a credit note now, as the machine allows them. */
 export type CreditNoteAction = 'retry' | 'mark_refunded' | 'refresh';
 
+/**
+ * What the processor's reason for holding an accepted refund as pending asks
+ * of the merchant: seed 000's "Refund in progress" banner, made specific.
+ */
+export type ProcessorNotice = {
+  pendingReason: ProcessorPendingReason;
+  message: string;
+  /** `top_up_balance`: the refund waits for money on the processor account; `none`: it moves on by itself. */
+  recovery: 'top_up_balance' | 'none';
+};
+
+const processorNotices: Readonly<Record<ProcessorPendingReason, Omit<ProcessorNotice, 'pendingReason'>>> = {
+  charge_pending: {
+    message: 'The processor pays the refund out once the original charge has settled; nothing to do.',
+    recovery: 'none',
+  },
+  insufficient_funds: {
+    message:
+      "The processor account's balance cannot cover the refund yet: top up the balance and the refund proceeds by itself.",
+    recovery: 'top_up_balance',
+  },
+  processing: {
+    message: 'The processor is paying the refund out (usually 5–10 business days to appear on the statement).',
+    recovery: 'none',
+  },
+};
+
+export const processorNoticeOf = (refund: RefundAttempt | null): ProcessorNotice | null =>
+  refund?.status === 'accepted' && refund.processorPendingReason !== null
+    ? { pendingReason: refund.processorPendingReason, ...processorNotices[refund.processorPendingReason] }
+    : null;
+
 /** A credit note as a host displays it: its state plus what may be done with it now. */
 export type CreditNoteView = {
   creditNoteId: string;
@@ -27,6 +59,8 @@ export type CreditNoteView = {
   attempt: number;
   refund: RefundAttempt | null;
   pendingReason: PendingReason | null;
+  /** The processor's reason an accepted refund is still pending, with what it asks of the merchant. */
+  processorNotice: ProcessorNotice | null;
   transientError: CreditNoteContext['transientError'];
   failure: RefundFailure | null;
   manual: CreditNoteContext['manual'];
@@ -71,6 +105,7 @@ export const toCreditNoteView = (state: CreditNoteState, version: number): Credi
     attempt: latestAttempt(context),
     refund: context.refund,
     pendingReason: context.pendingReason,
+    processorNotice: processorNoticeOf(context.refund),
     transientError: context.transientError,
     failure: context.failure,
     manual: context.manual,

@@ -17,18 +17,22 @@ export const eventsForObservation = (state: CreditNoteState, refund: ProcessorRe
   if (attempt !== current.attempt) return [];
   // Metadata can be copied onto any refund; only one that refunds this attempt's payment, amount and currency
   // (and, once known, is the very refund the processor accepted) may settle the credit note.
+  const paymentId = state.context.payment?.paymentId;
+  const samePayment = refund.paymentId === paymentId || (paymentId !== undefined && (refund.paymentAliases ?? []).includes(paymentId));
   const sameRefund =
-    refund.paymentId === state.context.payment?.paymentId &&
+    samePayment &&
     refund.amount === current.amount &&
     refund.currency === current.currency &&
     (current.processorRefundId === null || current.processorRefundId === refund.processorRefundId);
   if (!sameRefund) return [];
   const processorRefundId = refund.processorRefundId;
+  // A reason only explains a pending refund; whatever a processor says alongside another status is noise.
+  const pendingReason = refund.status === 'pending' ? (refund.pendingReason ?? null) : null;
   const events: ProposedCreditNoteEvent[] = [
-    { type: 'RefundAccepted', data: { attempt, processorRefundId, processorStatus: refund.status } },
+    { type: 'RefundAccepted', data: { attempt, processorRefundId, processorStatus: refund.status, pendingReason } },
   ];
   if (refund.status === 'pending' || refund.status === 'action_required') {
-    events.push({ type: 'RefundProgressed', data: { attempt, processorRefundId, processorStatus: refund.status } });
+    events.push({ type: 'RefundProgressed', data: { attempt, processorRefundId, processorStatus: refund.status, pendingReason } });
   }
   if (refund.status === 'succeeded') {
     events.push({ type: 'RefundSucceeded', data: { attempt, processorRefundId } });

@@ -1,4 +1,10 @@
-import type { FailureClassification, ManualRefundMethod, PaymentRef, ProcessorRefundStatus } from '../events/primitives.js';
+import type {
+  FailureClassification,
+  ManualRefundMethod,
+  PaymentRef,
+  ProcessorPendingReason,
+  ProcessorRefundStatus,
+} from '../events/primitives.js';
 
 /** `unissued` is the state before the first event; the other six are the lifecycle. */
 export const creditNoteStatuses = ['unissued', 'issued', 'pending', 'requested', 'succeeded', 'failed', 'manual'] as const;
@@ -17,6 +23,8 @@ export type RefundAttempt = {
   currency: string;
   processorRefundId: string | null;
   processorStatus: ProcessorRefundStatus | null;
+  /** Why the processor still holds an accepted refund as pending, when it says. */
+  processorPendingReason: ProcessorPendingReason | null;
   status: 'requested' | 'accepted' | 'in_doubt' | 'succeeded' | 'failed';
   consecutiveFailures: number;
 };

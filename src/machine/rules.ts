@@ -66,7 +66,8 @@ export const guards = {
     context.refund?.status === 'accepted' &&
     context.refund.attempt === event.data.attempt &&
     context.refund.processorRefundId === event.data.processorRefundId &&
-    context.refund.processorStatus !== event.data.processorStatus,
+    (context.refund.processorStatus !== event.data.processorStatus ||
+      context.refund.processorPendingReason !== event.data.pendingReason),
   /**
    * A manual refund while the processor may hold or be paying an attempt would
    * refund the client twice: refresh or retry first, so the attempt settles.
@@ -120,6 +121,7 @@ export const updates = {
         currency: event.data.currency,
         processorRefundId: sameAttempt?.processorRefundId ?? null,
         processorStatus: sameAttempt?.processorStatus ?? null,
+        processorPendingReason: sameAttempt?.processorPendingReason ?? null,
         status: 'requested',
         // A person's retry restarts the automatic backoff of an in-doubt attempt.
         consecutiveFailures: 0,
@@ -141,6 +143,7 @@ export const updates = {
             currency: event.data.currency,
             processorRefundId: event.data.processorRefundId,
             processorStatus: event.data.processorStatus,
+            processorPendingReason: null,
             status: 'accepted',
             consecutiveFailures: 0,
           },
@@ -154,6 +157,7 @@ export const updates = {
             ...context.refund,
             processorRefundId: event.data.processorRefundId,
             processorStatus: event.data.processorStatus,
+            processorPendingReason: event.data.pendingReason,
             status: 'accepted',
           },
           pendingReason: null,
@@ -162,7 +166,14 @@ export const updates = {
   recordProgress: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
     event.type !== 'RefundProgressed' || context.refund === null
       ? context
-      : { ...context, refund: { ...context.refund, processorStatus: event.data.processorStatus } },
+      : {
+          ...context,
+          refund: {
+            ...context.refund,
+            processorStatus: event.data.processorStatus,
+            processorPendingReason: event.data.pendingReason,
+          },
+        },
   recordSuccess: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
     event.type !== 'RefundSucceeded' || context.refund === null
       ? context
@@ -172,6 +183,7 @@ export const updates = {
             ...context.refund,
             processorRefundId: event.data.processorRefundId,
             processorStatus: 'succeeded',
+            processorPendingReason: null,
             status: 'succeeded',
           },
           pendingReason: null,
@@ -187,6 +199,7 @@ export const updates = {
             ...context.refund,
             processorRefundId: event.data.processorRefundId ?? context.refund.processorRefundId,
             processorStatus: 'failed',
+            processorPendingReason: null,
             status: 'failed',
           },
           pendingReason: null,

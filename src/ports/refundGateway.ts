@@ -1,6 +1,6 @@
 import type { Result } from 'neverthrow';
 import type { GatewayError } from '../errors.js';
-import type { FailureClassification, PaymentRef, ProcessorRefundStatus } from '../events/primitives.js';
+import type { FailureClassification, PaymentRef, ProcessorPendingReason, ProcessorRefundStatus } from '../events/primitives.js';
 
 export type CreateRefundRequest = {
   /** `<creditNoteId>:refund:<attempt>`, stored before this call. */
@@ -16,9 +16,13 @@ export type CreateRefundRequest = {
 export type ProcessorRefund = {
   processorRefundId: string;
   paymentId: string;
+  /** Other ids the same payment goes by (Stripe: the charge of an intent, or the intent of a charge). */
+  paymentAliases?: string[];
   amount: number;
   currency: string;
   status: ProcessorRefundStatus;
+  /** Why a `pending` refund waits, when the processor says; absent or null otherwise. */
+  pendingReason?: ProcessorPendingReason | null;
   failure: { reason: string; classification: FailureClassification; message: string } | null;
   metadata: { creditNoteId: string | null; attempt: number | null };
 };
