@@ -265,6 +265,7 @@ describe('hooks', () => {
     expect(fx.hookCalls[0]).toMatchObject({
       hook: 'refundSucceeded',
       idempotencyKey: 'cn_1:hook:refundSucceeded:1',
+      decided: { status: 'succeeded', attempt: 1, processorRefundId: 're_fake_1', failure: null },
       creditNote: { creditNoteId: 'cn_1', status: 'succeeded' },
     });
   });

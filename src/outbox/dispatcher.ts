@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { OutboxClaimLostError } from '../errors.js';
+import { isCreditNoteEvent } from '../events/envelope.js';
 import type { CommandMeta } from '../lifecycle/commandHandler.js';
 import { applyObservation } from '../lifecycle/commands/observeRefund.js';
 import type { ProposedCreditNoteEvent } from '../lifecycle/creditNoteChange.js';
@@ -8,8 +9,16 @@ import { backoffDelayMs, type LifecycleDeps } from '../lifecycle/deps.js';
 import { eventsForObservation } from '../lifecycle/observation.js';
 import { loadCreditNote } from '../lifecycle/streams.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
+import { foldCreditNote } from '../machine/fold.js';
 import type { ClaimedOutboxEntry } from '../ports/eventStore.js';
-import { createRefundPayloadSchema, notifyPayloadSchema, runHookPayloadSchema } from './outboxDrafts.js';
+import {
+  createRefundPayloadSchema,
+  decidedOutcomeOf,
+  decidingVersionOf,
+  notifyPayloadSchema,
+  runHookPayloadSchema,
+  type DecidedOutcome,
+} from './outboxDrafts.js';
 
 export type DispatchReport = {
   /** Side effects performed and recorded. */
@@ -62,10 +71,30 @@ export const createDispatcher = (deps: LifecycleDeps) => {
     return { tally: released.isErr() ? 'lost' : dead ? 'dead' : 'retried', followUps: [] };
   };
 
-  const loadView = async (creditNoteId: string): Promise<CreditNoteView> => {
+  /**
+   * The credit note as it is now, and what the entry's decision was. Entries
+   * written before payloads carried `decided` get it rebuilt by replaying the
+   * stream up to the deciding version their id records; failing that (an id
+   * not of ours), from the current state, stamped with the entry's creation.
+   */
+  const loadNotice = async (
+    entry: ClaimedOutboxEntry,
+    creditNoteId: string,
+    recorded: DecidedOutcome | undefined,
+  ): Promise<{ decided: DecidedOutcome; creditNote: CreditNoteView }> => {
     const loaded = await loadCreditNote(deps.store, creditNoteId);
     if (loaded.isErr()) throw loaded.error;
-    return toCreditNoteView(loaded.value.state, loaded.value.version);
+    const { state, version, events } = loaded.value;
+    const creditNote = toCreditNoteView(state, version);
+    if (recorded !== undefined) return { decided: recorded, creditNote };
+    const decidingVersion = decidingVersionOf(entry);
+    const upTo = decidingVersion === null ? [] : events.filter((event) => event.streamVersion <= decidingVersion);
+    const deciding = upTo.at(-1);
+    if (deciding === undefined || deciding.streamVersion !== decidingVersion) {
+      return { decided: decidedOutcomeOf(state, version, entry.createdAt), creditNote };
+    }
+    const replay = foldCreditNote(upTo.flatMap((event) => (isCreditNoteEvent(event) ? [event] : [])));
+    return { decided: decidedOutcomeOf(replay.state, deciding.streamVersion, deciding.occurredAt), creditNote };
   };
 
   const createRefund = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
@@ -135,14 +164,15 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   };
 
   const notify = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
-    const { creditNoteId, kind, recipient } = notifyPayloadSchema.parse(entry.payload);
+    const { creditNoteId, kind, recipient, decided } = notifyPayloadSchema.parse(entry.payload);
     try {
-      const creditNote = await loadView(creditNoteId);
+      const notice = await loadNotice(entry, creditNoteId, decided);
       await deps.notifier.send({
         idempotencyKey: entry.idempotencyKey,
         kind,
         recipient,
-        creditNote,
+        decided: notice.decided,
+        creditNote: notice.creditNote,
       });
     } catch (error) {
       return release(entry, error);
@@ -151,12 +181,12 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   };
 
   const runHook = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
-    const { creditNoteId, hook } = runHookPayloadSchema.parse(entry.payload);
+    const { creditNoteId, hook, decided } = runHookPayloadSchema.parse(entry.payload);
     const handler = deps.hooks[hook];
     if (handler === undefined) return complete(entry, 'performed');
     try {
-      const creditNote = await loadView(creditNoteId);
-      await handler({ idempotencyKey: entry.idempotencyKey, hook, creditNote });
+      const notice = await loadNotice(entry, creditNoteId, decided);
+      await handler({ idempotencyKey: entry.idempotencyKey, hook, decided: notice.decided, creditNote: notice.creditNote });
     } catch (error) {
       return release(entry, error);
     }
