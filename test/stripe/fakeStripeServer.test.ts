@@ -57,15 +57,18 @@ describe('refunds through the real SDK', () => {
       currency: 'eur',
       payment_intent: payment.id,
       charge: payment.latest_charge,
-      status: 'pending',
-      failure_reason: null,
+      // A card refund settles at creation, as in Stripe's test mode.
+      status: 'succeeded',
       reason: null,
       // Stripe keeps metadata as strings: the SDK sent `metadata[attempt]=1`.
       metadata: { creditNoteId: 'cn_1', attempt: '1' },
     });
 
+    // Fields of other states are absent, as in Stripe: no failure_reason unless failed, no pending_reason unless pending.
+    expect(refund).not.toHaveProperty('failure_reason');
+    expect(refund).not.toHaveProperty('pending_reason');
     const readBack = await stripe.refunds.retrieve(refund.id, {}, onMerchant);
-    expect(readBack).toMatchObject({ id: refund.id, status: 'pending', metadata: { creditNoteId: 'cn_1' } });
+    expect(readBack).toMatchObject({ id: refund.id, status: 'succeeded', metadata: { creditNoteId: 'cn_1' } });
     expect(fake.refunds({ account: 'acct_merchant' }).map((r) => r.id)).toEqual([refund.id]);
     expect(fake.refunds({ account: null })).toEqual([]);
     expect(fake.requests[0]).toMatchObject({
@@ -84,13 +87,13 @@ describe('refunds through the real SDK', () => {
     const options = { ...onMerchant, idempotencyKey: 'cn_1:refund:1' };
 
     const first = await stripe.refunds.create(params, options);
-    fake.setRefundStatus(first.id, 'succeeded');
+    fake.setRefundStatus(first.id, 'failed', 'expired_or_canceled_card');
     const again = await stripe.refunds.create(params, options);
 
     expect(again.id).toBe(first.id);
     expect(again.lastResponse.headers['idempotent-replayed']).toBe('true');
     // Stripe replays the stored answer, not the refund as it is now.
-    expect(again.status).toBe('pending');
+    expect(again.status).toBe('succeeded');
     expect(fake.refunds()).toHaveLength(1);
     expect(fake.requests.map((request) => request.replayed)).toEqual([false, true]);
   });
@@ -203,7 +206,7 @@ describe('scripted trouble', () => {
     const error = await caught(stripe.refunds.create({ payment_intent: payment.id, amount: 1_200 }, options));
     expect(error).toBeInstanceOf(Stripe.errors.StripeConnectionError);
     const [created] = fake.refunds();
-    expect(created).toMatchObject({ amount: 1_200, status: 'pending' });
+    expect(created).toMatchObject({ amount: 1_200, status: 'succeeded' });
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]?.dropped).toBe(true);
 
@@ -420,21 +423,22 @@ describe('the world a test controls', () => {
 
     const refund = fake.createDashboardRefund({ paymentIntent: payment.id, amount: 700 });
 
-    expect(refund).toMatchObject({ amount: 700, metadata: {}, status: 'pending', payment_intent: payment.id });
+    expect(refund).toMatchObject({ amount: 700, metadata: {}, status: 'succeeded', payment_intent: payment.id });
     const events = fake.takeWebhooks().map((w) => w.event);
     expect(events.map((event) => event.type)).toEqual(['refund.created', 'charge.refunded']);
     expect(events.every((event) => event.account === 'acct_merchant' && event.request.id === null)).toBe(true);
-    expect(events[1]?.data.object).toMatchObject({
-      object: 'charge',
-      amount_refunded: 700,
-      refunds: { object: 'list', data: [{ id: refund.id }] },
-    });
+    expect(events[1]?.data.object).toMatchObject({ object: 'charge', amount_refunded: 700 });
+    // Since API version 2022-11-15 the charge in charge.refunded lists no refunds.
+    expect(events[1]?.data.object).not.toHaveProperty('refunds');
+    expect(events[1]?.data.previous_attributes).toEqual({ amount_refunded: 0 });
     expect(() => fake.createDashboardRefund({ paymentIntent: payment.id, amount: 4_301 })).toThrow(/amount_too_large/);
   });
 
   it('settles a refund later: refund.updated, refund.failed and charge.refund.updated', async () => {
     const { fake, stripe, payment, onMerchant } = await connectedPayment();
+    fake.setInitialRefundStatus('pending', { count: 1 });
     const refund = await stripe.refunds.create({ payment_intent: payment.id }, onMerchant);
+    expect(refund).toMatchObject({ status: 'pending', pending_reason: 'processing' });
     fake.takeWebhooks();
 
     fake.setRefundStatus(refund.id, 'failed', 'expired_or_canceled_card');
@@ -443,19 +447,26 @@ describe('the world a test controls', () => {
     expect(events.map((event) => event.type)).toEqual(['refund.updated', 'refund.failed', 'charge.refund.updated']);
     for (const event of events) {
       expect(event.data.object).toMatchObject({ id: refund.id, status: 'failed', failure_reason: 'expired_or_canceled_card' });
-      expect(event.data.previous_attributes).toEqual({ status: 'pending', failure_reason: null });
+      expect(event.data.object).not.toHaveProperty('pending_reason');
+      expect(event.data.previous_attributes).toEqual({
+        status: 'pending',
+        pending_reason: 'processing',
+        failure_reason: null,
+        failure_balance_transaction: null,
+        destination_details: { card: { type: 'pending' } },
+      });
     }
     await expect(stripe.refunds.retrieve(refund.id, {}, onMerchant)).resolves.toMatchObject({ status: 'failed' });
   });
 
   it('creates refunds in the scripted initial status', async () => {
     const { fake, stripe, payment, onMerchant } = await connectedPayment();
-    fake.setInitialRefundStatus('succeeded', { count: 1 });
+    fake.setInitialRefundStatus('pending', { count: 1 });
 
-    const instant = await stripe.refunds.create({ payment_intent: payment.id, amount: 10 }, onMerchant);
+    const held = await stripe.refunds.create({ payment_intent: payment.id, amount: 10 }, onMerchant);
     const usual = await stripe.refunds.create({ payment_intent: payment.id, amount: 10 }, onMerchant);
 
-    expect([instant.status, usual.status]).toEqual(['succeeded', 'pending']);
+    expect([held.status, usual.status]).toEqual(['pending', 'succeeded']);
   });
 });
 
@@ -478,7 +489,7 @@ describe('webhooks', () => {
       account: 'acct_merchant',
       pending_webhooks: 1,
       request: { id: fake.requests[0]?.requestId, idempotency_key: 'cn_1:refund:1' },
-      data: { object: { object: 'refund', amount: 500, status: 'pending' } },
+      data: { object: { object: 'refund', amount: 500, status: 'succeeded' } },
     });
     expect(fake.takeWebhooks()).toEqual([]);
     // A host may fetch the event back instead of trusting the body: it exists on the connected account only.
@@ -632,9 +643,9 @@ describe('the fake server itself', () => {
     const payment = fake.createPaymentIntent({ amount: 100, currency: 'eur' });
     const refund: StripeRefundJson = fake.createDashboardRefund({ paymentIntent: payment.id });
     refund.metadata['tampered'] = 'yes';
-    fake.refunds()[0]!.status = 'succeeded';
+    fake.refunds()[0]!.status = 'failed';
 
-    expect(fake.refunds()[0]).toMatchObject({ status: 'pending', metadata: {} });
+    expect(fake.refunds()[0]).toMatchObject({ status: 'succeeded', metadata: {} });
   });
 });
 

@@ -28,7 +28,8 @@ const storeWithOutages = () => {
 };
 
 const startHostWithFakeStripe = async () => {
-  const fake = await startFakeStripeServer();
+  // The walkthrough settles the card refund by webhook, so it starts pending (Stripe's default settles card refunds at creation).
+  const fake = await startFakeStripeServer({ cardRefundsSettle: 'later' });
   cleanups.push(() => fake.close());
   const stripe = new Stripe('sk_test_123', { ...fake.sdkOptions, maxNetworkRetries: 0 });
   const { store, outage } = storeWithOutages();

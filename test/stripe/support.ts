@@ -34,7 +34,10 @@ export type StripeWorldOptions = {
  * signature timestamps, so time moves for all of them at once.
  */
 export const startStripeWorld = async (options: StripeWorldOptions = {}) => {
-  const fake = await startFakeStripeServer(options.fake);
+  // These tests follow credit notes from `requested` to settled by webhook, so card
+  // refunds here settle later (`setRefundStatus`), not at creation as in Stripe's
+  // default; a test of the default passes `fake: { cardRefundsSettle: 'at_creation' }`.
+  const fake = await startFakeStripeServer({ cardRefundsSettle: 'later', ...options.fake });
   onTestFinished(() => fake.close());
   const stripe = new Stripe('sk_test_123', { ...fake.sdkOptions, maxNetworkRetries: 0 });
   const clock = manualClock('2026-03-02T09:00:00.000Z');

@@ -2,14 +2,21 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { canonicalForm, parseForm, type FormRecord } from './fake/formEncoding.js';
-import { createFakeStripeWorld, type NewPaymentIntent } from './fake/fakeStripeWorld.js';
+import {
+  createFakeStripeWorld,
+  type NewCharge,
+  type NewPaymentIntent,
+  type RefundStatusDetail,
+} from './fake/fakeStripeWorld.js';
 import { createIdempotencyStore } from './fake/idempotency.js';
 import { routeApiRequest } from './fake/routes.js';
 import { createScripts, type DelayScript, type DropScript, type FailureScript } from './fake/scripts.js';
 import { stripeError, type ApiAnswer } from './fake/stripeErrors.js';
 import {
   fakeStripeApiVersion,
+  type RefundPendingReason,
   type RefundStatus,
+  type StripeChargeJson,
   type StripeEventJson,
   type StripePaymentIntentJson,
   type StripeRefundJson,
@@ -51,18 +58,55 @@ export type RecordedRequest = {
   dropped: boolean;
 };
 
+/**
+ * The defaults are today's Stripe (API version {@link fakeStripeApiVersion},
+ * a test-mode account). The behaviour options bring back what older API
+ * versions, or other payment methods and accounts, do.
+ */
 export type FakeStripeServerOptions = {
   /** Default: a random `whsec_…`. */
   webhookSecret?: string;
   /** Written on objects and events; default false. */
   livemode?: boolean;
+  /**
+   * Whether a charge carries its `refunds` list.
+   * - `'expand_only'` (default; API versions since 2022-11-15): only when asked
+   *   for with `expand[]=refunds`. The charge in `charge.refunded` has no
+   *   `refunds` field: a webhook handler must list the charge's refunds
+   *   (`GET /v1/refunds?charge=…`) or rely on the `refund.*` events.
+   * - `'always'` (API versions before 2022-11-15): every charge, in answers
+   *   and in `charge.*` webhooks, lists its refunds (newest first).
+   */
+  chargeRefunds?: 'expand_only' | 'always';
+  /**
+   * When a card refund made without an explicit status settles.
+   * - `'at_creation'` (default; Stripe test mode and most live cards): it is
+   *   created `succeeded`, so `refund.created` already says `succeeded`.
+   * - `'later'`: it is created `pending` (`pending_reason: 'processing'`) and
+   *   settles when the test calls `setRefundStatus`.
+   * Bank debits (`sepa_debit`, `us_bank_account`, `bacs_debit`) always start
+   * `pending`. `setInitialRefundStatus` overrides both for API-made refunds.
+   */
+  cardRefundsSettle?: 'at_creation' | 'later';
+  /**
+   * Which refunds' changes also send `charge.refund.updated` (alongside
+   * `refund.updated`, which every change sends). Stripe documents it "on
+   * selected payment methods" without naming them; captured events show it
+   * for card refunds too (a test-mode card refund going succeeded → failed
+   * with `expired_or_canceled_card`, a live card refund's reference becoming
+   * available), so the default is `'all_methods'`. `'non_card'` and `'never'`
+   * test that a handler does not depend on it.
+   */
+  chargeRefundUpdated?: 'all_methods' | 'non_card' | 'never';
 };
 
 export type FakeStripeServer = Awaited<ReturnType<typeof startFakeStripeServer>>;
 export type { SignedWebhook, WebhookDeliveryOptions, WebhookDeliveryResult, WebhookTarget } from './fake/webhooks.js';
 export type { FailureScript, DelayScript, DropScript, RequestMatch } from './fake/scripts.js';
+export type { NewCharge, NewPaymentIntent, RefundStatusDetail } from './fake/fakeStripeWorld.js';
 export type {
   PaymentMethodType,
+  RefundPendingReason,
   RefundStatus,
   StripeChargeJson,
   StripeErrorJson,
@@ -87,12 +131,21 @@ export const startFakeStripeServer = async (options: FakeStripeServerOptions = {
   const webhookSecret = options.webhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
   let fixedClock: number | null = null;
   const now = () => fixedClock ?? Math.floor(Date.now() / 1000);
-  const world = createFakeStripeWorld({ livemode: options.livemode ?? false, now });
+  const world = createFakeStripeWorld({
+    livemode: options.livemode ?? false,
+    now,
+    behaviour: {
+      ...(options.chargeRefunds ? { chargeRefunds: options.chargeRefunds } : {}),
+      ...(options.cardRefundsSettle ? { cardRefundsSettle: options.cardRefundsSettle } : {}),
+      ...(options.chargeRefundUpdated ? { chargeRefundUpdated: options.chargeRefundUpdated } : {}),
+    },
+  });
   const idempotency = createIdempotencyStore();
   const scripts = createScripts();
   const requests: RecordedRequest[] = [];
   const initialStatuses: RefundStatus[] = [];
-  let defaultInitialStatus: RefundStatus = 'pending';
+  /** Undefined: Stripe's default for the payment method (see `cardRefundsSettle`). */
+  let defaultInitialStatus: RefundStatus | undefined;
   const heldRequests = new Set<() => void>();
   let closed = false;
 
@@ -268,16 +321,35 @@ export const startFakeStripeServer = async (options: FakeStripeServerOptions = {
     // ── the world ────────────────────────────────────────────────────────────
     /** A payment intent and its charge; a succeeded one queues `payment_intent.succeeded`. */
     createPaymentIntent: (input: NewPaymentIntent): StripePaymentIntentJson => world.createPaymentIntent(input),
+    /**
+     * A charge made with the Charges API, without a payment intent (`ch_…`,
+     * `payment_intent: null`); queues `charge.succeeded`. Refund it with
+     * `refunds.create({ charge })`: its refunds carry `payment_intent: null`.
+     */
+    createCharge: (input: NewCharge): StripeChargeJson => world.createCharge(input),
     /** processing → succeeded (a bank debit clears); queues `payment_intent.succeeded`. */
     succeedPaymentIntent: (paymentIntentId: string): StripePaymentIntentJson => world.succeedPaymentIntent(paymentIntentId),
-    /** A refund made outside the library (the dashboard): no metadata. Queues `refund.created` and `charge.refunded`. Throws Stripe's refusal. */
-    createDashboardRefund(input: { paymentIntent: string; amount?: number; account?: string | null }): StripeRefundJson {
+    /**
+     * A refund made outside the library (the dashboard): no metadata. Queues
+     * `refund.created` and `charge.refunded`. Starts as Stripe's default for
+     * the method (a card refund `succeeded`, see `cardRefundsSettle`) unless
+     * `status` says otherwise. Throws Stripe's refusal.
+     */
+    createDashboardRefund(input: {
+      /** A payment intent (`pi_…`) or, for a charge made without one, the charge (`ch_…`). */
+      paymentIntent: string;
+      amount?: number;
+      account?: string | null;
+      status?: RefundStatus;
+      pendingReason?: RefundPendingReason;
+    }): StripeRefundJson {
       const account = input.account !== undefined ? input.account : world.accountOf(input.paymentIntent);
       const outcome = world.createRefund({
         account,
-        paymentIntent: input.paymentIntent,
+        ...(input.paymentIntent.startsWith('pi_') ? { paymentIntent: input.paymentIntent } : { charge: input.paymentIntent }),
         ...(input.amount === undefined ? {} : { amount: input.amount }),
-        status: 'pending',
+        ...(input.status === undefined ? {} : { status: input.status }),
+        ...(input.pendingReason === undefined ? {} : { pendingReason: input.pendingReason }),
       });
       if (!outcome.ok) {
         const { error } = outcome.answer.body as { error: { code?: string; message: string } };
@@ -285,17 +357,30 @@ export const startFakeStripeServer = async (options: FakeStripeServerOptions = {
       }
       return outcome.refund;
     },
-    /** Stripe settles a refund: queues `refund.updated` (+ `refund.failed`) and `charge.refund.updated`. A failure without reason is `unknown`. */
-    setRefundStatus: (refundId: string, status: RefundStatus, failureReason?: string): StripeRefundJson =>
-      world.setRefundStatus(refundId, status, failureReason),
-    /** The charge is disputed: every later refund of it answers 400 `charge_disputed`. */
-    disputeCharge: (paymentIntentId: string): void => world.disputeCharge(paymentIntentId),
     /**
-     * The status refunds created over the API start in (Stripe: `pending`, or `succeeded` at once for many cards).
-     * With `count`, only the next `count` refunds; without, every later one.
+     * Stripe moves a refund on: queues `refund.updated`, `refund.failed` when it
+     * fails, and `charge.refund.updated` (see `chargeRefundUpdated`), each with
+     * `previous_attributes`. Nothing is queued when nothing changed.
+     * `detail` is the failure reason (default `unknown`), or
+     * `{ failureReason?, pendingReason? }`: a pending refund's `pending_reason`
+     * (`processing` by default; `insufficient_funds`, `charge_pending`) can
+     * change on its own, e.g. `setRefundStatus(id, 'pending', { pendingReason: 'insufficient_funds' })`.
      */
-    setInitialRefundStatus(status: 'pending' | 'requires_action' | 'succeeded', options: { count?: number } = {}) {
-      if (options.count === undefined) defaultInitialStatus = status;
+    setRefundStatus: (refundId: string, status: RefundStatus, detail?: string | RefundStatusDetail): StripeRefundJson =>
+      world.setRefundStatus(refundId, status, detail),
+    /** The charge is disputed (named by its payment intent or charge): every later refund of it answers 400 `charge_disputed`. */
+    disputeCharge: (paymentId: string): void => world.disputeCharge(paymentId),
+    /**
+     * The status refunds created over the API start in. By default Stripe's:
+     * `succeeded` for cards (see `cardRefundsSettle`), `pending` for bank
+     * debits. With `count`, only the next `count` refunds; without, every
+     * later one; `null` returns to Stripe's default.
+     */
+    setInitialRefundStatus(status: 'pending' | 'requires_action' | 'succeeded' | null, options: { count?: number } = {}) {
+      if (status === null) {
+        defaultInitialStatus = undefined;
+        initialStatuses.splice(0, initialStatuses.length);
+      } else if (options.count === undefined) defaultInitialStatus = status;
       else initialStatuses.push(...Array.from({ length: options.count }, () => status));
     },
 
@@ -321,11 +406,12 @@ export const startFakeStripeServer = async (options: FakeStripeServerOptions = {
 
     // ── observation ──────────────────────────────────────────────────────────
     /** Refunds, oldest first; `{ account }` keeps one account's (null: the platform's). */
-    refunds(filter: { account?: string | null; paymentIntent?: string } = {}): StripeRefundJson[] {
+    refunds(filter: { account?: string | null; paymentIntent?: string; charge?: string } = {}): StripeRefundJson[] {
       return world
         .allRefunds()
         .filter((refund) => !('account' in filter) || filter.account === undefined || refund.account === filter.account)
         .filter((refund) => filter.paymentIntent === undefined || refund.paymentIntentId === filter.paymentIntent)
+        .filter((refund) => filter.charge === undefined || refund.chargeId === filter.charge)
         .map((refund) => world.refundJson(refund));
     },
     /** Every request received, in order (copies). */

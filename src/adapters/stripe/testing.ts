@@ -12,4 +12,8 @@ export {
   type DelayScript,
   type DropScript,
   type RequestMatch,
+  type NewCharge,
+  type NewPaymentIntent,
+  type RefundStatusDetail,
+  type RefundPendingReason,
 } from './fakeStripeServer.js';

@@ -1,6 +1,7 @@
 import { invalidRequest, resourceMissing, type ApiAnswer } from './stripeErrors.js';
 import {
   fakeStripeApiVersion,
+  type RefundPendingReason,
   type PaymentIntentStatus,
   type PaymentMethodType,
   type RefundReason,
@@ -14,19 +15,24 @@ import {
 } from './stripeJson.js';
 
 /**
- * What the fake Stripe knows: payment intents (each with one charge), refunds,
- * and the events every change queues for webhooks. No HTTP here: the server
- * and the test's direct controls both act through these operations.
+ * What the fake Stripe knows: charges (each made through a payment intent, or
+ * directly with the Charges API and then without one), refunds, and the
+ * events every change queues for webhooks. No HTTP here: the server and the
+ * test's direct controls both act through these operations.
  */
 
-/** A payment intent and its (single) charge, owned by the platform (`account: null`) or a connected account. */
+/** A charge and, when it was made through one, its payment intent; owned by the platform (`account: null`) or a connected account. */
 type PaymentRecord = {
-  id: string;
+  /** The charge's id (`ch_…`). */
   chargeId: string;
+  /** The payment intent's id, or null for a charge made without one. */
+  intentId: string | null;
   account: string | null;
   amount: number;
   currency: string;
   method: PaymentMethodType;
+  paymentMethodId: string;
+  balanceTransaction: string;
   created: number;
   status: PaymentIntentStatus;
   disputed: boolean;
@@ -35,11 +41,16 @@ type PaymentRecord = {
 type RefundRecord = {
   id: string;
   account: string | null;
-  paymentIntentId: string;
+  chargeId: string;
+  /** Null when the charge was made without a payment intent. */
+  paymentIntentId: string | null;
   amount: number;
   currency: string;
   status: RefundStatus;
   failureReason: string | null;
+  failureBalanceTransaction: string | null;
+  pendingReason: RefundPendingReason | null;
+  balanceTransaction: string;
   metadata: Record<string, string>;
   reason: RefundReason | null;
   created: number;
@@ -51,6 +62,22 @@ type RefundRecord = {
 export type ChangeCause = { requestId: string | null; idempotencyKey: string | null };
 const noRequest: ChangeCause = { requestId: null, idempotencyKey: null };
 
+/**
+ * Where the fake departs from today's Stripe on purpose, to play older API
+ * versions or rarer accounts. The server's options document each one.
+ */
+export type FakeStripeBehaviour = {
+  chargeRefunds: 'expand_only' | 'always';
+  cardRefundsSettle: 'at_creation' | 'later';
+  chargeRefundUpdated: 'all_methods' | 'non_card' | 'never';
+};
+
+export const stripeBehaviour: FakeStripeBehaviour = {
+  chargeRefunds: 'expand_only',
+  cardRefundsSettle: 'at_creation',
+  chargeRefundUpdated: 'all_methods',
+};
+
 export type NewPaymentIntent = {
   amount: number;
   currency: string;
@@ -61,6 +88,9 @@ export type NewPaymentIntent = {
   status?: PaymentIntentStatus;
 };
 
+/** A charge made with the Charges API (`ch_…`, no payment intent): its refunds carry `payment_intent: null`. */
+export type NewCharge = Omit<NewPaymentIntent, 'status'>;
+
 export type NewRefund = {
   account: string | null;
   paymentIntent?: string;
@@ -68,8 +98,14 @@ export type NewRefund = {
   amount?: number;
   reason?: RefundReason | null;
   metadata?: Record<string, string>;
+  /** Default: Stripe's for the payment method (see `cardRefundsSettle`); bank debits start `pending`. */
   status?: RefundStatus;
+  /** For a pending refund; default `processing`. */
+  pendingReason?: RefundPendingReason;
 };
+
+/** What else changes with a refund's status: `failureReason` for `failed` (default `unknown`), `pendingReason` for `pending` (default `processing`). */
+export type RefundStatusDetail = { failureReason?: string; pendingReason?: RefundPendingReason };
 
 export type RefundOutcome = { ok: true; refund: StripeRefundJson } | { ok: false; answer: ApiAnswer };
 
@@ -80,9 +116,39 @@ const holdsFunds = (status: RefundStatus) => status === 'pending' || status === 
 const within = (expand: readonly string[], field: string) =>
   expand.filter((path) => path.startsWith(`${field}.`)).map((path) => path.slice(field.length + 1));
 
-export const createFakeStripeWorld = (options: { livemode: boolean; now: () => number }) => {
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Stripe's `previous_attributes`: the old value of every field that changed,
+ * nested objects only down to what changed in them, and `null` for a field
+ * that was absent before.
+ */
+export const previousAttributes = (before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> => {
+  const previous: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const old = before[key];
+    const now = after[key];
+    if (JSON.stringify(old) === JSON.stringify(now)) continue;
+    previous[key] = isPlainObject(old) && isPlainObject(now) ? previousAttributes(old, now) : (old ?? null);
+  }
+  return previous;
+};
+
+const cardDetails = {
+  brand: 'visa',
+  country: 'US',
+  exp_month: 12,
+  exp_year: 2034,
+  funding: 'credit',
+  last4: '4242',
+  network: 'visa',
+};
+
+export const createFakeStripeWorld = (options: { livemode: boolean; now: () => number; behaviour?: Partial<FakeStripeBehaviour> }) => {
+  const behaviour: FakeStripeBehaviour = { ...stripeBehaviour, ...options.behaviour };
   const payments = new Map<string, PaymentRecord>();
-  const paymentByCharge = new Map<string, string>();
+  const chargeByIntent = new Map<string, string>();
   const refunds = new Map<string, RefundRecord>();
   const allEvents: StripeEventJson[] = [];
   const webhookQueue: StripeEventJson[] = [];
@@ -94,37 +160,76 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
     return `${prefix}_fake_${n}`;
   };
 
-  const refundsOf = (paymentIntentId: string) =>
+  const refundsOf = (chargeId: string) =>
     [...refunds.values()]
-      .filter((refund) => refund.paymentIntentId === paymentIntentId)
+      .filter((refund) => refund.chargeId === chargeId)
       .sort((a, b) => b.created - a.created || b.sequence - a.sequence);
 
   const amountRefunded = (payment: PaymentRecord) =>
-    refundsOf(payment.id)
+    refundsOf(payment.chargeId)
       .filter((refund) => holdsFunds(refund.status))
       .reduce((sum, refund) => sum + refund.amount, 0);
 
-  const methodDetails = (method: PaymentMethodType) => ({ type: method, [method]: {} });
+  const methodDetails = (method: PaymentMethodType) => ({ type: method, [method]: method === 'card' ? { ...cardDetails } : {} });
+
+  /**
+   * A card refund: `pending` while pending, `refund` once with the network
+   * (its acquirer reference comes later). An ACH debit is refunded by bank
+   * transfer (`us_bank_transfer`). Stripe's published types name no
+   * destination for SEPA or Bacs debits; the fake uses the method's name.
+   */
+  const destinationDetails = (method: PaymentMethodType, status: RefundStatus): StripeRefundJson['destination_details'] => {
+    if (method === 'card') {
+      return {
+        card: { reference: null, reference_status: 'pending', reference_type: 'acquirer_reference_number', type: status === 'pending' ? 'pending' : 'refund' },
+        type: 'card',
+      };
+    }
+    if (method === 'us_bank_account') return { type: 'us_bank_transfer', us_bank_transfer: { reference: null, reference_status: 'pending' } };
+    return { type: method, [method]: {} };
+  };
 
   const refundJson = (refund: RefundRecord, expand: readonly string[] = []): StripeRefundJson => {
-    const payment = payments.get(refund.paymentIntentId)!;
+    const payment = payments.get(refund.chargeId)!;
     return {
       id: refund.id,
       object: 'refund',
       amount: refund.amount,
-      balance_transaction: null,
+      balance_transaction: refund.balanceTransaction,
       charge: expand.includes('charge') ? chargeJson(payment, within(expand, 'charge')) : payment.chargeId,
       created: refund.created,
       currency: refund.currency,
-      destination_details: methodDetails(payment.method),
-      failure_reason: refund.failureReason,
+      customer: null,
+      customer_account: null,
+      destination_details: destinationDetails(payment.method, refund.status),
+      ...(refund.status === 'failed'
+        ? { failure_balance_transaction: refund.failureBalanceTransaction ?? '', failure_reason: refund.failureReason ?? 'unknown' }
+        : {}),
       metadata: { ...refund.metadata },
-      payment_intent: expand.includes('payment_intent')
-        ? paymentIntentJson(payment, within(expand, 'payment_intent'))
-        : payment.id,
+      ...(refund.status === 'requires_action'
+        ? {
+            next_action: {
+              type: 'display_details' as const,
+              display_details: {
+                email_sent: { email_sent_at: refund.created, email_sent_to: 'customer@example.com' },
+                expires_at: refund.created + 45 * 24 * 3600,
+              },
+            },
+          }
+        : {}),
+      payment_intent:
+        payment.intentId === null
+          ? null
+          : expand.includes('payment_intent')
+            ? paymentIntentJson(payment, within(expand, 'payment_intent'))
+            : payment.intentId,
+      payment_method: payment.paymentMethodId,
+      ...(refund.status === 'pending' ? { pending_reason: refund.pendingReason ?? 'processing' } : {}),
       reason: refund.reason,
       receipt_number: null,
+      source_transfer_reversal: null,
       status: refund.status,
+      transfer_reversal: null,
     };
   };
 
@@ -138,40 +243,73 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
 
   const chargeJson = (payment: PaymentRecord, expand: readonly string[] = []): StripeChargeJson => {
     const refunded = amountRefunded(payment);
+    const succeeded = payment.status === 'succeeded';
     return {
       id: payment.chargeId,
       object: 'charge',
       amount: payment.amount,
-      amount_captured: payment.amount,
+      amount_captured: succeeded ? payment.amount : 0,
       amount_refunded: refunded,
+      application_fee_amount: null,
+      balance_transaction: succeeded ? payment.balanceTransaction : null,
+      billing_details: {
+        address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
+        email: null,
+        name: null,
+        phone: null,
+      },
+      calculated_statement_descriptor: 'FAKE STRIPE',
+      captured: succeeded,
       created: payment.created,
       currency: payment.currency,
+      customer: null,
+      description: null,
       disputed: payment.disputed,
+      failure_code: null,
+      failure_message: null,
       livemode: options.livemode,
-      paid: payment.status === 'succeeded',
-      payment_intent: payment.id,
+      metadata: {},
+      outcome: succeeded
+        ? { network_status: 'approved_by_network', reason: null, risk_level: 'normal', seller_message: 'Payment complete.', type: 'authorized' }
+        : null,
+      paid: succeeded,
+      payment_intent: payment.intentId,
+      payment_method: payment.paymentMethodId,
       payment_method_details: methodDetails(payment.method),
+      receipt_url: null,
       refunded: refunded >= payment.amount,
-      status: payment.status === 'succeeded' ? 'succeeded' : 'pending',
-      ...(expand.includes('refunds')
-        ? { refunds: refundList(refundsOf(payment.id), `/v1/charges/${payment.chargeId}/refunds`, within(expand, 'refunds.data')) }
+      status: succeeded ? 'succeeded' : 'pending',
+      ...(expand.includes('refunds') || behaviour.chargeRefunds === 'always'
+        ? { refunds: refundList(refundsOf(payment.chargeId), `/v1/charges/${payment.chargeId}/refunds`, within(expand, 'refunds.data')) }
         : {}),
     };
   };
 
-  const paymentIntentJson = (payment: PaymentRecord, expand: readonly string[] = []): StripePaymentIntentJson => ({
-    id: payment.id,
-    object: 'payment_intent',
-    amount: payment.amount,
-    amount_received: payment.status === 'succeeded' ? payment.amount : 0,
-    created: payment.created,
-    currency: payment.currency,
-    latest_charge: expand.includes('latest_charge') ? chargeJson(payment, within(expand, 'latest_charge')) : payment.chargeId,
-    livemode: options.livemode,
-    metadata: {},
-    payment_method_types: [payment.method],
-    status: payment.status,
-  });
+  const paymentIntentJson = (payment: PaymentRecord, expand: readonly string[] = []): StripePaymentIntentJson => {
+    if (payment.intentId === null) throw new Error(`fake Stripe: charge ${payment.chargeId} has no payment intent`);
+    return {
+      id: payment.intentId,
+      object: 'payment_intent',
+      amount: payment.amount,
+      amount_capturable: 0,
+      amount_received: payment.status === 'succeeded' ? payment.amount : 0,
+      capture_method: 'automatic',
+      client_secret: `${payment.intentId}_secret_fake`,
+      confirmation_method: 'automatic',
+      created: payment.created,
+      currency: payment.currency,
+      customer: null,
+      description: null,
+      last_payment_error: null,
+      latest_charge: expand.includes('latest_charge') ? chargeJson(payment, within(expand, 'latest_charge')) : payment.chargeId,
+      livemode: options.livemode,
+      metadata: {},
+      next_action: null,
+      payment_method: payment.paymentMethodId,
+      payment_method_types: [payment.method],
+      status: payment.status,
+    };
+  };
 
   const queueEvent = (
     type: StripeEventType,
@@ -196,9 +334,16 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
     webhookQueue.push(structuredClone(event));
   };
 
-  const paymentOrThrow = (id: string) => {
-    const payment = payments.get(id);
+  const intentOrThrow = (id: string) => {
+    const chargeId = chargeByIntent.get(id);
+    const payment = chargeId === undefined ? undefined : payments.get(chargeId);
     if (!payment) throw new Error(`fake Stripe: no payment intent ${id}`);
+    return payment;
+  };
+  /** A payment by its payment intent's or its charge's id. */
+  const paymentOrThrow = (id: string) => {
+    const payment = payments.get(id) ?? payments.get(chargeByIntent.get(id) ?? '');
+    if (!payment) throw new Error(`fake Stripe: no payment intent or charge ${id}`);
     return payment;
   };
   const refundOrThrow = (id: string) => {
@@ -209,48 +354,88 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
 
   /** Finds a payment the caller's account can see: another account's objects do not exist for it. */
   const visiblePayment = (account: string | null, ref: { paymentIntent?: string; charge?: string }) => {
-    const id = ref.paymentIntent ?? paymentByCharge.get(ref.charge ?? '');
-    const payment = id === undefined ? undefined : payments.get(id);
+    const chargeId = ref.paymentIntent !== undefined ? chargeByIntent.get(ref.paymentIntent) : ref.charge;
+    const payment = chargeId === undefined ? undefined : payments.get(chargeId);
     return payment && payment.account === account ? payment : undefined;
+  };
+
+  const newPayment = (input: NewPaymentIntent, withIntent: boolean): PaymentRecord => {
+    const payment: PaymentRecord = {
+      intentId: withIntent ? nextId('pi') : null,
+      chargeId: nextId('ch'),
+      account: input.account ?? null,
+      amount: input.amount,
+      currency: input.currency.toLowerCase(),
+      method: input.method ?? 'card',
+      paymentMethodId: nextId('pm'),
+      balanceTransaction: nextId('txn'),
+      created: input.created ?? options.now(),
+      status: input.status ?? 'succeeded',
+      disputed: false,
+    };
+    payments.set(payment.chargeId, payment);
+    if (payment.intentId !== null) chargeByIntent.set(payment.intentId, payment.chargeId);
+    return payment;
+  };
+
+  /** The status a new refund starts in when nobody says: card refunds settle at creation (unless `cardRefundsSettle: 'later'`), bank debits start pending. */
+  const defaultRefundStatus = (method: PaymentMethodType): RefundStatus =>
+    method === 'card' && behaviour.cardRefundsSettle === 'at_creation' ? 'succeeded' : 'pending';
+
+  /** Whether Stripe sends `charge.refund.updated` for a refund of this method (see `chargeRefundUpdated`). */
+  const sendsChargeRefundUpdated = (method: PaymentMethodType) =>
+    behaviour.chargeRefundUpdated === 'all_methods' || (behaviour.chargeRefundUpdated === 'non_card' && method !== 'card');
+
+  /** Records a refund change and queues what Stripe sends for it: `refund.updated` (+ `refund.failed`) and `charge.refund.updated`. */
+  const changeRefund = (refund: RefundRecord, change: (refund: RefundRecord) => void): StripeRefundJson => {
+    const before = refundJson(refund);
+    change(refund);
+    const after = refundJson(refund);
+    const previous = previousAttributes(before, after);
+    if (Object.keys(previous).length === 0) return after;
+    const method = payments.get(refund.chargeId)!.method;
+    queueEvent('refund.updated', refund.account, after, noRequest, previous);
+    if (refund.status === 'failed' && before.status !== 'failed') {
+      queueEvent('refund.failed', refund.account, refundJson(refund), noRequest, previous);
+    }
+    if (sendsChargeRefundUpdated(method)) queueEvent('charge.refund.updated', refund.account, refundJson(refund), noRequest, previous);
+    return refundJson(refund);
   };
 
   return {
     now: options.now,
+    behaviour,
     paymentIntentJson,
     chargeJson,
     refundJson,
     refundList,
 
     createPaymentIntent(input: NewPaymentIntent): StripePaymentIntentJson {
-      const payment: PaymentRecord = {
-        id: nextId('pi'),
-        chargeId: nextId('ch'),
-        account: input.account ?? null,
-        amount: input.amount,
-        currency: input.currency.toLowerCase(),
-        method: input.method ?? 'card',
-        created: input.created ?? options.now(),
-        status: input.status ?? 'succeeded',
-        disputed: false,
-      };
-      payments.set(payment.id, payment);
-      paymentByCharge.set(payment.chargeId, payment.id);
+      const payment = newPayment(input, true);
       if (payment.status === 'succeeded') {
         queueEvent('payment_intent.succeeded', payment.account, paymentIntentJson(payment), noRequest);
       }
       return paymentIntentJson(payment);
     },
 
+    /** A charge made with the Charges API: no payment intent; queues `charge.succeeded`. */
+    createCharge(input: NewCharge): StripeChargeJson {
+      const payment = newPayment({ ...input, status: 'succeeded' }, false);
+      queueEvent('charge.succeeded', payment.account, chargeJson(payment), noRequest);
+      return chargeJson(payment);
+    },
+
     succeedPaymentIntent(id: string): StripePaymentIntentJson {
-      const payment = paymentOrThrow(id);
+      const payment = intentOrThrow(id);
       if (payment.status !== 'processing') throw new Error(`fake Stripe: ${id} is ${payment.status}, not processing`);
       payment.status = 'succeeded';
       queueEvent('payment_intent.succeeded', payment.account, paymentIntentJson(payment), noRequest, { status: 'processing' });
       return paymentIntentJson(payment);
     },
 
-    disputeCharge(paymentIntentId: string) {
-      paymentOrThrow(paymentIntentId).disputed = true;
+    /** Disputes a payment, named by its payment intent or its charge. */
+    disputeCharge(paymentId: string) {
+      paymentOrThrow(paymentId).disputed = true;
     },
 
     /** Stripe's checks for a new refund, in the order it reports them; on success the refund exists and its events are queued. */
@@ -263,12 +448,12 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
         return { ok: false, answer };
       }
       if (input.paymentIntent && input.charge && input.charge !== payment.chargeId) {
-        return { ok: false, answer: invalidRequest(undefined, `Charge ${input.charge} does not belong to PaymentIntent ${payment.id}.`, 'charge') };
+        return { ok: false, answer: invalidRequest(undefined, `Charge ${input.charge} does not belong to PaymentIntent ${input.paymentIntent}.`, 'charge') };
       }
       if (payment.status !== 'succeeded') {
         return {
           ok: false,
-          answer: invalidRequest('charge_not_refundable', `This PaymentIntent (${payment.id}) does not have a successful charge to refund.`, 'payment_intent'),
+          answer: invalidRequest('charge_not_refundable', `This PaymentIntent (${payment.intentId}) does not have a successful charge to refund.`, 'payment_intent'),
         };
       }
       if (payment.disputed) {
@@ -290,14 +475,20 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
           ),
         };
       }
+      const chargeBefore = chargeJson(payment);
+      const status = input.status ?? defaultRefundStatus(payment.method);
       const refund: RefundRecord = {
         id: nextId('re'),
         account: payment.account,
-        paymentIntentId: payment.id,
+        chargeId: payment.chargeId,
+        paymentIntentId: payment.intentId,
         amount,
         currency: payment.currency,
-        status: input.status ?? 'pending',
-        failureReason: null,
+        status,
+        failureReason: status === 'failed' ? 'unknown' : null,
+        failureBalanceTransaction: status === 'failed' ? nextId('txn') : null,
+        pendingReason: status === 'pending' ? (input.pendingReason ?? 'processing') : null,
+        balanceTransaction: nextId('txn'),
         metadata: { ...(input.metadata ?? {}) },
         reason: input.reason ?? null,
         created: options.now(),
@@ -305,31 +496,30 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
       };
       refunds.set(refund.id, refund);
       queueEvent('refund.created', payment.account, refundJson(refund), cause);
-      queueEvent('charge.refunded', payment.account, chargeJson(payment, ['refunds']), cause, {
-        amount_refunded: refundedBefore,
-        refunded: false,
-      });
+      const chargeAfter = chargeJson(payment);
+      queueEvent('charge.refunded', payment.account, chargeAfter, cause, previousAttributes(chargeBefore, chargeAfter));
       return { ok: true, refund: refundJson(refund) };
     },
 
-    /** The bank or Stripe settles a refund: queues `refund.updated` (+ `refund.failed`) and `charge.refund.updated`. */
-    setRefundStatus(id: string, status: RefundStatus, failureReason?: string): StripeRefundJson {
+    /**
+     * The bank or Stripe moves a refund on: queues `refund.updated`, `refund.failed`
+     * when it fails, and `charge.refund.updated` (see `chargeRefundUpdated`). A
+     * string third argument is the failure reason (the older signature).
+     */
+    setRefundStatus(id: string, status: RefundStatus, detail: string | RefundStatusDetail = {}): StripeRefundJson {
       const refund = refundOrThrow(id);
-      const previous: Record<string, unknown> = {};
-      const nextFailure = status === 'failed' ? (failureReason ?? 'unknown') : (failureReason ?? null);
-      if (refund.status !== status) previous['status'] = refund.status;
-      if (refund.failureReason !== nextFailure) previous['failure_reason'] = refund.failureReason;
-      refund.status = status;
-      refund.failureReason = nextFailure;
-      if (Object.keys(previous).length === 0) return refundJson(refund);
-      queueEvent('refund.updated', refund.account, refundJson(refund), noRequest, previous);
-      if (status === 'failed') queueEvent('refund.failed', refund.account, refundJson(refund), noRequest, previous);
-      queueEvent('charge.refund.updated', refund.account, refundJson(refund), noRequest, previous);
-      return refundJson(refund);
+      const { failureReason, pendingReason } = typeof detail === 'string' ? { failureReason: detail, pendingReason: undefined } : detail;
+      return changeRefund(refund, (record) => {
+        const wasFailed = record.status === 'failed';
+        record.status = status;
+        record.failureReason = status === 'failed' ? (failureReason ?? (wasFailed ? record.failureReason : null) ?? 'unknown') : null;
+        record.failureBalanceTransaction = status === 'failed' ? (record.failureBalanceTransaction ?? nextId('txn')) : null;
+        record.pendingReason = status === 'pending' ? (pendingReason ?? record.pendingReason ?? 'processing') : null;
+      });
     },
 
-    /** The account a payment intent belongs to (null: the platform). */
-    accountOf: (paymentIntentId: string) => paymentOrThrow(paymentIntentId).account,
+    /** The account a payment (named by its payment intent or its charge) belongs to (null: the platform). */
+    accountOf: (paymentId: string) => paymentOrThrow(paymentId).account,
     findPaymentIntent: (account: string | null, id: string) => visiblePayment(account, { paymentIntent: id }),
     findCharge: (account: string | null, id: string) => visiblePayment(account, { charge: id }),
     findRefund(account: string | null, id: string) {
@@ -337,10 +527,10 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
       return refund && refund.account === account ? refund : undefined;
     },
 
-    /** Refunds an account sees, newest first, optionally of one payment. */
-    listRefunds(account: string | null, paymentIntentId?: string): RefundRecord[] {
+    /** Refunds an account sees, newest first, optionally of one charge. */
+    listRefunds(account: string | null, chargeId?: string): RefundRecord[] {
       return [...refunds.values()]
-        .filter((refund) => refund.account === account && (paymentIntentId === undefined || refund.paymentIntentId === paymentIntentId))
+        .filter((refund) => refund.account === account && (chargeId === undefined || refund.chargeId === chargeId))
         .sort((a, b) => b.created - a.created || b.sequence - a.sequence);
     },
 

@@ -65,7 +65,7 @@ const readMetadata = (value: FormValue | undefined): { ok: true; metadata: Recor
   return { ok: true, metadata };
 };
 
-const createRefund = (world: FakeStripeWorld, request: ApiRequest, initialStatus: () => RefundStatus): RoutedAnswer => {
+const createRefund = (world: FakeStripeWorld, request: ApiRequest, initialStatus: () => RefundStatus | undefined): RoutedAnswer => {
   const { params } = request;
   const unknown = unknownParam(params, [
     'amount', 'charge', 'currency', 'customer', 'expand', 'instructions_email', 'metadata', 'origin',
@@ -101,7 +101,7 @@ const createRefund = (world: FakeStripeWorld, request: ApiRequest, initialStatus
       ...(rawAmount === undefined ? {} : { amount: Number(rawAmount) }),
       reason: (reason as RefundReason | undefined) ?? null,
       metadata: metadata.metadata,
-      status: initialStatus(),
+      ...statusOf(initialStatus()),
     },
     request.cause,
   );
@@ -109,6 +109,8 @@ const createRefund = (world: FakeStripeWorld, request: ApiRequest, initialStatus
   const refund = world.findRefund(request.account, outcome.refund.id)!;
   return found(world.refundJson(refund, expand));
 };
+
+const statusOf = (status: RefundStatus | undefined) => (status === undefined ? {} : { status });
 
 const listRefunds = (world: FakeStripeWorld, request: ApiRequest): RoutedAnswer => {
   const { params, account } = request;
@@ -123,20 +125,21 @@ const listRefunds = (world: FakeStripeWorld, request: ApiRequest): RoutedAnswer 
   const invalid = badExpansion('refund_list', expand);
   if (invalid) return notKept(invalidRequest(undefined, `This property cannot be expanded (${invalid}).`, 'expand'));
 
-  let paymentIntentId: string | undefined;
+  let chargeId: string | undefined;
   const paymentIntent = text(params['payment_intent']);
   const charge = text(params['charge']);
   if (paymentIntent !== undefined) {
-    if (!world.findPaymentIntent(account, paymentIntent)) return kept(resourceMissing('payment_intent', paymentIntent, 'payment_intent'));
-    paymentIntentId = paymentIntent;
+    const payment = world.findPaymentIntent(account, paymentIntent);
+    if (!payment) return kept(resourceMissing('payment_intent', paymentIntent, 'payment_intent'));
+    chargeId = payment.chargeId;
   } else if (charge !== undefined) {
     const payment = world.findCharge(account, charge);
     if (!payment) return kept(resourceMissing('charge', charge, 'charge'));
-    paymentIntentId = payment.id;
+    chargeId = payment.chargeId;
   }
 
   // Newest first; `starting_after` pages towards older refunds, `ending_before` towards newer ones.
-  const all: RefundRecord[] = world.listRefunds(account, paymentIntentId);
+  const all: RefundRecord[] = world.listRefunds(account, chargeId);
   const startingAfter = text(params['starting_after']);
   const endingBefore = text(params['ending_before']);
   let page: RefundRecord[];
@@ -158,7 +161,11 @@ const listRefunds = (world: FakeStripeWorld, request: ApiRequest): RoutedAnswer 
 };
 
 /** Answers one API request; unknown routes get Stripe's 404. */
-export const routeApiRequest = (world: FakeStripeWorld, request: ApiRequest, initialRefundStatus: () => RefundStatus): RoutedAnswer => {
+export const routeApiRequest = (
+  world: FakeStripeWorld,
+  request: ApiRequest,
+  initialRefundStatus: () => RefundStatus | undefined,
+): RoutedAnswer => {
   const { method, path, params, account } = request;
   const [, version, resource, id, extra] = path.split('/');
   if (version !== 'v1' || extra !== undefined) return notKept(unrecognizedUrl(method, path));

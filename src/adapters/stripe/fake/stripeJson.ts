@@ -19,21 +19,59 @@ export type StripeList<T> = {
   total_count?: number;
 };
 
+/** Why a refund is pending (API versions since 2025-04-30); absent unless the refund is `pending`. */
+export type RefundPendingReason = 'charge_pending' | 'insufficient_funds' | 'processing';
+
+/**
+ * A card refund's `destination_details.card`: `type` is `pending` while the
+ * refund is pending, `refund` once sent to the card network (with a reference
+ * that becomes available later), or `reversal` when the authorisation itself
+ * was reversed before settlement.
+ */
+export type CardRefundDestination = {
+  reference: string | null;
+  reference_status: 'pending' | 'available' | 'unavailable';
+  reference_type: 'acquirer_reference_number';
+  type: 'pending' | 'refund' | 'reversal';
+};
+
+/** `{ type: 'card', card: {...} }`, or for a bank debit `{ type: 'us_bank_transfer', us_bank_transfer: {...} }` and the like. */
+export type RefundDestinationDetails = { type: string } & Record<string, unknown>;
+
+/**
+ * A Refund. As in Stripe, fields that only mean something in one state are
+ * absent otherwise: `failure_reason` and `failure_balance_transaction` only on
+ * a failed refund, `pending_reason` only on a pending one, `next_action` only
+ * on one that `requires_action`.
+ */
 export type StripeRefundJson = {
   id: string;
   object: 'refund';
   amount: number;
   balance_transaction: string | null;
-  charge: string | StripeChargeJson;
+  /** Null only for refunds that are not of a charge (customer balance); the fake always has one. */
+  charge: string | StripeChargeJson | null;
   created: number;
   currency: string;
-  destination_details: { type: PaymentMethodType } & Record<string, unknown>;
-  failure_reason: string | null;
+  customer: string | null;
+  customer_account: string | null;
+  destination_details: RefundDestinationDetails;
+  failure_balance_transaction?: string;
+  failure_reason?: string;
   metadata: Record<string, string>;
-  payment_intent: string | StripePaymentIntentJson;
+  next_action?: {
+    type: 'display_details';
+    display_details: { email_sent: { email_sent_at: number; email_sent_to: string }; expires_at: number };
+  };
+  /** Null for a refund of a charge made without a payment intent (Charges API). */
+  payment_intent: string | StripePaymentIntentJson | null;
+  payment_method: string | null;
+  pending_reason?: RefundPendingReason;
   reason: RefundReason | null;
   receipt_number: string | null;
+  source_transfer_reversal: string | null;
   status: RefundStatus;
+  transfer_reversal: string | null;
 };
 
 export type StripeChargeJson = {
@@ -42,16 +80,39 @@ export type StripeChargeJson = {
   amount: number;
   amount_captured: number;
   amount_refunded: number;
+  application_fee_amount: number | null;
+  balance_transaction: string | null;
+  billing_details: {
+    address: Record<'city' | 'country' | 'line1' | 'line2' | 'postal_code' | 'state', string | null>;
+    email: string | null;
+    name: string | null;
+    phone: string | null;
+  };
+  calculated_statement_descriptor: string | null;
+  captured: boolean;
   created: number;
   currency: string;
+  customer: string | null;
+  description: string | null;
   disputed: boolean;
+  failure_code: string | null;
+  failure_message: string | null;
   livemode: boolean;
+  metadata: Record<string, string>;
+  outcome: { network_status: string; reason: string | null; risk_level: string; seller_message: string; type: string } | null;
   paid: boolean;
-  payment_intent: string;
+  /** Null for a charge made with the Charges API, without a payment intent. */
+  payment_intent: string | null;
+  payment_method: string | null;
   payment_method_details: { type: PaymentMethodType } & Record<string, unknown>;
+  receipt_url: string | null;
   refunded: boolean;
   status: 'succeeded' | 'pending';
-  /** Present in `charge.*` webhooks and when expanded (`expand[]=refunds`), as in API versions since 2022-11-15. */
+  /**
+   * Only with `expand[]=refunds`: Stripe stopped including it by default
+   * (answers and `charge.*` webhooks alike) in API version 2022-11-15. The
+   * fake's `chargeRefunds: 'always'` option brings back the older behaviour.
+   */
   refunds?: StripeList<StripeRefundJson>;
 };
 
@@ -59,18 +120,28 @@ export type StripePaymentIntentJson = {
   id: string;
   object: 'payment_intent';
   amount: number;
+  amount_capturable: number;
   amount_received: number;
+  capture_method: 'automatic' | 'automatic_async' | 'manual';
+  client_secret: string | null;
+  confirmation_method: 'automatic' | 'manual';
   created: number;
   currency: string;
-  latest_charge: string | StripeChargeJson;
+  customer: string | null;
+  description: string | null;
+  last_payment_error: Record<string, unknown> | null;
+  latest_charge: string | StripeChargeJson | null;
   livemode: boolean;
   metadata: Record<string, string>;
+  next_action: Record<string, unknown> | null;
+  payment_method: string | null;
   payment_method_types: PaymentMethodType[];
   status: PaymentIntentStatus;
 };
 
 export type StripeEventType =
   | 'payment_intent.succeeded'
+  | 'charge.succeeded'
   | 'refund.created'
   | 'refund.updated'
   | 'refund.failed'
