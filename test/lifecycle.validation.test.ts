@@ -176,9 +176,10 @@ describe('observeRefund refuses bad input', () => {
   });
   it.each<[string, string, unknown]>([
     [
+      // A refund never recorded on a credit note: only its metadata could name one.
       'metadata naming no credit note',
       'refund.metadata.creditNoteId',
-      withRefund({ metadata: { creditNoteId: null, attempt: 1 } }),
+      withRefund({ processorRefundId: 're_never_recorded', metadata: { creditNoteId: null, attempt: 1 } }),
     ],
     ['a fractional amount', 'refund.amount', withRefund({ amount: 12.5 })],
     ['a five-letter currency', 'refund.currency', withRefund({ currency: 'euros' })],
@@ -247,7 +248,7 @@ describe('a credit note that does not exist', () => {
       'observeRefund (a webhook for a refund made elsewhere)',
       (id) =>
         fx.lifecycle.observeRefund({
-          refund: { ...settledRefund(), metadata: { creditNoteId: id, attempt: 1 } },
+          refund: { ...settledRefund(), processorRefundId: 're_never_recorded', metadata: { creditNoteId: id, attempt: 1 } },
           source: 'webhook',
         } as never),
     ],

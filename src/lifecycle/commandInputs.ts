@@ -9,6 +9,7 @@ import {
   failureClassificationSchema,
   identifierSchema,
   minorAmountSchema,
+  processorPendingReasonSchema,
   processorRefundStatusSchema,
   refundMethodSchema,
 } from '../events/primitives.js';
@@ -55,6 +56,8 @@ export type MarkRefundedInput = z.input<typeof markRefundedInputSchema>;
 
 export const confirmChargeInputSchema = z.strictObject({
   paymentId: identifierSchema,
+  /** The same payment's other id (Stripe: the intent's charge): credit notes issued on it are released too, at once. */
+  alsoKnownAs: identifierSchema.nullable().optional(),
   processor: identifierSchema.optional(),
   source: eventSourceSchema.optional(),
   /** Who confirmed it; the processor by default. */
@@ -68,9 +71,11 @@ export type ConfirmChargeInput = z.input<typeof confirmChargeInputSchema>;
 export const processorRefundSchema = z.strictObject({
   processorRefundId: identifierSchema,
   paymentId: identifierSchema,
+  paymentAliases: z.array(identifierSchema).max(4).optional(),
   amount: minorAmountSchema,
   currency: currencySchema,
   status: processorRefundStatusSchema,
+  pendingReason: processorPendingReasonSchema.nullable().optional(),
   failure: z
     .strictObject({ reason: z.string().min(1), classification: failureClassificationSchema, message: z.string() })
     .nullable(),
@@ -82,6 +87,11 @@ export const processorRefundSchema = z.strictObject({
 
 export const observeRefundInputSchema = z.strictObject({
   refund: processorRefundSchema,
+  /**
+   * The processor account the news came from (Stripe: the event's `account`).
+   * When given, it must be the account of the credit note's payment.
+   */
+  account: identifierSchema.nullable().optional(),
   source: eventSourceSchema,
   /** The webhook event id or refresh request that carried the observation. */
   causationId: z.string().min(1).max(255).nullable().optional(),

@@ -13,7 +13,7 @@ export const creditNoteStreamId = (creditNoteId: string): string => `credit-note
 export const paymentStreamId = (paymentId: string): string => `payment-${paymentId}`;
 
 export type LoadedCreditNote = { streamId: string; version: number; state: CreditNoteState; events: StoredEvent[] };
-export type LoadedPayment = { streamId: string; version: number; state: PaymentState };
+export type LoadedPayment = { streamId: string; version: number; state: PaymentState; events: StoredEvent[] };
 
 const toDomain = (event: StoredEvent) => ({ type: event.type, data: event.data, occurredAt: event.occurredAt });
 
@@ -69,5 +69,6 @@ export const loadPayment = async (
     streamId,
     version,
     state: foldPayment(events.filter(isPaymentEvent).map((event) => toDomain(event) as PaymentEvent)),
+    events,
   });
 };

@@ -9,6 +9,7 @@ import {
 import {
   startFakeStripeServer,
   type FakeStripeServer,
+  type FakeStripeServerOptions,
   type PaymentMethodType,
 } from '../../src/adapters/stripe/fakeStripeServer.js';
 import { refundWindowDays, stripeGateway, toProcessorRefund } from '../../src/adapters/stripe/stripeGateway.js';
@@ -28,8 +29,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-const startFake = async () => {
-  const fake = await startFakeStripeServer();
+const startFake = async (options: FakeStripeServerOptions = {}) => {
+  const fake = await startFakeStripeServer(options);
   cleanups.push(() => fake.close());
   return fake;
 };
@@ -38,9 +39,9 @@ const sdkFor = (fake: FakeStripeServer) => new Stripe('sk_test_123', { ...fake.s
 
 /** A fake Stripe with one paid card payment of 50.00 EUR (on `account` for Connect), and the gateway over the real SDK. */
 const stripeWorld = async (
-  options: { account?: string | null; method?: PaymentMethodType; origin?: string; amount?: number } = {},
+  options: { account?: string | null; method?: PaymentMethodType; origin?: string; amount?: number; fake?: FakeStripeServerOptions } = {},
 ) => {
-  const fake = await startFake();
+  const fake = await startFake(options.fake);
   const stripe = sdkFor(fake);
   const gateway = stripeGateway({ stripe, ...(options.origin ? { origin: options.origin } : {}) });
   const account = options.account ?? null;
@@ -298,6 +299,7 @@ describe("Stripe's refund in the library's words (toProcessorRefund)", () => {
     expect(toProcessorRefund(stripeRefund({}))).toEqual({
       processorRefundId: 're_1',
       paymentId: 'pi_1',
+      paymentAliases: ['ch_1'],
       amount: 1_000,
       currency: 'eur',
       status: 'pending',
@@ -459,7 +461,8 @@ describe('describePayment', () => {
 
 describe('the lifecycle over the Stripe gateway', () => {
   it('an attempt whose answer was lost, retried after Stripe forgot its key, makes one refund and ends accepted', async () => {
-    const { fake, gateway, payment } = await stripeWorld({ account: 'acct_x' });
+    // A card refund that stays pending, so the recovered attempt ends `accepted` rather than settled at once.
+    const { fake, gateway, payment } = await stripeWorld({ account: 'acct_x', fake: { cardRefundsSettle: 'later' } });
     const clock = manualClock();
     const notifier = recordingNotifier();
     const refunds = createRefundLifecycle({ store: inMemoryEventStore(), gateway, notifier, clock });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WebhookRejectedError, type WebhookDelivery, type WebhookRejection } from '../../src/adapters/stripe/stripeWebhooks.js';
-import type { SignedWebhook, StripeRefundJson } from '../../src/adapters/stripe/fakeStripeServer.js';
+import type { SignedWebhook } from '../../src/adapters/stripe/fakeStripeServer.js';
 import { onlyOfType, ofType, startStripeWorld, storeSnapshot, type StripeWorld, type StripeWorldOptions } from './support.js';
 
 /*
@@ -292,15 +292,62 @@ describe('mapping Stripe events to observations', () => {
     const [created, chargeRefunded] = await world.deliver([onlyOfType(webhooks, 'refund.created'), onlyOfType(webhooks, 'charge.refunded')]);
 
     expect(created!._unsafeUnwrap()).toMatchObject({ outcome: 'applied', creditNoteIds: ['cn_1'] });
-    expect(chargeRefunded!._unsafeUnwrap()).toMatchObject({ eventType: 'charge.refunded', outcome: 'unchanged', creditNoteIds: ['cn_1'] });
+    // On API versions since 2024-10-28 every refund has its own refund.* events: charge.refunded adds nothing.
+    expect(chargeRefunded!._unsafeUnwrap()).toMatchObject({
+      eventType: 'charge.refunded',
+      outcome: 'ignored',
+      reason: 'reported_by_refund_events',
+    });
     expect((await world.lifecycle.getCreditNote('cn_1'))._unsafeUnwrap()).toMatchObject({
       status: 'requested',
       refund: { processorRefundId: refund!.id },
     });
   });
 
-  it('charge.refunded names every credit note whose refund it lists', async () => {
+  it.each(['2022-11-15', '2024-09-30.acacia', null])(
+    'on an endpoint of API version %s, charge.refunded alone tells of a refund whose create answer was lost: the handler asks Stripe for the charge\u2019s refunds',
+    async (apiVersion) => {
+      // Endpoints on 2022-11-15 … 2024-09-30 get no refund.* events for card refunds, and their charge.refunded
+      // lists no refunds: without asking Stripe, the refund would stay in doubt until someone pressed Refresh.
+      const world = await startStripeWorld();
+      const payment = paidPayment(world);
+      world.fake.acceptThenDropNext({ path: '/v1/refunds', method: 'POST' });
+      await world.issue({ creditNoteId: 'cn_1', paymentId: payment.id, account: merchant, amount: 3_000 });
+      const [refund] = world.fake.refunds();
+      const event = structuredClone(onlyOfType(world.fake.takeWebhooks(), 'charge.refunded').event);
+      event.api_version = apiVersion as string;
+      expect(event.data.object).not.toHaveProperty('refunds');
+      const requestsBefore = world.fake.requests.length;
+
+      const outcome = (await world.deliver([world.signed(event)]))[0]!._unsafeUnwrap();
+
+      expect(outcome).toMatchObject({ outcome: 'applied', creditNoteIds: ['cn_1'] });
+      expect(world.fake.requests.slice(requestsBefore).map((request) => [request.method, request.path, request.account])).toEqual([
+        ['GET', '/v1/refunds', merchant],
+      ]);
+      expect((await world.lifecycle.getCreditNote('cn_1'))._unsafeUnwrap()).toMatchObject({
+        status: 'requested',
+        refund: { processorRefundId: refund!.id, status: 'accepted' },
+      });
+    },
+  );
+
+  it('an older charge.refunded about a payment no credit note refunds asks Stripe nothing', async () => {
     const world = await startStripeWorld();
+    const payment = paidPayment(world);
+    world.fake.createDashboardRefund({ paymentIntent: payment.id, amount: 1_000 });
+    const event = structuredClone(onlyOfType(world.fake.takeWebhooks(), 'charge.refunded').event);
+    event.api_version = '2023-10-16';
+    const requestsBefore = world.fake.requests.length;
+
+    const outcome = (await world.deliver([world.signed(event)]))[0]!._unsafeUnwrap();
+
+    expect(outcome).toMatchObject({ outcome: 'ignored', reason: 'unknown_payment' });
+    expect(world.fake.requests).toHaveLength(requestsBefore);
+  });
+
+  it('charge.refunded names every credit note whose refund it lists (endpoints before 2022-11-15 get the list)', async () => {
+    const world = await startStripeWorld({ fake: { cardRefundsSettle: 'later', chargeRefunds: 'always' } });
     const payment = paidPayment(world);
     await world.issue({ creditNoteId: 'cn_1', paymentId: payment.id, account: merchant, amount: 3_000 });
     await world.issue({ creditNoteId: 'cn_2', paymentId: payment.id, account: merchant, amount: 2_000 });
@@ -418,7 +465,11 @@ describe('repeats, strangers and stale news', () => {
     const { refundUpdated } = await settledRefund(world);
     const before = await storeSnapshot(world.store);
     const event = structuredClone(refundUpdated.event);
-    (event.data.object as StripeRefundJson).metadata = { creditNoteId: 'cn_elsewhere', attempt: '1', origin: 'refund-lifecycle' };
+    // A refund never recorded on any credit note: only its metadata speaks for it.
+    Object.assign(event.data.object, {
+      id: 're_never_recorded',
+      metadata: { creditNoteId: 'cn_elsewhere', attempt: '1', origin: 'refund-lifecycle' },
+    });
 
     const outcome = (await world.deliver([world.signed(event)]))[0]!._unsafeUnwrap();
 
@@ -441,7 +492,8 @@ describe('repeats, strangers and stale news', () => {
     const history = (await world.lifecycle.history('cn_1'))._unsafeUnwrap();
 
     expect(applied!._unsafeUnwrap().outcome).toBe('applied');
-    expect(stale.map((result) => result._unsafeUnwrap().outcome)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    // charge.refunded tells nothing refund.* events do not (API version 2024-10-28 on): acknowledged, ignored.
+    expect(stale.map((result) => result._unsafeUnwrap().outcome)).toEqual(['unchanged', 'unchanged', 'ignored']);
     expect((await world.lifecycle.getCreditNote('cn_1'))._unsafeUnwrap()).toMatchObject({ status: 'succeeded', refund: { status: 'succeeded' } });
     expect(history.at(-1)?.type).toBe('RefundSucceeded');
   });
@@ -490,7 +542,9 @@ describe('refunds made in the Stripe dashboard', () => {
     const outcomes = (await world.deliver(webhooks)).map((result) => result._unsafeUnwrap());
 
     const adopted = `stripe-${dashboard.id}`;
-    expect(outcomes.every((outcome) => outcome.creditNoteIds.includes(adopted))).toBe(true);
+    const aboutTheRefund = outcomes.filter((outcome) => outcome.eventType !== 'charge.refunded');
+    expect(aboutTheRefund).toHaveLength(6);
+    expect(aboutTheRefund.every((outcome) => outcome.creditNoteIds.includes(adopted))).toBe(true);
     expect((await creditNoteIds(world)).sort()).toEqual(['cn_1', adopted]);
     expect((await world.lifecycle.getCreditNote(adopted))._unsafeUnwrap()).toMatchObject({
       status: 'succeeded',

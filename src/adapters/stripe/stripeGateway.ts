@@ -1,7 +1,7 @@
 import { err, ok, type Result } from 'neverthrow';
 import Stripe from 'stripe';
 import { GatewayError } from '../../errors.js';
-import type { PaymentRef, ProcessorRefundStatus } from '../../events/primitives.js';
+import type { PaymentRef, ProcessorPendingReason, ProcessorRefundStatus } from '../../events/primitives.js';
 import type {
   CreateRefundRequest,
   ProcessorPayment,
@@ -34,12 +34,38 @@ const statusFromStripe: Readonly<Record<string, ProcessorRefundStatus>> = {
   canceled: 'canceled',
 };
 
+const pendingReasonFromStripe: Readonly<Record<string, ProcessorPendingReason>> = {
+  charge_pending: 'charge_pending',
+  insufficient_funds: 'insufficient_funds',
+  processing: 'processing',
+};
+
 export const idOf = (value: string | { id: string } | null | undefined): string | null =>
   value == null ? null : typeof value === 'string' ? value : value.id;
 
+/**
+ * The fields of a Stripe refund the library reads: the SDK's `Stripe.Refund`
+ * and a webhook's validated payload both fit.
+ */
+export type StripeRefundFields = {
+  id: string;
+  amount: number;
+  currency: string;
+  status?: string | null;
+  metadata?: Record<string, string> | null;
+  charge?: string | { id: string } | null;
+  payment_intent?: string | { id: string } | null;
+  failure_reason?: string | null;
+  pending_reason?: string | null;
+};
+
 /** The ids a Stripe refund's payment goes by: its payment intent and its charge. */
-export const paymentIdsOf = (refund: Stripe.Refund): string[] =>
+export const paymentIdsOf = (refund: StripeRefundFields): string[] =>
   [idOf(refund.payment_intent), idOf(refund.charge)].filter((id): id is string => id !== null);
+
+/** A value the metadata holds itself: inherited names (`constructor`, `__proto__`…) are never values. */
+export const metadataValue = (metadata: Record<string, string> | null | undefined, key: string): string | null =>
+  metadata != null && Object.hasOwn(metadata, key) && typeof metadata[key] === 'string' ? metadata[key] : null;
 
 /**
  * A Stripe refund in the library's processor-neutral words. A charge made
@@ -47,22 +73,30 @@ export const paymentIdsOf = (refund: Stripe.Refund): string[] =>
  * the credit note does, so a credit note issued on `ch_…` recognises refunds
  * Stripe reports under `pi_…`.
  */
-export const toProcessorRefund = (refund: Stripe.Refund, asPaymentId?: string | null): ProcessorRefund => {
-  const status = statusFromStripe[refund.status ?? 'pending'] ?? 'pending';
+export const toProcessorRefund = (refund: StripeRefundFields, asPaymentId?: string | null): ProcessorRefund => {
+  const status = (refund.status && Object.hasOwn(statusFromStripe, refund.status) && statusFromStripe[refund.status]) || 'pending';
   const failed = status === 'failed' || status === 'canceled';
   const reason = refund.failure_reason ?? (status === 'canceled' ? 'merchant_request' : null);
   const advice = adviseOnFailureReason(reason);
-  const attempt = Number(refund.metadata?.attempt);
+  const attempt = Number(metadataValue(refund.metadata, 'attempt') ?? Number.NaN);
+  const pendingReason =
+    status === 'pending' && refund.pending_reason && Object.hasOwn(pendingReasonFromStripe, refund.pending_reason)
+      ? (pendingReasonFromStripe[refund.pending_reason] ?? null)
+      : null;
+  const paymentIds = paymentIdsOf(refund);
+  const paymentId = asPaymentId && paymentIds.includes(asPaymentId) ? asPaymentId : (paymentIds[0] ?? '');
+  const paymentAliases = paymentIds.filter((id) => id !== paymentId);
   return {
     processorRefundId: refund.id,
-    paymentId:
-      asPaymentId && paymentIdsOf(refund).includes(asPaymentId) ? asPaymentId : (paymentIdsOf(refund)[0] ?? ''),
+    paymentId,
+    ...(paymentAliases.length === 0 ? {} : { paymentAliases }),
     amount: refund.amount,
     currency: refund.currency,
     status,
+    ...(pendingReason === null ? {} : { pendingReason }),
     failure: failed ? { reason: reason ?? 'unknown', classification: classificationOf(advice), message: advice.banner } : null,
     metadata: {
-      creditNoteId: refund.metadata?.creditNoteId || null,
+      creditNoteId: metadataValue(refund.metadata, 'creditNoteId') || null,
       attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : null,
     },
   };

@@ -1,10 +1,22 @@
 import { err, ok, ResultAsync, type Result } from 'neverthrow';
 import Stripe from 'stripe';
-import { RefundLifecycleError, StoreError, type CommandError } from '../../errors.js';
+import { RefundLifecycleError, UnexpectedError, type CommandError, type ValidationIssue } from '../../errors.js';
+import { toValidationIssues } from '../../events/validationIssues.js';
 import type { RefundLifecycle } from '../../lifecycle/createRefundLifecycle.js';
-import { systemClock, type Clock } from '../../ports/notifier.js';
-import { defaultRefundOrigin, idOf, paymentIdsOf, toProcessorRefund } from './stripeGateway.js';
 import type { CreditNoteView } from '../../lifecycle/creditNoteView.js';
+import { systemClock, type Clock } from '../../ports/notifier.js';
+import {
+  handledEventObjects,
+  isHandledEventType,
+  stripeEventEnvelopeSchema,
+  stripeRefundSchema,
+  type StripeChargePayload,
+  type StripeEventEnvelope,
+  type StripeEventPayload,
+  type StripePaymentIntentPayload,
+  type StripeRefundPayload,
+} from './stripeEventSchemas.js';
+import { defaultRefundOrigin, metadataValue, paymentIdsOf, toGatewayError, toProcessorRefund } from './stripeGateway.js';
 
 export type WebhookRejection =
   | 'raw_body_required'
@@ -12,13 +24,15 @@ export type WebhookRejection =
   | 'signature_invalid'
   | 'timestamp_outside_tolerance'
   | 'payload_not_json'
+  | 'payload_invalid'
+  | 'thin_event'
   | 'livemode_mismatch'
   | 'account_mismatch';
 
 /**
  * A webhook the library refuses to act on; nothing was written. Answer it
- * with a 400: a forged, replayed or misrouted delivery must not be retried
- * into success.
+ * with a 400: a forged, replayed, misrouted or malformed delivery must not be
+ * retried into success.
  */
 export class WebhookRejectedError extends RefundLifecycleError {
   readonly code = 'webhook_rejected' as const;
@@ -26,10 +40,13 @@ export class WebhookRejectedError extends RefundLifecycleError {
     /** Stable: which check failed. */
     readonly reason: WebhookRejection,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; issues?: readonly ValidationIssue[] },
   ) {
     super(message, options);
+    this.issues = options?.issues ?? [];
   }
+  /** For `payload_invalid`: every field that is not as Stripe sends it. */
+  readonly issues: readonly ValidationIssue[];
 }
 
 export type WebhookOutcome = {
@@ -37,7 +54,11 @@ export type WebhookOutcome = {
   eventType: string;
   /** `applied`: something new was recorded; `unchanged`: already known (a redelivery, a stale status); `ignored`: not ours. */
   outcome: 'applied' | 'unchanged' | 'ignored';
-  /** Why an event was ignored, e.g. `unhandled_event_type`, `unknown_payment`, `unknown_credit_note`. */
+  /**
+   * Why an event was ignored: `unhandled_event_type`, `unknown_payment`, `unknown_credit_note`, `external_refund`
+   * (adoption off), `no_payment`, `unprocessable_event` (genuine, but the lifecycle cannot take it, e.g. a zero
+   * amount), `no_refunds`, `reported_by_refund_events` (a `charge.refunded` whose refunds have their own events).
+   */
   reason: string | null;
   creditNoteIds: string[];
 };
@@ -65,16 +86,26 @@ export type WebhookDelivery = {
   signature: unknown;
 };
 
-const refundEvents = new Set(['refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated']);
+type Answer = Result<WebhookOutcome, CommandError | WebhookRejectedError>;
 
-const reject = (reason: WebhookRejection, message: string, cause?: unknown) =>
-  err(new WebhookRejectedError(reason, message, cause === undefined ? undefined : { cause }));
+const reject = (reason: WebhookRejection, message: string, options?: { cause?: unknown; issues?: readonly ValidationIssue[] }) =>
+  err(new WebhookRejectedError(reason, message, options));
 
 /**
- * Verifies Stripe's webhooks on the raw body and turns them into the
- * lifecycle's processor-neutral observations: refund events observe (or adopt)
- * a refund, `payment_intent.succeeded` confirms the charge. Every delivery is
- * safe to repeat: a redelivered event finds everything already known.
+ * Since API version 2024-10-28 every refund has its own `refund.*` events, so
+ * a `charge.refunded` tells nothing they do not. Endpoints on older versions
+ * hear of card refunds only through `charge.refunded`, whose refund list is
+ * not expanded since 2022-11-15: for them the handler asks Stripe.
+ */
+const refundEventsForEveryRefund = (apiVersion: string | null): boolean =>
+  apiVersion !== null && /^\d{4}-\d{2}-\d{2}/.test(apiVersion) && apiVersion.slice(0, 10) >= '2024-10-28';
+
+/**
+ * Verifies Stripe's webhooks on the raw body, validates what they carry, and
+ * turns them into the lifecycle's processor-neutral observations: refund
+ * events observe (or adopt) a refund, `charge.refunded` does so for each of
+ * the charge's refunds, `payment_intent.succeeded` confirms the charge. Every
+ * delivery is safe to repeat: an event already applied changes nothing.
  */
 export const stripeWebhooks = (options: StripeWebhooksOptions) => {
   const { lifecycle, stripe, webhookSecret } = options;
@@ -87,42 +118,76 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
   const livemode = options.livemode ?? false;
   const adopt = options.adoptExternalRefunds ?? true;
   const origin = options.origin ?? defaultRefundOrigin;
+  const signature = stripe.webhooks.signature;
+  if (signature === null) throw new TypeError('This stripe client cannot verify webhook signatures');
 
-  const verify = ({ rawBody, signature }: WebhookDelivery): Result<Stripe.Event, WebhookRejectedError> => {
+  /** The signature over the raw body, then the body as JSON: nothing is read before it is proven Stripe's. */
+  const verify = ({ rawBody, signature: header }: WebhookDelivery): Result<unknown, WebhookRejectedError> => {
     if (typeof rawBody !== 'string' && !(rawBody instanceof Uint8Array)) {
       return reject(
         'raw_body_required',
         'The webhook body must be the raw request body (a string or Buffer); a parsed body can never be verified',
       );
     }
-    if (typeof signature !== 'string' || signature.trim() === '') {
+    if (typeof header !== 'string' || header.trim() === '') {
       return reject('signature_missing', 'The Stripe-Signature header is missing');
     }
-    const timestamp = Number(/(?:^|,)\s*t=(\d+)/.exec(signature)?.[1]);
+    const timestamp = Number(/(?:^|,)\s*t=(\d+)/.exec(header)?.[1]);
     if (!Number.isFinite(timestamp)) return reject('signature_invalid', 'The Stripe-Signature header has no timestamp');
     const now = Math.floor(clock.now().getTime() / 1000);
     // Stripe's SDK only refuses old timestamps; one from the future is as suspect and refused too.
     if (Math.abs(now - timestamp) > tolerance) {
       return reject('timestamp_outside_tolerance', `The signature's timestamp is ${now - timestamp} s from now (tolerance ${tolerance} s)`);
     }
+    const body = typeof rawBody === 'string' ? rawBody : Buffer.from(rawBody).toString('utf8');
+    // The SDK refuses to verify an empty body at all; it is no event whoever sent it.
+    if (body === '') return reject('payload_not_json', 'The body is empty');
     try {
-      const body = typeof rawBody === 'string' ? rawBody : Buffer.from(rawBody);
       // The SDK takes the receiving instant in milliseconds.
-      return ok(stripe.webhooks.constructEvent(body, signature, webhookSecret, tolerance, undefined, clock.now().getTime()));
+      signature.verifyHeader(body, header, webhookSecret, tolerance, undefined, clock.now().getTime());
     } catch (error) {
-      if (error instanceof SyntaxError) return reject('payload_not_json', 'The signed body is not JSON', error);
-      return reject('signature_invalid', error instanceof Error ? error.message : 'The signature does not match', error);
+      return reject('signature_invalid', error instanceof Error ? error.message : 'The signature does not match', { cause: error });
+    }
+    try {
+      return ok(JSON.parse(body) as unknown);
+    } catch (error) {
+      return reject('payload_not_json', 'The signed body is not JSON', { cause: error });
     }
   };
 
-  const outcomeOf = (event: Stripe.Event, changed: boolean, creditNoteIds: string[]): WebhookOutcome => ({
+  /** The envelope, then the object of a handled type; `payload: null` for a valid event of a type we do not take. */
+  const validate = (
+    body: unknown,
+  ): Result<{ event: StripeEventEnvelope; payload: StripeEventPayload | null }, WebhookRejectedError> => {
+    if (typeof body === 'object' && body !== null && (body as { object?: unknown }).object === 'v2.core.event') {
+      return reject(
+        'thin_event',
+        'A thin event (v2.core.event) carries no object to act on: send this endpoint snapshot events (an event destination of payload style "snapshot")',
+      );
+    }
+    const envelope = stripeEventEnvelopeSchema.safeParse(body);
+    if (!envelope.success) {
+      const issues = toValidationIssues(envelope.error);
+      return reject('payload_invalid', `The signed body is not a Stripe event: ${describe(issues)}`, { issues });
+    }
+    const event = envelope.data;
+    if (!isHandledEventType(event.type)) return ok({ event, payload: null });
+    const object = handledEventObjects[event.type].safeParse(event.data.object);
+    if (!object.success) {
+      const issues = toValidationIssues(object.error).map((issue) => ({ ...issue, path: `data.object.${issue.path}` }));
+      return reject('payload_invalid', `Event ${event.id} (${event.type}) carries no valid object: ${describe(issues)}`, { issues });
+    }
+    return ok({ event, payload: { type: event.type, object: object.data } as StripeEventPayload });
+  };
+
+  const outcomeOf = (event: StripeEventEnvelope, changed: boolean, creditNoteIds: string[]): WebhookOutcome => ({
     eventId: event.id,
     eventType: event.type,
     outcome: changed ? 'applied' : 'unchanged',
     reason: null,
     creditNoteIds,
   });
-  const ignored = (event: Stripe.Event, reason: string): WebhookOutcome => ({
+  const ignored = (event: StripeEventEnvelope, reason: string): WebhookOutcome => ({
     eventId: event.id,
     eventType: event.type,
     outcome: 'ignored',
@@ -130,9 +195,23 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
     creditNoteIds: [],
   });
 
-  /** The credit notes refunding a payment, and whether the event comes from the account they were issued on. */
+  /** Typed answers of the lifecycle that mean "not from the right place" or "not ours" rather than failure. */
+  const answerOf = (event: StripeEventEnvelope, error: CommandError): Answer => {
+    if (error.code === 'account_mismatch') {
+      return reject('account_mismatch', `Event ${event.id} comes from account ${event.account ?? 'platform'}: ${error.message}`);
+    }
+    const namesNoCreditNote =
+      error.code === 'validation_failed' && error.issues.every((issue) => issue.path === 'refund.metadata.creditNoteId');
+    if (error.code === 'credit_note_not_found' || namesNoCreditNote) return ok(ignored(event, 'unknown_credit_note'));
+    // A genuine event the lifecycle cannot take (a zero amount, a foreign id format) will never become acceptable:
+    // acknowledge it, or Stripe would deliver it for three days.
+    if (error.code === 'validation_failed') return ok(ignored(event, 'unprocessable_event'));
+    return err(error);
+  };
+
+  /** The credit notes refunding a payment, provided the event comes from the account they were issued on. */
   const creditNotesOfPayment = async (
-    event: Stripe.Event,
+    event: StripeEventEnvelope,
     paymentId: string,
   ): Promise<Result<CreditNoteView[], CommandError | WebhookRejectedError>> => {
     const account = event.account ?? null;
@@ -144,30 +223,21 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
       : ok(creditNotes.value);
   };
 
-  const handleOurRefund = async (
-    event: Stripe.Event,
-    refund: Stripe.Refund,
-    creditNoteId: string,
-  ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
-    const known = await lifecycle.getCreditNote(creditNoteId);
-    if (known.isErr()) {
-      return known.error.code === 'credit_note_not_found' ? ok(ignored(event, 'unknown_credit_note')) : err(known.error);
-    }
+  /**
+   * One refund, whatever event carried it. The lifecycle looks the refund id
+   * up first: a refund recorded on a credit note stays its own whatever its
+   * metadata says now. Metadata only routes a refund never recorded yet.
+   */
+  const handleRefund = async (event: StripeEventEnvelope, refund: StripeRefundPayload, causationId = event.id): Promise<Answer> => {
     const account = event.account ?? null;
-    const expectedAccount = known.value.payment?.account ?? null;
-    if (expectedAccount !== account) {
-      return reject('account_mismatch', `Event ${event.id} comes from account ${account ?? 'platform'}, credit note ${creditNoteId} belongs to ${expectedAccount ?? 'platform'}`);
+    const named = metadataValue(refund.metadata, 'creditNoteId');
+    const ours = named !== null && (metadataValue(refund.metadata, 'origin') ?? origin) === origin;
+    const common = { source: 'webhook' as const, causationId, account };
+    if (ours) {
+      const observed = await lifecycle.observeRefund({ refund: toProcessorRefund(refund), ...common });
+      if (observed.isErr()) return answerOf(event, observed.error);
+      return ok(outcomeOf(event, observed.value.changed, [observed.value.creditNote.creditNoteId]));
     }
-    const observed = toProcessorRefund(refund, known.value.payment?.paymentId);
-    const observation = await lifecycle.observeRefund({ refund: observed, source: 'webhook', causationId: event.id });
-    return observation.map(({ changed }) => outcomeOf(event, changed, [creditNoteId]));
-  };
-
-  const handleExternalRefund = async (
-    event: Stripe.Event,
-    refund: Stripe.Refund,
-  ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
-    if (!adopt) return ok(ignored(event, 'external_refund'));
     const paymentIds = paymentIdsOf(refund);
     if (paymentIds.length === 0) return ok(ignored(event, 'no_payment'));
     // The payment may be known by its intent or by its charge: follow it under the id its credit notes use.
@@ -175,92 +245,122 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
       const creditNotes = await creditNotesOfPayment(event, paymentId);
       if (creditNotes.isErr()) return err(creditNotes.error);
       if (creditNotes.value.length === 0) continue;
-      const adoption = await lifecycle.adoptExternalRefund({
-        // Whatever another system wrote in its metadata names none of our credit notes.
-        refund: { ...toProcessorRefund(refund, paymentId), metadata: { creditNoteId: null, attempt: null } },
-        account: event.account ?? null,
-        source: 'webhook',
-        causationId: event.id,
-      });
-      if (adoption.isErr()) return err(adoption.error);
+      // Whatever another system wrote in its metadata names none of our credit notes.
+      const external = { ...toProcessorRefund(refund, paymentId), metadata: { creditNoteId: null, attempt: null } };
+      if (!adopt) {
+        // Not adopted, but a refund recorded on a credit note is still that credit note's news.
+        const observed = await lifecycle.observeRefund({ refund: external, ...common });
+        if (observed.isOk()) return ok(outcomeOf(event, observed.value.changed, [observed.value.creditNote.creditNoteId]));
+        return observed.error.code === 'validation_failed' ? ok(ignored(event, 'external_refund')) : answerOf(event, observed.error);
+      }
+      const adoption = await lifecycle.adoptExternalRefund({ refund: external, ...common });
+      if (adoption.isErr()) return answerOf(event, adoption.error);
       const { creditNote, changed } = adoption.value;
       return ok(creditNote === null ? ignored(event, 'unknown_payment') : outcomeOf(event, changed, [creditNote.creditNoteId]));
     }
     return ok(ignored(event, 'unknown_payment'));
   };
 
-  const handleRefund = async (
-    event: Stripe.Event,
-    refund: Stripe.Refund,
-  ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
-    // Ours carry our origin and credit note; anything else (the dashboard, another system) is external.
-    const creditNoteId = refund.metadata?.creditNoteId;
-    const ours = Boolean(creditNoteId) && (refund.metadata?.origin ?? origin) === origin;
-    const outcome = ours ? await handleOurRefund(event, refund, creditNoteId!) : await handleExternalRefund(event, refund);
-    // A genuine event the lifecycle cannot take (a zero amount, a foreign id format) will never become acceptable:
-    // acknowledge it, or Stripe would deliver it for three days.
-    return outcome.isErr() && outcome.error.code === 'validation_failed' ? ok(ignored(event, 'unprocessable_event')) : outcome;
-  };
-
-  const handleChargeConfirmed = async (
-    event: Stripe.Event,
-    intent: Stripe.PaymentIntent,
-  ): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
-    // Credit notes may name the payment by its intent or by its charge; both hear of the confirmation.
-    const charge = idOf(intent.latest_charge);
-    const released: string[] = [];
-    let changed = false;
-    for (const paymentId of [intent.id, charge]) {
+  /** The refunds of a charge our credit notes refund, as Stripe lists them now. */
+  const refundsOfCharge = async (
+    event: StripeEventEnvelope,
+    charge: StripeChargePayload,
+  ): Promise<Result<StripeRefundPayload[] | null, CommandError | WebhookRejectedError>> => {
+    for (const paymentId of [charge.payment_intent ?? null, charge.id]) {
       if (paymentId === null) continue;
       const creditNotes = await creditNotesOfPayment(event, paymentId);
       if (creditNotes.isErr()) return err(creditNotes.error);
-      // The intent's own stream is always written: a credit note issued later must find the charge confirmed.
-      if (paymentId !== intent.id && creditNotes.value.length === 0) continue;
-      const confirmed = await lifecycle.confirmCharge({ paymentId, processor: 'stripe', source: 'webhook', causationId: event.id });
-      if (confirmed.isErr()) return err(confirmed.error);
-      changed ||= confirmed.value.changed;
-      released.push(...confirmed.value.released);
+      if (creditNotes.value.length > 0) break;
+      if (paymentId === charge.id) return ok(null);
     }
-    return ok(outcomeOf(event, changed, released));
+    try {
+      const refunds: StripeRefundPayload[] = [];
+      const list = stripe.refunds.list({ charge: charge.id, limit: 100 }, event.account ? { stripeAccount: event.account } : {});
+      for await (const refund of list) {
+        // Stripe's answer is data entering too; a refund we cannot read is skipped, not guessed at.
+        const parsed = stripeRefundSchema.safeParse(refund);
+        if (parsed.success) refunds.push(parsed.data);
+      }
+      return ok(refunds);
+    } catch (error) {
+      // Unanswered, the event is asked for again: Stripe redelivers it.
+      return err(toGatewayError(error));
+    }
   };
 
-  const handle = async (delivery: WebhookDelivery): Promise<Result<WebhookOutcome, CommandError | WebhookRejectedError>> => {
-    const verified = verify(delivery);
+  const handleChargeRefunded = async (event: StripeEventEnvelope, charge: StripeChargePayload): Promise<Answer> => {
+    let refunds = charge.refunds && !charge.refunds.has_more ? charge.refunds.data : null;
+    if (refunds === null) {
+      if (refundEventsForEveryRefund(event.api_version)) return ok(ignored(event, 'reported_by_refund_events'));
+      const asked = await refundsOfCharge(event, charge);
+      if (asked.isErr()) return err(asked.error);
+      if (asked.value === null) return ok(ignored(event, 'unknown_payment'));
+      refunds = asked.value;
+    }
+    if (refunds.length === 0) return ok(ignored(event, 'no_refunds'));
+    const outcomes: WebhookOutcome[] = [];
+    for (const refund of refunds) {
+      // Each listed refund is its own cause: a delivery cut short after the first is finished by its redelivery.
+      const outcome = await handleRefund(event, refund, `${event.id}:${refund.id}`);
+      if (outcome.isErr()) return err(outcome.error);
+      outcomes.push(outcome.value);
+    }
+    const touched = [...new Set(outcomes.flatMap((outcome) => outcome.creditNoteIds))];
+    if (touched.length === 0) return ok(ignored(event, outcomes[0]?.reason ?? 'unknown_payment'));
+    return ok(outcomeOf(event, outcomes.some((outcome) => outcome.outcome === 'applied'), touched));
+  };
+
+  const handleChargeConfirmed = async (event: StripeEventEnvelope, intent: StripePaymentIntentPayload): Promise<Answer> => {
+    // Credit notes may name the payment by its intent or by its charge: both are checked and confirmed, in one append.
+    const charge = intent.latest_charge ?? null;
+    for (const paymentId of charge === null ? [intent.id] : [intent.id, charge]) {
+      const creditNotes = await creditNotesOfPayment(event, paymentId);
+      if (creditNotes.isErr()) return err(creditNotes.error);
+    }
+    const confirmed = await lifecycle.confirmCharge({
+      paymentId: intent.id,
+      alsoKnownAs: charge,
+      processor: 'stripe',
+      source: 'webhook',
+      causationId: event.id,
+    });
+    if (confirmed.isErr()) return answerOf(event, confirmed.error);
+    return ok(outcomeOf(event, confirmed.value.changed, confirmed.value.released));
+  };
+
+  const handle = async (delivery: WebhookDelivery): Promise<Answer> => {
+    const verified = verify(delivery).andThen(validate);
     if (verified.isErr()) return err(verified.error);
-    const event = verified.value;
+    const { event, payload } = verified.value;
     if (event.livemode !== livemode) {
       return reject('livemode_mismatch', `Event ${event.id} is ${event.livemode ? 'live' : 'test'} mode; this endpoint is ${livemode ? 'live' : 'test'}`);
     }
-    if (refundEvents.has(event.type)) return handleRefund(event, event.data.object as Stripe.Refund);
-    if (event.type === 'charge.refunded') {
-      // The charge may list its refunds; each is observed like a refund event, and refund.* events tell the rest.
-      const refunds = (event.data.object as Stripe.Charge).refunds?.data ?? [];
-      const outcomes: WebhookOutcome[] = [];
-      for (const refund of refunds) {
-        const outcome = await handleRefund(event, refund);
-        if (outcome.isErr()) return err(outcome.error);
-        outcomes.push(outcome.value);
-      }
-      const touched = outcomes.flatMap((outcome) => outcome.creditNoteIds);
-      if (outcomes.length === 0) return ok(ignored(event, 'no_refunds_in_payload'));
-      return ok(outcomeOf(event, outcomes.some((outcome) => outcome.outcome === 'applied'), touched));
+    if (payload === null) return ok(ignored(event, 'unhandled_event_type'));
+    switch (payload.type) {
+      case 'charge.refunded':
+        return handleChargeRefunded(event, payload.object);
+      case 'payment_intent.succeeded':
+        return handleChargeConfirmed(event, payload.object);
+      default:
+        return handleRefund(event, payload.object);
     }
-    if (event.type === 'payment_intent.succeeded') return handleChargeConfirmed(event, event.data.object as Stripe.PaymentIntent);
-    return ok(ignored(event, 'unhandled_event_type'));
   };
 
   return {
     /**
      * Verify and apply one delivery. `Ok` (acknowledge with 200) for anything
      * applied, already known or not ours; `Err(WebhookRejectedError)` (answer
-     * 400) when it must not be trusted; other errors (a store outage: 500) ask
-     * Stripe to deliver again later.
+     * 400) when it must not be trusted or is not an event Stripe sends;
+     * `StoreError` (the store is down), `GatewayError` (Stripe could not be
+     * asked about a charge's refunds) and `UnexpectedError` (a bug) ask Stripe
+     * to deliver again later with a 500.
      */
     handleWebhook: (delivery: WebhookDelivery): ResultAsync<WebhookOutcome, CommandError | WebhookRejectedError> =>
-      new ResultAsync(
-        handle(delivery).catch((cause: unknown) => err<WebhookOutcome, StoreError>(new StoreError(cause))),
-      ),
+      new ResultAsync(handle(delivery).catch((cause: unknown) => err<WebhookOutcome, UnexpectedError>(new UnexpectedError(cause)))),
   };
 };
+
+const describe = (issues: readonly ValidationIssue[]): string =>
+  issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ');
 
 export type StripeWebhooks = ReturnType<typeof stripeWebhooks>;

@@ -10,6 +10,7 @@ import type { LifecycleDeps } from '../deps.js';
 import { eventsForObservation } from '../observation.js';
 import { loadCreditNote, loadPayment, type LoadedCreditNote } from '../streams.js';
 import { commandMeta, proposeOrConflict, withoutClaims } from './commandSupport.js';
+import { observeOwnedRefund, ownerOfRefund } from './observeRefund.js';
 
 export const adoptExternalRefundInputSchema = z.strictObject({
   refund: processorRefundSchema,
@@ -92,8 +93,14 @@ export const adoptExternalRefund = async (
     return err(new ValidationError([{ path: 'refund.metadata.creditNoteId', message: 'names a credit note: observe it' }]));
   }
   const processor = deps.gateway.processor;
-  const creditNoteId = externalCreditNoteId(processor, refund.processorRefundId);
   const meta = commandMeta(deps, { ...input.value, actor: { kind: 'processor', id: processor } });
+  // A refund recorded on a credit note (ours, or adopted before) is that credit note's, whatever its metadata says now.
+  const owner = await ownerOfRefund(deps, refund);
+  if (owner !== null) {
+    const observed = await observeOwnedRefund(deps, meta, refund, owner, { account, oncePerCause: true });
+    return observed.map(({ creditNoteId, changed, dueOutboxIds }) => ({ creditNoteId, changed, dueOutboxIds }));
+  }
+  const creditNoteId = externalCreditNoteId(processor, refund.processorRefundId);
 
   const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<{ known: boolean; changed: boolean }>, CommandError>> => {
     const payment = await loadPayment(deps.store, refund.paymentId);

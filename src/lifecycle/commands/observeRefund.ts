@@ -1,5 +1,5 @@
-import { err, type Result } from 'neverthrow';
-import { ValidationError, type CommandError, type OutboxClaimLostError } from '../../errors.js';
+import { err, ok, type Result } from 'neverthrow';
+import { AccountMismatchError, ValidationError, type CommandError, type OutboxClaimLostError } from '../../errors.js';
 import type { OutboxClaim } from '../../ports/eventStore.js';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import { executeCommand, type CommandMeta, type Plan } from '../commandHandler.js';
@@ -12,6 +12,17 @@ import { commandMeta, loadIssuedCreditNote, withoutClaims } from './commandSuppo
 
 export type ObservationOutcome = { creditNoteId: string; changed: boolean; dueOutboxIds: string[] };
 
+/** What an observation coming from outside (a webhook) must also satisfy before anything is decided. */
+export type ObservationChecks = {
+  /** The processor account the news came from; it must be the credit note's payment's. Undefined: not checked. */
+  account?: string | null;
+  /**
+   * The news is one delivery (a webhook event id, the `causationId`): once it
+   * wrote anything, a redelivery changes nothing, whatever its body.
+   */
+  oncePerCause?: boolean;
+};
+
 /**
  * Applies whatever the machine accepts of what `propose` derives from the
  * freshly loaded state. Shared by webhooks, refreshes and the dispatcher
@@ -23,19 +34,69 @@ export const applyObservation = async (
   creditNoteId: string,
   propose: (state: CreditNoteState) => ProposedCreditNoteEvent[],
   completeOutbox?: OutboxClaim,
+  checks: ObservationChecks = {},
 ): Promise<Result<ObservationOutcome, CommandError | OutboxClaimLostError>> => {
   const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<boolean>, CommandError>> => {
     const loaded = await loadIssuedCreditNote(deps, creditNoteId);
     if (loaded.isErr()) return err(loaded.error);
-    const change = proposeAllowedEvents(startChange(loaded.value), propose(loaded.value.state), now.toISOString());
-    return loaded.map(() => ({
+    const { state } = loaded.value;
+    const expectedAccount = state.context.payment?.account ?? null;
+    if (checks.account !== undefined && checks.account !== expectedAccount) {
+      return err(new AccountMismatchError(creditNoteId, expectedAccount, checks.account));
+    }
+    if (checks.oncePerCause && (await isCauseRecorded(deps, meta))) return ok({ result: false });
+    const change = proposeAllowedEvents(startChange(loaded.value), propose(state), now.toISOString());
+    return ok({
       creditNotes: [change],
       completeOutbox: completeOutbox ? [completeOutbox] : [],
       result: change.events.length > 0,
-    }));
+    });
   });
   return executed.map(({ result, dueOutboxIds }) => ({ creditNoteId, changed: result, dueOutboxIds }));
 };
+
+/** Whether the delivery that caused this command already wrote something (then it is a redelivery). */
+export const isCauseRecorded = async (deps: LifecycleDeps, meta: CommandMeta): Promise<boolean> =>
+  meta.causationId !== null && (await deps.store.hasEventsCausedBy(meta.causationId));
+
+/** The credit note attempt a processor refund belongs to: where it was first recorded, else what its metadata says. */
+export type RefundOwner = { creditNoteId: string; attempt: number | null };
+
+/**
+ * A refund id once recorded on a credit note stays that credit note's: its
+ * metadata can be edited or cleared at the processor afterwards, and must
+ * never make it somebody else's (or a second, "external" one). Metadata only
+ * speaks for refunds never recorded yet, such as one whose create answer was
+ * lost on the way back.
+ */
+export const ownerOfRefund = async (deps: LifecycleDeps, refund: ProcessorRefund): Promise<RefundOwner | null> => {
+  const link = await deps.store.findProcessorRefund({
+    processor: deps.gateway.processor,
+    processorRefundId: refund.processorRefundId,
+  });
+  if (link !== null) return { creditNoteId: link.creditNoteId, attempt: link.attempt };
+  const { creditNoteId, attempt } = refund.metadata;
+  return creditNoteId === null ? null : { creditNoteId, attempt };
+};
+
+/** Observes a refund on the credit note attempt it belongs to. */
+export const observeOwnedRefund = async (
+  deps: LifecycleDeps,
+  meta: CommandMeta,
+  refund: ProcessorRefund,
+  owner: RefundOwner,
+  checks: ObservationChecks,
+): Promise<Result<ObservationOutcome, CommandError>> =>
+  withoutClaims(
+    await applyObservation(
+      deps,
+      meta,
+      owner.creditNoteId,
+      (state) => eventsForObservation(state, { ...refund, metadata: owner }),
+      undefined,
+      checks,
+    ),
+  );
 
 /** A processor's refund as a webhook or a refresh saw it. Duplicates and stale news write nothing. */
 export const observeRefund = async (
@@ -45,12 +106,13 @@ export const observeRefund = async (
   const input = validateInput(observeRefundInputSchema, rawInput);
   if (input.isErr()) return err(input.error);
   const refund: ProcessorRefund = input.value.refund;
-  const creditNoteId = refund.metadata.creditNoteId;
-  if (creditNoteId === null) {
+  const owner = await ownerOfRefund(deps, refund);
+  if (owner === null) {
     return err(new ValidationError([{ path: 'refund.metadata.creditNoteId', message: 'names no credit note' }]));
   }
   const meta = commandMeta(deps, { ...input.value, actor: { kind: 'processor', id: deps.gateway.processor } });
-  return withoutClaims(
-    await applyObservation(deps, meta, creditNoteId, (state) => eventsForObservation(state, refund)),
-  );
+  return observeOwnedRefund(deps, meta, refund, owner, {
+    ...(input.value.account === undefined ? {} : { account: input.value.account }),
+    oncePerCause: true,
+  });
 };
