@@ -22,6 +22,7 @@ export type { RefreshStatusInput } from './lifecycle/commands/refreshStatus.js';
 export { externalCreditNoteId, type AdoptExternalRefundInput } from './lifecycle/commands/adoptExternalRefund.js';
 export type { CreditNoteView, CreditNoteAction, ProcessorNotice } from './lifecycle/creditNoteView.js';
 export { defaultRetryPolicy, type RetryPolicy } from './lifecycle/deps.js';
+export type { AdoptedRefundEffects } from './lifecycle/commandHandler.js';
 export type { DispatchReport } from './outbox/dispatcher.js';
 
 export {

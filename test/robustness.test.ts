@@ -2,7 +2,7 @@ import { err, ok } from 'neverthrow';
 import { describe, expect, it } from 'vitest';
 import { createRefundLifecycle } from '../src/lifecycle/createRefundLifecycle.js';
 import { inMemoryEventStore } from '../src/adapters/inMemoryEventStore.js';
-import { GatewayError } from '../src/errors.js';
+import { GatewayError, StoreError, UnexpectedError } from '../src/errors.js';
 import type { EventStore } from '../src/ports/eventStore.js';
 import type { ProcessorRefund, RefundGateway } from '../src/ports/refundGateway.js';
 import { fakeGateway, type FakeGateway } from '../src/testing/fakeGateway.js';
@@ -267,5 +267,41 @@ describe('a refund Stripe reverses after its success', () => {
       'cn_1:notify:refund_failed:1',
       'cn_1:notify:refund_completed:2',
     ]);
+  });
+});
+
+describe('what a failure is called', () => {
+  it('is a StoreError only when the store itself failed', async () => {
+    const store = inMemoryEventStore();
+    const down: EventStore = {
+      ...store,
+      readStream: async () => {
+        throw new Error('connection refused');
+      },
+    };
+    const { refunds } = setup({ store: down });
+
+    const error = (await refunds.getCreditNote('cn_1'))._unsafeUnwrapErr();
+
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.message).toContain('connection refused');
+  });
+
+  it('is an UnexpectedError, never a store outage, when anything else throws (a bug), and nothing is written', async () => {
+    const store = inMemoryEventStore();
+    const refunds = createRefundLifecycle({
+      store,
+      gateway: fakeGateway(),
+      generateId: () => {
+        throw new TypeError("Cannot read properties of null (reading 'id')");
+      },
+    });
+
+    const error = (await refunds.issueCreditNote(issue('cn_1')))._unsafeUnwrapErr();
+
+    expect(error).toBeInstanceOf(UnexpectedError);
+    expect(error.code).toBe('unexpected_error');
+    expect(error).not.toBeInstanceOf(StoreError);
+    expect(await store.readAll()).toEqual([]);
   });
 });

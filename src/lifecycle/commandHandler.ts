@@ -11,6 +11,8 @@ import { CURRENT_SCHEMA_VERSION, type DomainEvent } from '../events/envelope.js'
 import type { PaymentEvent } from '../events/paymentEvents.js';
 import { parseEvent } from '../events/parseEvent.js';
 import type { Actor, EventSource } from '../events/primitives.js';
+import type { Intent } from '../machine/creditNoteMachine.js';
+import type { CreditNoteState } from '../machine/creditNoteState.js';
 import { outboxDraftFor } from '../outbox/outboxDrafts.js';
 import type { Clock } from '../ports/notifier.js';
 import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft, ProcessorRefundLink } from '../ports/eventStore.js';
@@ -35,7 +37,27 @@ export type Plan<T> = {
   result: T;
 };
 
-export type HandlerDeps = { store: EventStore; clock: Clock; generateId: () => string };
+export type HandlerDeps = {
+  store: EventStore;
+  clock: Clock;
+  generateId: () => string;
+  /** Which side effects a refund adopted from the processor's dashboard still asks for. Default: all. */
+  adoptedRefunds?: AdoptedRefundEffects;
+};
+
+/**
+ * A merchant who refunded in the processor's dashboard may have told the
+ * client already: the host decides whether the lifecycle emails the client
+ * and runs its hooks for such refunds too. Notices to the merchant always go.
+ */
+export type AdoptedRefundEffects = { notifyClient: boolean; runHooks: boolean };
+
+const isWanted = (deps: HandlerDeps, intent: Intent, state: CreditNoteState): boolean => {
+  if (state.context.origin !== 'processor' || deps.adoptedRefunds === undefined) return true;
+  if (intent.type === 'notify') return intent.params.recipient !== 'client' || deps.adoptedRefunds.notifyClient;
+  if (intent.type === 'runHook') return deps.adoptedRefunds.runHooks;
+  return true;
+};
 
 export type Executed<T> = { result: T; dueOutboxIds: string[] };
 
@@ -134,9 +156,9 @@ const buildAppend = <T>(
   for (const change of plan.creditNotes ?? []) {
     if (change.events.length === 0) continue;
     const version = change.loaded.version + change.events.length;
-    const drafts: OutboxDraft[] = change.effects.map(({ intent, state, version: decidedAt }) =>
-      outboxDraftFor(intent, state, change.loaded.streamId, decidedAt, now),
-    );
+    const drafts: OutboxDraft[] = change.effects
+      .filter(({ intent, state }) => isWanted(deps, intent, state))
+      .map(({ intent, state, version: decidedAt }) => outboxDraftFor(intent, state, change.loaded.streamId, decidedAt, now));
     append.outbox.push(...drafts);
     append.creditNotes.push({
       creditNoteId: change.state.context.creditNoteId,

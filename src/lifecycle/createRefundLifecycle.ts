@@ -29,6 +29,7 @@ import { guardedGateway } from './guardedGateway.js';
 import { guardedStore } from './guardedStore.js';
 import { defaultRetryPolicy, type LifecycleDeps, type RetryPolicy } from './deps.js';
 import { creditNoteStreamId, loadCreditNote } from './streams.js';
+import type { AdoptedRefundEffects } from './commandHandler.js';
 
 export type RefundLifecycleConfig = {
   store: EventStore;
@@ -40,6 +41,14 @@ export type RefundLifecycleConfig = {
   /** Event ids; defaults to random UUIDs. */
   generateId?: () => string;
   retryPolicy?: Partial<RetryPolicy>;
+  /**
+   * A refund made in the processor's dashboard is adopted as a credit note of
+   * processor origin, and by default the client is emailed (`refund_completed`)
+   * and the hooks run (`refundSucceeded`…) as for any credit note. A merchant
+   * who told the client already turns them off here; the merchant's own
+   * notices (`refund_failed`) always go.
+   */
+  adoptedRefunds?: Partial<AdoptedRefundEffects>;
   /**
    * Perform the side effects a command enqueued right after its append, so a
    * retry answers with the processor's verdict (seed 001). Anything that fails
@@ -84,6 +93,7 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     clock: config.clock ?? systemClock,
     generateId: config.generateId ?? randomUUID,
     policy: { ...defaultRetryPolicy, ...config.retryPolicy },
+    adoptedRefunds: { notifyClient: true, runHooks: true, ...config.adoptedRefunds },
   };
   const dispatcher = createDispatcher(deps);
   const dispatchInline = config.dispatchInline ?? true;

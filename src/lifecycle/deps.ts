@@ -1,3 +1,4 @@
+import type { AdoptedRefundEffects } from './commandHandler.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { Clock, Notifier, RefundHooks } from '../ports/notifier.js';
 import type { RefundGateway } from '../ports/refundGateway.js';
@@ -35,4 +36,5 @@ export type LifecycleDeps = {
   clock: Clock;
   generateId: () => string;
   policy: RetryPolicy;
+  adoptedRefunds: AdoptedRefundEffects;
 };

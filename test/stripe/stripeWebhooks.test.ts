@@ -524,6 +524,61 @@ describe('repeats, strangers and stale news', () => {
   });
 });
 
+describe('a refund id recorded on a credit note is that credit note\u2019s, whatever its metadata says', () => {
+  it.each<[string, Record<string, string>]>([
+    ['cleared', {}],
+    ['pointing at another credit note', { creditNoteId: 'cn_other', attempt: '1', origin: 'refund-lifecycle' }],
+    ['rewritten by another system', { creditNoteId: 'cn_1', origin: 'erp' }],
+    ['naming a later attempt', { creditNoteId: 'cn_1', attempt: '7', origin: 'refund-lifecycle' }],
+  ])('metadata %s at Stripe: still cn_1, no second credit note, one email', async (_, metadata) => {
+    const world = await startStripeWorld();
+    const { refund, created, refundUpdated } = await settledRefund(world);
+    await world.deliver(created);
+    const edited = structuredClone(refundUpdated.event);
+    (edited.data.object as { metadata: Record<string, string> }).metadata = metadata;
+
+    const outcomes = (await world.deliver([world.signed(edited), refundUpdated])).map((result) => result._unsafeUnwrap());
+
+    expect(outcomes.map((outcome) => [outcome.outcome, outcome.creditNoteIds])).toEqual([
+      ['applied', ['cn_1']],
+      ['unchanged', ['cn_1']],
+    ]);
+    expect((await world.lifecycle.listCreditNotes())._unsafeUnwrap().map((view) => view.creditNoteId)).toEqual(['cn_1']);
+    expect((await world.lifecycle.getCreditNote('cn_1'))._unsafeUnwrap()).toMatchObject({
+      status: 'succeeded',
+      refund: { processorRefundId: refund.id },
+    });
+    expect(notified(world)).toEqual([['cn_1', 'refund_completed']]);
+  });
+});
+
+describe('Stripe\u2019s pending_reason on the credit note', () => {
+  it('insufficient_funds shows a top-up notice until the refund succeeds', async () => {
+    const world = await startStripeWorld();
+    const { refund, created } = await requestedRefund(world);
+    await world.deliver(created);
+    world.fake.setRefundStatus(refund.id, 'pending', { pendingReason: 'insufficient_funds' });
+
+    const waiting = (await world.deliver(world.fake.takeWebhooks()))[0]!._unsafeUnwrap();
+
+    expect(waiting).toMatchObject({ outcome: 'applied', creditNoteIds: ['cn_1'] });
+    expect((await world.lifecycle.getCreditNote('cn_1'))._unsafeUnwrap()).toMatchObject({
+      status: 'requested',
+      refund: { processorStatus: 'pending', processorPendingReason: 'insufficient_funds' },
+      processorNotice: { pendingReason: 'insufficient_funds', recovery: 'top_up_balance' },
+    });
+
+    world.fake.setRefundStatus(refund.id, 'succeeded');
+    await world.deliver(world.fake.takeWebhooks());
+
+    expect((await world.lifecycle.getCreditNote('cn_1'))._unsafeUnwrap()).toMatchObject({
+      status: 'succeeded',
+      refund: { processorPendingReason: null },
+      processorNotice: null,
+    });
+  });
+});
+
 describe('refunds made in the Stripe dashboard', () => {
   const creditNoteIds = async (world: StripeWorld) =>
     (await world.lifecycle.listCreditNotes())._unsafeUnwrap().map((view) => view.creditNoteId);
@@ -558,6 +613,41 @@ describe('refunds made in the Stripe dashboard', () => {
     // Our own refund, seen through the same charge.refunded events, was never taken for an external one.
     expect(await statusOf(world, 'cn_1')).toBe('requested');
     expect(notified(world)).toEqual([[adopted, 'refund_completed']]);
+  });
+
+  it('email the client and run refundSucceeded by default; a host whose merchants told the client already turns that off', async () => {
+    const adoptSettledDashboardRefund = async (world: StripeWorld) => {
+      const { payment, created } = await requestedRefund(world);
+      await world.deliver(created);
+      const dashboard = world.fake.createDashboardRefund({ paymentIntent: payment.id, amount: 2_000 });
+      world.fake.setRefundStatus(dashboard.id, 'succeeded');
+      await world.deliver(world.fake.takeWebhooks());
+      world.fake.setRefundStatus(dashboard.id, 'failed', 'expired_or_canceled_card');
+      await world.deliver(world.fake.takeWebhooks());
+      return `stripe-${dashboard.id}`;
+    };
+    const hookCalls: string[] = [];
+    const hooks = {
+      refundSucceeded: ({ creditNote }: { creditNote: { creditNoteId: string } }) => void hookCalls.push(`succeeded ${creditNote.creditNoteId}`),
+      refundFailed: ({ creditNote }: { creditNote: { creditNoteId: string } }) => void hookCalls.push(`failed ${creditNote.creditNoteId}`),
+    };
+
+    const byDefault = await startStripeWorld({ lifecycle: { hooks } });
+    const adopted = await adoptSettledDashboardRefund(byDefault);
+    expect(notified(byDefault)).toEqual([
+      [adopted, 'refund_completed'],
+      [adopted, 'refund_failed'],
+    ]);
+    expect(hookCalls).toEqual([`succeeded ${adopted}`, `failed ${adopted}`]);
+
+    hookCalls.length = 0;
+    const quiet = await startStripeWorld({ lifecycle: { hooks, adoptedRefunds: { notifyClient: false, runHooks: false } } });
+    const adoptedQuietly = await adoptSettledDashboardRefund(quiet);
+    // The merchant still hears that the refund they made failed; the client and the hooks hear nothing.
+    expect(notified(quiet)).toEqual([[adoptedQuietly, 'refund_failed']]);
+    expect(quiet.notifier.calls.every((call) => call.recipient === 'merchant')).toBe(true);
+    expect(hookCalls).toEqual([]);
+    expect(await statusOf(quiet, adoptedQuietly)).toBe('failed');
   });
 
   it('never adopt our own refunds: they carry our metadata', async () => {

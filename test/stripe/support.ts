@@ -9,7 +9,7 @@ import {
   type SignedWebhook,
   type StripeEventJson,
 } from '../../src/adapters/stripe/fakeStripeServer.js';
-import { createRefundLifecycle } from '../../src/lifecycle/createRefundLifecycle.js';
+import { createRefundLifecycle, type RefundLifecycleConfig } from '../../src/lifecycle/createRefundLifecycle.js';
 import type { IssueCreditNoteInput } from '../../src/lifecycle/commandInputs.js';
 import type { EventStore } from '../../src/ports/eventStore.js';
 import { manualClock } from '../../src/testing/manualClock.js';
@@ -23,6 +23,8 @@ export type StripeWorldOptions = {
   fake?: FakeStripeServerOptions;
   /** What the webhook endpoint is configured with, beyond lifecycle, stripe, secret and clock. */
   webhooks?: Partial<Pick<StripeWebhooksOptions, 'livemode' | 'toleranceSeconds' | 'adoptExternalRefunds'>>;
+  /** The host's lifecycle settings, beyond store, gateway, notifier and clock. */
+  lifecycle?: Partial<Pick<RefundLifecycleConfig, 'hooks' | 'adoptedRefunds'>>;
 };
 
 /**
@@ -46,7 +48,7 @@ export const startStripeWorld = async (options: StripeWorldOptions = {}) => {
 
   const store = inMemoryEventStore();
   const notifier = recordingNotifier();
-  const lifecycle = createRefundLifecycle({ store, gateway: stripeGateway({ stripe }), notifier, clock });
+  const lifecycle = createRefundLifecycle({ store, gateway: stripeGateway({ stripe }), notifier, clock, ...options.lifecycle });
   const webhooks = stripeWebhooks({
     lifecycle,
     stripe,
