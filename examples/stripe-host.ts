@@ -242,7 +242,9 @@ export const createHost = async ({ lifecycle, webhooks, port = 0 }: HostOptions)
 // ── the walkthrough ─────────────────────────────────────────────────────────
 
 const walkthrough = async (): Promise<boolean> => {
-  const fake = await startFakeStripeServer();
+  // Stripe's test mode settles card refunds at creation; live ones may stay pending for days. The walkthrough shows
+  // that case: the refund is accepted pending, and Stripe's webhooks settle it.
+  const fake = await startFakeStripeServer({ cardRefundsSettle: 'later' });
   const stripe = new Stripe('sk_test_123', { ...fake.sdkOptions, maxNetworkRetries: 0 });
   const notifier = recordingNotifier();
   const lifecycle = createRefundLifecycle({ store: inMemoryEventStore(), gateway: stripeGateway({ stripe }), notifier });
