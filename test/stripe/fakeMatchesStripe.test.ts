@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { startFakeStripe } from './support.js';
 import {
-  startFakeStripeServer,
   type FakeStripeServerOptions,
   type StripeEventJson,
 } from '../../src/adapters/stripe/fakeStripeServer.js';
@@ -13,14 +13,8 @@ import { fixture, reId, type FixtureName } from './fixtures/index.js';
  * null where Stripe allows null. Deliberate exceptions are listed with why.
  */
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
 const startFake = async (options: FakeStripeServerOptions = {}) => {
-  const fake = await startFakeStripeServer(options);
-  cleanups.push(() => fake.close());
+  const fake = await startFakeStripe(options);
   const stripe = new Stripe('sk_test_123', { ...fake.sdkOptions, maxNetworkRetries: 0 });
   return { fake, stripe };
 };

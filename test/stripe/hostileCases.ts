@@ -1,15 +1,8 @@
-import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
-import { inMemoryEventStore } from '../../src/adapters/inMemoryEventStore.js';
-import { stripeGateway } from '../../src/adapters/stripe/stripeGateway.js';
-import { stripeWebhooks, WebhookRejectedError, type WebhookDelivery } from '../../src/adapters/stripe/stripeWebhooks.js';
-import { startFakeStripeServer, type SignedWebhook, type StripeEventJson } from '../../src/adapters/stripe/fakeStripeServer.js';
-import { createRefundLifecycle } from '../../src/lifecycle/createRefundLifecycle.js';
-import type { IssueCreditNoteInput } from '../../src/lifecycle/commandInputs.js';
+import { WebhookRejectedError, type WebhookDelivery } from '../../src/adapters/stripe/stripeWebhooks.js';
+import type { SignedWebhook, StripeEventJson } from '../../src/adapters/stripe/fakeStripeServer.js';
 import type { HookCall, HookName } from '../../src/ports/notifier.js';
-import { manualClock } from '../../src/testing/manualClock.js';
-import { recordingNotifier } from '../../src/testing/recordingNotifier.js';
-import { actor, onlyOfType, storeSnapshot } from './support.js';
+import { onlyOfType, openStripeWorld, storeSnapshot } from './support.js';
 
 /*
  * Helpers of the hostile-webhook suite (test/stripe/hostileWebhooks.test.ts):
@@ -27,53 +20,20 @@ export const ourOrigin = 'refund-lifecycle';
 export type Json = any;
 
 export const startHostileWorld = async () => {
-  // As support.ts's world: card refunds settle by webhook (setRefundStatus), not at creation; and charges list their
-  // refunds in charge.* events (API versions before 2022-11-15), so charge.refunded carries refunds to tamper with.
-  const fake = await startFakeStripeServer({ cardRefundsSettle: 'later', chargeRefunds: 'always' });
-  const stripe = new Stripe('sk_test_123', { ...fake.sdkOptions, maxNetworkRetries: 0 });
-  const clock = manualClock('2026-03-02T09:00:00.000Z');
-  const unixNow = () => Math.floor(clock.now().getTime() / 1000);
-  fake.setClock(unixNow());
-  const store = inMemoryEventStore();
-  const notifier = recordingNotifier();
   const hookCalls: Array<{ hook: HookName; call: HookCall }> = [];
   const record = (hook: HookName) => (call: HookCall) => {
     hookCalls.push({ hook, call: structuredClone(call) });
   };
   const hooks = { refundSucceeded: record('refundSucceeded'), refundFailed: record('refundFailed'), refundedManually: record('refundedManually') };
-  const lifecycle = createRefundLifecycle({ store, gateway: stripeGateway({ stripe }), notifier, hooks, clock });
-  const webhooks = stripeWebhooks({ lifecycle, stripe, webhookSecret: fake.webhookSecret, clock });
+  // As support.ts's world, card refunds settle by webhook (setRefundStatus); and charges list their refunds in
+  // charge.* events (API versions before 2022-11-15), so charge.refunded carries refunds to tamper with.
+  const world = await openStripeWorld({ fake: { cardRefundsSettle: 'later', chargeRefunds: 'always' }, lifecycle: { hooks } });
   return {
-    fake,
-    stripe,
-    clock,
-    store,
-    notifier,
+    ...world,
     hookCalls,
-    lifecycle,
-    webhooks,
-    unixNow,
-    close: () => fake.close(),
-    /** Any JSON, pretty-printed as Stripe sends it and signed with the endpoint's secret at the current time. */
-    signed(event: Json): SignedWebhook {
-      const rawBody = JSON.stringify(event, null, 2);
-      return { event: event as StripeEventJson, rawBody, signature: fake.sign(rawBody) };
-    },
     /** A raw body (e.g. with a real `__proto__` key) signed with the endpoint's secret. */
     signedRaw(rawBody: string): WebhookDelivery {
-      return { rawBody, signature: fake.sign(rawBody) };
-    },
-    issue(input: Partial<IssueCreditNoteInput> & { creditNoteId: string; paymentId: string; account?: string | null }) {
-      const { paymentId, account = null, ...rest } = input;
-      return lifecycle.issueCreditNote({
-        amount: 1_000,
-        currency: 'EUR',
-        reason: 'desk booking cancelled',
-        chargeConfirmed: true,
-        actor,
-        ...rest,
-        payment: { paymentId, account },
-      });
+      return { rawBody, signature: world.fake.sign(rawBody) };
     },
   };
 };

@@ -1,13 +1,13 @@
 import type { Result } from 'neverthrow';
 import Stripe from 'stripe';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { startFakeStripe } from './support.js';
 import {
   adviseOnRefusal,
   stripeFailureReasons,
   type StripeFailureReason,
 } from '../../src/adapters/stripe/failureReasons.js';
 import {
-  startFakeStripeServer,
   type FakeStripeServer,
   type FakeStripeServerOptions,
   type PaymentMethodType,
@@ -24,16 +24,7 @@ import { recordingNotifier } from '../../src/testing/recordingNotifier.js';
 // What only the Stripe adapter can be asked: the HTTP requests it sends, how the
 // SDK's own error classes are classified, and how Stripe's words become ours.
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-const startFake = async (options: FakeStripeServerOptions = {}) => {
-  const fake = await startFakeStripeServer(options);
-  cleanups.push(() => fake.close());
-  return fake;
-};
+const startFake = startFakeStripe;
 
 const sdkFor = (fake: FakeStripeServer) => new Stripe('sk_test_123', { ...fake.sdkOptions, maxNetworkRetries: 0 });
 

@@ -36,11 +36,24 @@ export type StripeWorldOptions = {
  * signature timestamps, so time moves for all of them at once.
  */
 export const startStripeWorld = async (options: StripeWorldOptions = {}) => {
+  const world = await openStripeWorld(options);
+  onTestFinished(() => world.close());
+  return world;
+};
+
+/** A fake Stripe server closed when the test ends. */
+export const startFakeStripe = async (options: FakeStripeServerOptions = {}) => {
+  const fake = await startFakeStripeServer(options);
+  onTestFinished(() => fake.close());
+  return fake;
+};
+
+/** The same world for a whole `describe` (opened in `beforeAll`): the caller closes it. */
+export const openStripeWorld = async (options: StripeWorldOptions = {}) => {
   // These tests follow credit notes from `requested` to settled by webhook, so card
   // refunds here settle later (`setRefundStatus`), not at creation as in Stripe's
   // default; a test of the default passes `fake: { cardRefundsSettle: 'at_creation' }`.
   const fake = await startFakeStripeServer({ cardRefundsSettle: 'later', ...options.fake });
-  onTestFinished(() => fake.close());
   const stripe = new Stripe('sk_test_123', { ...fake.sdkOptions, maxNetworkRetries: 0 });
   const clock = manualClock('2026-03-02T09:00:00.000Z');
   const unixNow = () => Math.floor(clock.now().getTime() / 1000);
@@ -67,6 +80,7 @@ export const startStripeWorld = async (options: StripeWorldOptions = {}) => {
   };
 
   return {
+    close: () => fake.close(),
     fake,
     stripe,
     clock,
