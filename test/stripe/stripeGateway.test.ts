@@ -12,7 +12,7 @@ import {
   type FakeStripeServerOptions,
   type PaymentMethodType,
 } from '../../src/adapters/stripe/fakeStripeServer.js';
-import { refundWindowDays, stripeGateway, toProcessorRefund } from '../../src/adapters/stripe/stripeGateway.js';
+import { metadataValue, refundWindowDays, stripeGateway, toProcessorRefund } from '../../src/adapters/stripe/stripeGateway.js';
 import { inMemoryEventStore } from '../../src/adapters/inMemoryEventStore.js';
 import type { GatewayError } from '../../src/errors.js';
 import type { PaymentRef } from '../../src/events/primitives.js';
@@ -304,6 +304,21 @@ describe("Stripe's refund in the library's words (toProcessorRefund)", () => {
       paymentId: 'ch_1',
       metadata: { creditNoteId: null, attempt: null },
     });
+  });
+
+  it('reads only what the metadata holds itself: inherited names are never a credit note', () => {
+    const inherited = Object.create({ creditNoteId: 'cn_victim', attempt: '1' }) as Record<string, string>;
+    expect(metadataValue({}, 'constructor')).toBeNull();
+    expect(metadataValue({}, 'toString')).toBeNull();
+    expect(metadataValue(inherited, 'creditNoteId')).toBeNull();
+    expect(toProcessorRefund(stripeRefund({ metadata: inherited })).metadata).toEqual({ creditNoteId: null, attempt: null });
+    expect(metadataValue(JSON.parse('{"__proto__": "x", "creditNoteId": "cn_1"}'), '__proto__')).toBe('x');
+  });
+
+  it('keeps Stripe\u2019s pending_reason for a pending refund only', () => {
+    expect(toProcessorRefund(stripeRefund({ pending_reason: 'insufficient_funds' }))).toMatchObject({ pendingReason: 'insufficient_funds' });
+    expect(toProcessorRefund(stripeRefund({ status: 'succeeded', pending_reason: 'processing' }))).not.toHaveProperty('pendingReason');
+    expect(toProcessorRefund(stripeRefund({ pending_reason: 'a_reason_stripe_adds_later' }))).not.toHaveProperty('pendingReason');
   });
 
   it('maps requires_action to action_required', () => {
