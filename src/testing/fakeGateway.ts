@@ -30,6 +30,12 @@ export type FakeGatewayOptions = {
   processor?: string;
   /** Called before every request takes effect: make the fake slow, or hand control to a scheduler. */
   latency?: () => Promise<void>;
+  /**
+   * Called after a create call took effect and before it answers: the refund
+   * exists (its notice is queued) while the caller still waits, so a webhook
+   * can overtake the answer, as it does when a request times out slowly.
+   */
+  answerLatency?: () => Promise<void>;
   /** Chooses the behaviour of a create call that no queued behaviour covers. Default: accept, pending. */
   behaviour?: (request: CreateRefundRequest) => FakeCreateBehaviour;
 };
@@ -136,6 +142,7 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
     refunds.set(refund.processorRefundId, refund);
     byKey.set(request.idempotencyKey, { fingerprint, refundId: refund.processorRefundId });
     notice('refund.created', refund);
+    if (options.answerLatency) await options.answerLatency();
     if (behaviour.kind === 'acceptThenTimeout') {
       return err(new GatewayError('transient', 'timeout', 'The request timed out; the processor may have it'));
     }

@@ -9,5 +9,5 @@ export {
   type FakeRefundNotice,
   type NoticeDelivery,
 } from './fakeGateway.js';
-export { recordingNotifier, type RecordingNotifier } from './recordingNotifier.js';
+export { recordingNotifier, type RecordingNotifier, type NotifierMisbehaviour } from './recordingNotifier.js';
 export { manualClock, type ManualClock } from './manualClock.js';

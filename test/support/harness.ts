@@ -1,12 +1,13 @@
 import { expect } from 'vitest';
 import { createRefundLifecycle, type RefundLifecycle } from '../../src/lifecycle/createRefundLifecycle.js';
-import { decideWithMachine } from '../../src/machine/creditNoteMachine.js';
+import { decideWithMachine, type Intent } from '../../src/machine/creditNoteMachine.js';
 import { initialCreditNoteState, type CreditNoteStatus } from '../../src/machine/creditNoteState.js';
 import { foldCreditNote } from '../../src/machine/fold.js';
 import { isCreditNoteEvent, type StoredEvent } from '../../src/events/envelope.js';
 import type { CreditNoteEvent } from '../../src/events/creditNoteEvents.js';
-import type { EventStore } from '../../src/ports/eventStore.js';
-import type { HookCall } from '../../src/ports/notifier.js';
+import type { CreditNoteSummary, EventStore, OutboxEntry, OutboxKind } from '../../src/ports/eventStore.js';
+import type { HookCall, Notifier } from '../../src/ports/notifier.js';
+import type { RefundGateway } from '../../src/ports/refundGateway.js';
 import { inMemoryEventStore } from '../../src/adapters/inMemoryEventStore.js';
 import { fakeGateway, type FakeGatewayOptions } from '../../src/testing/fakeGateway.js';
 import { manualClock } from '../../src/testing/manualClock.js';
@@ -32,20 +33,100 @@ export const crashingStore = (store: EventStore): EventStore => ({
   },
 });
 
+export type StoreWrite = 'append' | 'claimOutbox' | 'completeOutbox' | 'releaseOutbox';
+
+/**
+ * A process that dies around one of its writes: armed with `crashAt(n,
+ * 'before' | 'after')`, the n-th write from then on throws before it reaches
+ * the store (nothing written) or after it (written, but the caller never hears
+ * so). Each write is a transaction, so these are the only places a crash can
+ * fall between two writes.
+ */
+export const faultyStore = (store: EventStore) => {
+  let armed: { remaining: number; when: 'before' | 'after' } | null = null;
+  let fired = 0;
+  const write =
+    <A extends unknown[], R>(name: StoreWrite, call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      if (armed === null || (armed.remaining -= 1) > 0) return call(...args);
+      const { when } = armed;
+      armed = null;
+      fired += 1;
+      if (when === 'before') throw new SimulatedCrash(`crashed before ${name}`);
+      await call(...args);
+      throw new SimulatedCrash(`crashed after ${name}`);
+    };
+  return {
+    store: {
+      ...store,
+      append: write('append', store.append),
+      claimOutbox: write('claimOutbox', store.claimOutbox),
+      completeOutbox: write('completeOutbox', store.completeOutbox),
+      releaseOutbox: write('releaseOutbox', store.releaseOutbox),
+    } satisfies EventStore,
+    crashAt(write: number, when: 'before' | 'after') {
+      armed = { remaining: write, when };
+    },
+    disarm() {
+      armed = null;
+    },
+    /** How many crashes happened so far. */
+    get fired() {
+      return fired;
+    },
+  };
+};
+
 export const LEASE_MS = 60_000;
+/** Deliveries of a notification or hook before it is buried: more than any run's misbehaving notifier. */
+export const MAX_SIDE_EFFECT_DELIVERIES = 8;
 
 export type SystemOptions = {
   /** Wraps the store every lifecycle instance uses, e.g. to let a scheduler interleave its calls. */
   wrapStore?: (store: EventStore) => EventStore;
   latency?: FakeGatewayOptions['latency'];
+  /** Between a create call's effect and its answer (a webhook may overtake it). */
+  answerLatency?: FakeGatewayOptions['answerLatency'];
+  /** Before each notification reaches the notifier. */
+  notifierLatency?: () => Promise<void>;
+  /** Captured payments: what each was charged, so the refundable balance is guarded. */
+  charged?: Record<string, number>;
 };
 
 /** One host process (plus a doomed twin) over a shared store, fake processor and notifier. */
 export const buildSystem = (options: SystemOptions = {}) => {
   const rawStore = inMemoryEventStore();
-  const store = options.wrapStore ? options.wrapStore(rawStore) : rawStore;
-  const gateway = fakeGateway(options.latency ? { latency: options.latency } : {});
-  const notifier = recordingNotifier();
+  const faults = faultyStore(rawStore);
+  const store = options.wrapStore ? options.wrapStore(faults.store) : faults.store;
+  const gateway = fakeGateway({
+    ...(options.latency ? { latency: options.latency } : {}),
+    ...(options.answerLatency ? { answerLatency: options.answerLatency } : {}),
+  });
+  const charged = options.charged ?? {};
+  for (const [paymentId, amount] of Object.entries(charged)) gateway.capture(paymentId, amount);
+  // D-113 as an invariant: what the store said of the charge when a refund was asked for.
+  const createCalls: Array<{ idempotencyKey: string; paymentId: string; chargeConfirmed: boolean }> = [];
+  const gatewayAsSeen: RefundGateway = {
+    ...gateway,
+    async createRefund(request) {
+      const payment = await rawStore.readStream(`payment-${request.payment.paymentId}`);
+      createCalls.push({
+        idempotencyKey: request.idempotencyKey,
+        paymentId: request.payment.paymentId,
+        chargeConfirmed: payment.events.some((event) => event.type === 'ChargeConfirmed'),
+      });
+      return gateway.createRefund(request);
+    },
+  };
+  const recording = recordingNotifier();
+  const notifier: Notifier = options.notifierLatency
+    ? {
+        send: async (notification) => {
+          await options.notifierLatency!();
+          return recording.send(notification);
+        },
+      }
+    : recording;
   const clock = manualClock();
   const hookCalls: HookCall[] = [];
   const hooks = {
@@ -55,17 +136,36 @@ export const buildSystem = (options: SystemOptions = {}) => {
   };
   let sequence = 0;
   const common = {
-    gateway,
+    gateway: gatewayAsSeen,
     notifier,
     hooks,
     clock,
     generateId: () => `id-${(sequence += 1)}`,
-    retryPolicy: { leaseMs: LEASE_MS, backoffBaseMs: 1_000, backoffMaxMs: 30_000, maxAutomaticRefundRetries: 3 },
+    retryPolicy: {
+      leaseMs: LEASE_MS,
+      backoffBaseMs: 1_000,
+      backoffMaxMs: 30_000,
+      maxAutomaticRefundRetries: 3,
+      maxSideEffectDeliveries: MAX_SIDE_EFFECT_DELIVERIES,
+    },
     dispatchInline: false,
   };
   const lifecycle: RefundLifecycle = createRefundLifecycle({ ...common, store });
   const doomed: RefundLifecycle = createRefundLifecycle({ ...common, store: crashingStore(store) });
-  return { rawStore, store, gateway, notifier, clock, hookCalls, lifecycle, doomed, crashes: 0 };
+  return {
+    rawStore,
+    store,
+    faults,
+    gateway,
+    createCalls,
+    charged,
+    notifier: recording,
+    clock,
+    hookCalls,
+    lifecycle,
+    doomed,
+    crashes: 0,
+  };
 };
 
 export type System = ReturnType<typeof buildSystem>;
@@ -103,21 +203,32 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
   const notificationKey = (n: (typeof delivered)[number]) =>
     `${n.creditNote.creditNoteId}:${n.kind}${n.kind === 'manual_refund_recorded' ? '' : `:${n.idempotencyKey.split(':').pop()}`}`;
   expectAtMostOnce(countBy(delivered, notificationKey), 'notification');
-  // Repeats of one key reach the notifier only after a dispatcher died holding it.
+  // Each call of the notifier or a hook is one delivery of its outbox entry: a repeat only after a failure or a crash
+  // of that very entry, never because something else went wrong in the run.
+  const outbox = await rawStore.listOutbox();
+  const deliveriesByKey = countBy(
+    outbox.flatMap((entry) => Array.from({ length: entry.deliveries }, () => entry)),
+    (entry) => `${entry.kind}:${entry.idempotencyKey}`,
+  );
   for (const [key, count] of countBy(notifier.calls, (n) => n.idempotencyKey)) {
-    const failed = count - 1;
-    expect(failed, `notifier calls for ${key}`).toBeLessThanOrEqual(system.crashes);
+    expect(count, `notifier calls for ${key}`).toBeLessThanOrEqual(deliveriesByKey.get(`notify:${key}`) ?? 0);
   }
   for (const [key, count] of countBy(hookCalls, (c) => c.idempotencyKey)) {
-    expect(count - 1, `hook calls for ${key}`).toBeLessThanOrEqual(system.crashes);
+    expect(count, `hook calls for ${key}`).toBeLessThanOrEqual(deliveriesByKey.get(`run_hook:${key}`) ?? 0);
   }
 
+  // D-113: no refund was asked for before the store held the charge's confirmation.
+  expect(system.createCalls.filter((call) => !call.chargeConfirmed), 'refunds asked before the charge was confirmed').toEqual([]);
+
   const summaries = await rawStore.listCreditNotes({ limit: 500 });
+  checkBalances(system, summaries);
   const paymentsConfirmed = new Set(
     (await rawStore.readAll()).filter((e) => e.type === 'ChargeConfirmed').map((e) => (e.data as { paymentId: string }).paymentId),
   );
+  const streamEvents = new Map<string, StoredEvent[]>();
   for (const summary of summaries) {
     const { events } = await rawStore.readStream(summary.streamId);
+    streamEvents.set(summary.streamId, events);
     const creditNoteEvents = events.filter(isCreditNoteEvent).map(toMachineEvent);
 
     // Every state is explained by replaying its events — through the fold and through XState itself.
@@ -135,6 +246,8 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
 
     const { status, context } = folded.state;
     const id = context.creditNoteId;
+    checkNeverBackwards(id, creditNoteEvents);
+    checkEveryDecisionHasItsEntry(summary.streamId, creditNoteEvents, outbox);
 
     // Manual is final. Succeeded changes only when the processor reverses that very refund.
     const seen = terminal.get(id);
@@ -171,6 +284,113 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
     if (context.payment !== null && paymentsConfirmed.has(context.payment.paymentId)) {
       expect(context.pendingReason, `${id} still waits for a confirmed charge`).not.toBe('charge_not_confirmed');
     }
+  }
+  checkOutboxEntries(system, outbox, streamEvents);
+};
+
+/** The status moves the lifecycle draws (README); a move outside them is a credit note going backwards. */
+const lifecycleMoves: Readonly<Record<CreditNoteStatus, readonly CreditNoteStatus[]>> = {
+  unissued: ['issued'],
+  issued: ['requested', 'pending', 'manual'],
+  pending: ['pending', 'requested', 'succeeded', 'failed', 'manual'],
+  requested: ['requested', 'succeeded', 'failed', 'pending'],
+  failed: ['pending', 'manual'],
+  succeeded: ['failed'],
+  manual: [],
+};
+
+/**
+ * Never backwards: statuses move only along the lifecycle's edges, and an
+ * attempt the processor accepted (or settled) never becomes in doubt again: a
+ * late transient error of its create call is news about a refund that exists.
+ */
+const checkNeverBackwards = (id: string, events: readonly CreditNoteEvent[]) => {
+  let state = initialCreditNoteState;
+  const answered = new Set<number>();
+  for (const event of events) {
+    const next = decideWithMachine(state, event).state;
+    expect(lifecycleMoves[state.status], `${id}: ${state.status} → ${next.status} on ${event.type}`).toContain(next.status);
+    if (event.type === 'RefundDeferred' && event.data.reason === 'transient_error') {
+      expect(answered.has(event.data.attempt), `${id}: attempt ${event.data.attempt} in doubt after the processor answered it`).toBe(false);
+    }
+    if (event.type === 'RefundAccepted' || event.type === 'RefundSucceeded' || event.type === 'RefundAdopted') answered.add(event.data.attempt);
+    if (event.type === 'RefundFailed' && event.data.processorRefundId !== null) answered.add(event.data.attempt);
+    state = next;
+  }
+};
+
+const kindOfIntent = (intent: Intent): OutboxKind =>
+  intent.type === 'notify' ? 'notify' : intent.type === 'runHook' ? 'run_hook' : 'create_refund';
+
+/**
+ * No side effect forgotten: every decision that owes one (a refund request,
+ * a notice, a hook) left its outbox entry in the very append that recorded
+ * it, named after the stream version that decided it.
+ */
+const checkEveryDecisionHasItsEntry = (streamId: string, events: readonly CreditNoteEvent[], outbox: readonly OutboxEntry[]) => {
+  let state = initialCreditNoteState;
+  for (const [index, event] of events.entries()) {
+    const decision = decideWithMachine(state, event);
+    const version = index + 1;
+    for (const intent of decision.accepted ? decision.intents : []) {
+      const entry = outbox.find((candidate) => candidate.id.startsWith(`${streamId}#${version}:`) && candidate.kind === kindOfIntent(intent));
+      expect(entry, `${streamId}@${version} (${event.type}) owes a ${kindOfIntent(intent)} entry`).toBeDefined();
+    }
+    state = decision.state;
+  }
+};
+
+/** The refund attempt an entry asks for was overtaken: settled, retried or refunded by hand before it ran. */
+const overtaken = (events: readonly StoredEvent[], decidedAt: number, attempt: number) =>
+  events.slice(decidedAt).some((event) => {
+    if (event.type === 'MarkedRefundedManually') return true;
+    const data = event.data as { attempt?: number };
+    return (
+      ['RefundAccepted', 'RefundSucceeded', 'RefundFailed', 'RefundRequested'].includes(event.type) &&
+      data.attempt !== undefined &&
+      data.attempt >= attempt
+    );
+  });
+
+/** No entry parked without cause, none completed without its effect. */
+const checkOutboxEntries = (system: System, outbox: readonly OutboxEntry[], streamEvents: Map<string, StoredEvent[]>) => {
+  const { notifier, hookCalls, createCalls } = system;
+  for (const entry of outbox) {
+    if (entry.deadAt !== null) {
+      expect(entry.kind, `${entry.id} buried`).not.toBe('create_refund');
+      expect(entry.deliveries, `${entry.id} buried before its last delivery`).toBeGreaterThanOrEqual(MAX_SIDE_EFFECT_DELIVERIES);
+      expect(entry.lastError, `${entry.id} buried without an error`).not.toBeNull();
+    }
+    if (entry.completedAt === null) continue;
+    if (entry.kind === 'notify') {
+      expect(notifier.calls.some((call) => call.idempotencyKey === entry.idempotencyKey), `${entry.id} completed, never sent`).toBe(true);
+    }
+    if (entry.kind === 'run_hook') {
+      expect(hookCalls.some((call) => call.idempotencyKey === entry.idempotencyKey), `${entry.id} completed, never run`).toBe(true);
+    }
+    if (entry.kind === 'create_refund' && !createCalls.some((call) => call.idempotencyKey === entry.idempotencyKey)) {
+      // Completed without a call: only when the attempt was overtaken before the entry ran.
+      const decidedAt = Number(/#(\d+):/.exec(entry.id)?.[1]);
+      const attempt = (entry.payload as { attempt: number }).attempt;
+      expect(overtaken(streamEvents.get(entry.streamId) ?? [], decidedAt, attempt), `${entry.id} completed without asking the processor`).toBe(true);
+    }
+  }
+};
+
+/** The refundable balance: what a payment's credit notes commit, and what the processor paid out, never exceed the charge. */
+const checkBalances = (system: System, summaries: readonly CreditNoteSummary[]) => {
+  for (const [paymentId, charged] of Object.entries(system.charged)) {
+    const committed = summaries
+      .filter((summary) => summary.paymentId === paymentId)
+      // A failed refund made in the dashboard is the merchant's to redo, not owed by the credit note.
+      .filter((summary) => !(summary.state.context.origin === 'processor' && summary.status === 'failed'))
+      .reduce((sum, summary) => sum + summary.state.context.amount, 0);
+    expect(committed, `credit notes of ${paymentId} commit more than its charge`).toBeLessThanOrEqual(charged);
+    const paidOut = system.gateway
+      .refunds()
+      .filter((refund) => refund.paymentId === paymentId && refund.status !== 'failed' && refund.status !== 'canceled')
+      .reduce((sum, refund) => sum + refund.amount, 0);
+    expect(paidOut, `refunds of ${paymentId} exceed its charge`).toBeLessThanOrEqual(charged);
   }
 };
 
