@@ -5,7 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
     stripe: 'src/adapters/stripe/index.ts',
-    'stripe-testing': 'src/adapters/stripe/testing.ts',
+    'stripe-testing': 'src/testing/stripe/index.ts',
   },
   // Optional peer: resolved from the host's node_modules, never bundled.
   external: ['stripe'],

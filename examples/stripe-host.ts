@@ -29,7 +29,7 @@ import {
   type RefundLifecycleError,
 } from '../src/index.js';
 import { stripeGateway, stripeWebhooks, WebhookRejectedError, type StripeWebhooks } from '../src/adapters/stripe/index.js';
-import { startFakeStripeServer } from '../src/adapters/stripe/testing.js';
+import { startFakeStripeServer } from '../src/testing/stripe/index.js';
 import { inMemoryEventStore, recordingNotifier } from '../src/testing/index.js';
 
 export type HostOptions = {

@@ -5,7 +5,7 @@ import type { ProcessorRefund } from '../src/ports/refundGateway.js';
 import { fakeGateway } from '../src/testing/fakeGateway.js';
 import { recordingNotifier } from '../src/testing/recordingNotifier.js';
 
-/* Seed 003: refunds made in the processor's dashboard are followed without duplicates. */
+/* Refunds made in the processor's dashboard are followed without duplicates (docs/glossary.md#processor-origin). */
 
 const actor = { kind: 'user', id: 'freelancer' } as const;
 

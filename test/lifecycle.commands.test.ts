@@ -16,9 +16,9 @@ import {
 } from './support/fixtures.js';
 
 /*
- * Example-based behaviour of every command, following the seeds: 000 (refresh
- * status when the webhook was lost), 001 (retry semantics, D-113, mark
- * refunded). Each test names the real side effects it expects: refunds the
+ * Example-based behaviour of every command: refresh status when the webhook
+ * was lost, retry semantics, the charge-confirmation gate and mark refunded
+ * (docs/glossary.md). Each test names the real side effects it expects: refunds the
  * fake processor created, notifications delivered, hooks run.
  */
 
@@ -102,7 +102,7 @@ describe('issueCreditNote', () => {
   });
 });
 
-describe('D-113: never refund a charge whose confirmation has not been seen', () => {
+describe('the charge-confirmation gate: never refund a charge whose confirmation has not been seen', () => {
   it('issuing before the confirmation leaves the credit note pending, asking the processor for nothing but the payment', async () => {
     const pending = await reach.pending();
     expect(pending).toMatchObject({
@@ -186,7 +186,7 @@ describe('D-113: never refund a charge whose confirmation has not been seen', ()
   });
 });
 
-describe('seed 000: refresh status when the webhook did not land', () => {
+describe('refresh status when the webhook did not land', () => {
   it('pulls the processor’s verdict: succeeded, and the client is told once', async () => {
     await reach.requested();
     fx.gateway.takeNotices(); // refund.created lost
@@ -278,7 +278,7 @@ describe('seed 000: refresh status when the webhook did not land', () => {
   });
 });
 
-describe('seed 001: retry', () => {
+describe('retry', () => {
   it.each<[Exclude<CreditNoteStatus, 'unissued' | 'pending' | 'failed'>]>([
     ['requested'],
     ['succeeded'],

@@ -172,7 +172,7 @@ class Retry extends Step {
     const before = await real.lifecycle.getCreditNote(creditNoteIds[this.creditNote]!);
     const result = await real.lifecycle.retryRefund(creditNoteIds[this.creditNote]!, { actor });
     this.expectTypedOutcome(result);
-    // Seed 001: allowed exactly from pending and failed (unless the store crashed under it).
+    // Retry (docs/glossary.md#retry): allowed exactly from pending and failed (unless the store crashed under it).
     if (before.isOk() && !(result.isErr() && result.error.code === 'store_unavailable')) {
       expect(result.isOk()).toBe(before.value.status === 'pending' || before.value.status === 'failed');
     }

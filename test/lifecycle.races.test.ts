@@ -180,7 +180,7 @@ describe('the lifecycle under concurrent commands, workers and webhooks', () => 
         const terminal = new Map<string, CreditNoteStatus>();
         system.gateway.queue(...plan.processorBehaviours);
 
-        // Round 1: duplicate issue requests, a sibling credit note and the charge confirmation race each other (D-113).
+        // Round 1: duplicate issue requests, a sibling credit note and the charge confirmation race each other (the charge-confirmation gate).
         await runConcurrently(s, [
           ...Array.from({ length: plan.issueCopies }, () => issue(system, 'cn_1', plan.issueSaysConfirmed)),
           issue(system, 'cn_2', false),

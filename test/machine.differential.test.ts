@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { creditNoteEventDataSchemas, type CreditNoteEvent } from '../src/events/creditNoteEvents.js';
 import {
   decideWithMachine,
+  decideWithXState,
   finalStatuses,
   transitionTable,
   type TransitionRow,
@@ -13,14 +14,14 @@ import {
   type CreditNoteState,
   type CreditNoteStatus,
 } from '../src/machine/creditNoteState.js';
-import { evolveCreditNote, foldCreditNote } from '../src/machine/fold.js';
-import { expectedAttempt, guards, updates } from '../src/machine/rules.js';
+import { foldCreditNote } from '../src/machine/fold.js';
+import { expectedAttempt, guards, runGuard, runUpdate, updates } from '../src/machine/rules.js';
 import { numRuns } from './support/numRuns.js';
 
 /*
- * The fold replays streams; the XState machine decides. They must never
- * disagree, or a replayed credit note would differ from the one that was
- * decided. Sequences mix plausible and wrong events; fields come from small
+ * The table interpreter (fold.ts) decides and replays; xstate, running the
+ * same machine, is the reference. They must never disagree, or the lifecycle
+ * would not be the one the machine draws. Sequences mix plausible and wrong events; fields come from small
  * pools so attempts, refund ids and keys collide often enough to reach every
  * state and every guard, both ways.
  */
@@ -260,8 +261,8 @@ const rowKey = (row: TransitionRow) =>
     row.actions.some((action) => typeof action === 'object' && action.type === 'scheduleRefundRetry'),
   );
 
-describe('fast fold vs XState machine', () => {
-  it('agree on every prefix of generated sequences: decision, status and context', () => {
+describe('table interpreter (decideWithMachine) vs XState (decideWithXState)', () => {
+  it('agree on every prefix of generated sequences: decision, status, context and intents', () => {
     const seen = new Set<string>();
     const takenTransitions = new Set<string>();
 
@@ -273,14 +274,15 @@ describe('fast fold vs XState machine', () => {
 
         for (const [index, step] of steps.entries()) {
           const event = step.aimed ? aim(step.event, decided) : step.event;
-          const fromFold = evolveCreditNote(folded, event);
-          const fromMachine = decideWithMachine(decided, event);
+          const fromFold = decideWithMachine(folded, event);
+          const fromMachine = decideWithXState(decided, event);
 
           // The shrunk counterexample shows steps before aiming; this names the event as it was applied.
           const where = `step ${index}: ${JSON.stringify(event)} in ${decided.status}`;
           expect(fromFold.accepted, where).toBe(fromMachine.accepted);
           expect(fromFold.state.status, where).toBe(fromMachine.state.status);
           expect(fromFold.state.context, where).toStrictEqual(fromMachine.state.context);
+          expect(fromFold.accepted && fromFold.intents, where).toStrictEqual(fromMachine.accepted && fromMachine.intents);
 
           seen.add(`${decided.status}/${event.type}/${fromMachine.accepted}`);
           if (fromMachine.accepted) {
@@ -340,6 +342,42 @@ describe('transition table', () => {
 
     expect([...usedGuards].sort()).toEqual(Object.keys(guards).sort());
     expect([...usedUpdates].sort()).toEqual(Object.keys(updates).sort());
+  });
+
+  it('routes to each guard and update only the event types it declares', () => {
+    for (const row of transitionTable) {
+      const where = `${row.from} --${row.event}-->`;
+      if (row.guard !== null) expect(guards[row.guard].events, `${where} guard ${row.guard}`).toContain(row.event);
+      for (const action of row.actions) {
+        if (typeof action === 'string') expect(updates[action].events, `${where} update ${action}`).toContain(row.event);
+      }
+    }
+  });
+
+  it('throws on a mis-routed event instead of quietly refusing it or leaving the context as it was', () => {
+    const issued = foldCreditNote([
+      {
+        type: 'CreditNoteIssued',
+        occurredAt: '2025-03-01T10:00:00.000Z',
+        data: {
+          creditNoteId: CREDIT_NOTE_ID,
+          amount: ISSUED_AMOUNT,
+          currency: ISSUED_CURRENCY,
+          payment: { processor: 'stripe', paymentId: 'pi_1', account: 'acct_1' },
+          reason: 'order cancelled',
+          origin: 'host',
+        },
+      },
+    ]).state;
+    const succeeded: CreditNoteEvent = {
+      type: 'RefundSucceeded',
+      occurredAt: '2025-03-02T11:30:00.000Z',
+      data: { attempt: 1, processorRefundId: 're_1' },
+    };
+    expect(() => runGuard('isNextAttempt', issued.context, succeeded)).toThrow('guard isNextAttempt got RefundSucceeded');
+    expect(() => runGuard('hasNoRefundInFlight', issued.context, succeeded)).toThrow('guard hasNoRefundInFlight got RefundSucceeded');
+    expect(() => runUpdate('recordFailure', issued.context, succeeded)).toThrow('update recordFailure got RefundSucceeded');
+    expect(runGuard('isOutcomeOfCurrentAttempt', issued.context, succeeded)).toBe(false);
   });
 
   it('ends in manual, which has no way out; succeeded is left only when the processor reverses that refund', () => {

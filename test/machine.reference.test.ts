@@ -19,7 +19,7 @@ import {
  * The differential test compares the fold with XState, but both run the rules
  * of src/machine/rules.ts, so a wrong guard or update cannot fail it. Here the
  * machine is checked against test/support/referenceModel.ts, written from the
- * seeds and the README and sharing no code with src/machine: same decision,
+ * README and docs/glossary.md and sharing no code with src/machine: same decision,
  * same status, same side effects owed and the same essential context, at every
  * step of generated sequences. The generators are adapted from the
  * differential test; aiming uses the reference model's view of the state.
@@ -422,7 +422,7 @@ const adopted: CreditNoteEvent = {
   data: { attempt: 1, processorRefundId: 're_1', amount: ISSUED_AMOUNT, currency: ISSUED_CURRENCY, processorStatus: 'pending' },
 };
 
-describe('seed 001: Retry is only meaningful on pending or failed', () => {
+describe('Retry is only meaningful on pending or failed', () => {
   const refusedFrom: Array<[string, CreditNoteEvent[]]> = [
     ['succeeded', [issue(), request(1), accepted(1, 're_1'), succeeded(1, 're_1')]],
     ['manual', [issue({ payment: null }), markedRefunded]],

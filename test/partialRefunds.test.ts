@@ -9,7 +9,7 @@ import { fakeGateway } from '../src/testing/fakeGateway.js';
 import { manualClock } from '../src/testing/manualClock.js';
 import { numRuns } from './support/numRuns.js';
 
-/* Several credit notes against one payment (seed 003): never more than was charged, never after the refund window. */
+/* Several credit notes against one payment: never more than was charged, never after the refund window (docs/glossary.md#refundable-balance). */
 
 const actor = { kind: 'user', id: 'freelancer' } as const;
 const issue = (creditNoteId: string, amount: number, extra: Record<string, unknown> = {}) => ({

@@ -196,7 +196,7 @@ describe('an attempt that never reached the processor', () => {
   });
 });
 
-describe("the processor's interim status (seed 000: the banner reflects it)", () => {
+describe("the processor's interim status (the banner reflects it)", () => {
   it('follows a refund that needs action and back, through refresh', async () => {
     const { refunds, fake } = setup();
     await refunds.issueCreditNote(issue('cn_1'));

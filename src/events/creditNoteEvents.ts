@@ -30,7 +30,8 @@ export const creditNoteIssuedSchema = z.object({
 
 /** The refund could not be asked for yet; the credit note waits in `pending`. */
 export const refundDeferredSchema = z.discriminatedUnion('reason', [
-  // D-113: never refund a charge whose confirmation has not been seen.
+  // The charge-confirmation gate: never refund a charge whose confirmation has not been seen
+  // (docs/glossary.md#charge-confirmation-gate).
   z.object({ reason: z.literal('charge_not_confirmed') }),
   z.object({
     reason: z.literal('transient_error'),
@@ -76,7 +77,10 @@ export const refundProgressedSchema = z.object({
   attempt: attemptSchema,
   processorRefundId: identifierSchema,
   processorStatus: z.enum(['pending', 'action_required']),
-  /** Why it is still pending (seed 000's banner: `insufficient_funds` asks the merchant to top up). */
+  /**
+   * Why it is still pending, for the "Refund in progress" banner (`insufficient_funds` asks the merchant to top up;
+   * docs/glossary.md#processor-notice).
+   */
   pendingReason: pendingReasonField,
 });
 

@@ -13,7 +13,10 @@ export const creditNoteAttachedSchema = z.object({
   currency: currencySchema,
 });
 
-/** The processor confirmed the charge (Stripe: `payment_intent.succeeded`): the D-113 gate opens. */
+/**
+ * The processor confirmed the charge (Stripe: `payment_intent.succeeded`): the charge-confirmation gate opens
+ * (docs/glossary.md#charge-confirmation-gate).
+ */
 export const chargeConfirmedSchema = z.object({
   paymentId: identifierSchema,
   processor: identifierSchema,

@@ -57,7 +57,7 @@ export const failureClassificationSchema = z.object({
 });
 export type FailureClassification = z.output<typeof failureClassificationSchema>;
 
-/** Processor-neutral refund status (seed 002: one vocabulary for Stripe, Adyen…). */
+/** Processor-neutral refund status: one vocabulary for Stripe, Adyen… */
 export const processorRefundStatusSchema = z.enum(['pending', 'action_required', 'succeeded', 'failed', 'canceled']);
 export type ProcessorRefundStatus = z.output<typeof processorRefundStatusSchema>;
 

@@ -23,7 +23,8 @@ export const loadCreditNotesOfPayment = async (
 
 /**
  * The credit notes of a payment that waited for its charge confirmation
- * (D-113), each moved on to its first refund attempt. Whoever appends the
+ * (docs/glossary.md#charge-confirmation-gate), each moved on to its first
+ * refund attempt. Whoever appends the
  * confirmation appends these in the same step, so none is left behind.
  */
 export const releaseWaitingCreditNotes = (

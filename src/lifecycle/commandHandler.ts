@@ -17,7 +17,7 @@ import { outboxDraftFor } from '../outbox/outboxDrafts.js';
 import type { Clock } from '../ports/notifier.js';
 import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft, ProcessorRefundLink } from '../ports/eventStore.js';
 import type { CreditNoteChange, DistributiveOmit } from './creditNoteChange.js';
-import type { LoadedPayment } from './streams.js';
+import type { KnownCreditNote, LoadedPayment } from './streams.js';
 
 /** Who and what caused a command: copied onto every event it appends. */
 export type CommandMeta = {
@@ -59,7 +59,15 @@ const isWanted = (deps: HandlerDeps, intent: Intent, state: CreditNoteState): bo
   return true;
 };
 
-export type Executed<T> = { result: T; dueOutboxIds: string[] };
+/** What the append recorded: the plan's answer, the entries due now, and each credit note's state as decided. */
+export type Executed<T> = { result: T; dueOutboxIds: string[]; decided: KnownCreditNote[] };
+
+const decidedStates = <T>(plan: Plan<T>): KnownCreditNote[] =>
+  (plan.creditNotes ?? []).map((change) => ({
+    streamId: change.loaded.streamId,
+    version: change.loaded.version + change.events.length,
+    state: change.state,
+  }));
 
 /** Optimistic concurrency: a lost race reloads and decides again, this many times at most. */
 export const MAX_DECISION_ATTEMPTS = 8;
@@ -83,11 +91,12 @@ export const executeCommand = async <T, E extends RefundLifecycleError>(
     const request = buildAppend(deps, meta, plan.value, now);
     if (request.isErr()) return err(request.error);
     const { append, dueOutboxIds } = request.value;
+    const decided = decidedStates(plan.value);
     if (append.streams.length === 0 && (append.completeOutbox ?? []).length === 0) {
-      return ok({ result: plan.value.result, dueOutboxIds: [] });
+      return ok({ result: plan.value.result, dueOutboxIds: [], decided });
     }
     const appended = await deps.store.append(append);
-    if (appended.isOk()) return ok({ result: plan.value.result, dueOutboxIds });
+    if (appended.isOk()) return ok({ result: plan.value.result, dueOutboxIds, decided });
     const failure = appended.error;
     if (failure instanceof VersionConflictError) {
       lastConflict = failure;

@@ -28,7 +28,9 @@ import { toCreditNoteView, type CreditNoteView } from './creditNoteView.js';
 import { guardedGateway } from './guardedGateway.js';
 import { guardedStore } from './guardedStore.js';
 import { defaultRetryPolicy, type LifecycleDeps, type RetryPolicy } from './deps.js';
-import { creditNoteStreamId, loadCreditNote } from './streams.js';
+import { creditNoteStreamId, loadCreditNote, type KnownCreditNote } from './streams.js';
+import type { CommandOutcome } from './commands/commandSupport.js';
+import type { ObservationOutcome } from './commands/observeRefund.js';
 import type { AdoptedRefundEffects } from './commandHandler.js';
 
 export type RefundLifecycleConfig = {
@@ -51,7 +53,7 @@ export type RefundLifecycleConfig = {
   adoptedRefunds?: Partial<AdoptedRefundEffects>;
   /**
    * Perform the side effects a command enqueued right after its append, so a
-   * retry answers with the processor's verdict (seed 001). Anything that fails
+   * retry answers with the processor's verdict (docs/glossary.md#retry). Anything that fails
    * there stays in the outbox for `dispatch()`. Default true.
    */
   dispatchInline?: boolean;
@@ -65,6 +67,8 @@ export type RefreshResult = ObservationResult & { processorRefund: ProcessorRefu
 export type ChargeConfirmationResult = { paymentId: string; changed: boolean; released: string[] };
 
 const noNotifier: Notifier = { send: async () => {} };
+
+const viewOf = (known: KnownCreditNote): CreditNoteView => toCreditNoteView(known.state, known.version);
 
 /** Failures that are not the command's answer: the store down (`StoreError`) or a bug (`UnexpectedError`). */
 export type InfrastructureError = StoreError | UnexpectedError;
@@ -99,34 +103,38 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
   const dispatchInline = config.dispatchInline ?? true;
 
   const view = async (creditNoteId: string): Promise<Result<CreditNoteView, CommandError>> =>
-    (await loadIssuedCreditNote(deps, creditNoteId)).map((loaded) => toCreditNoteView(loaded.state, loaded.version));
+    (await loadIssuedCreditNote(deps, creditNoteId)).map(viewOf);
 
-  /** The append is done; a failure of the follow-up work must not turn the command into an error. */
-  const settle = async (dueOutboxIds: readonly string[]): Promise<void> => {
-    if (!dispatchInline || dueOutboxIds.length === 0) return;
+  /**
+   * The append is done: performs what it made due, starting from the states
+   * just decided, and answers with the newest state of each credit note (what
+   * the side effects recorded, else what was decided). A failure of this
+   * follow-up work must not turn the command into an error.
+   */
+  const settle = async (outcome: Pick<CommandOutcome, 'decided' | 'dueOutboxIds'>): Promise<Map<string, KnownCreditNote>> => {
+    const latest = new Map(outcome.decided.map((known) => [known.streamId, known]));
+    if (!dispatchInline || outcome.dueOutboxIds.length === 0) return latest;
     try {
-      await dispatcher.dispatch({ entryIds: dueOutboxIds });
+      await dispatcher.dispatch({ entryIds: outcome.dueOutboxIds, latest });
     } catch {
       // Left claimed; the lease expires and a background `dispatch()` performs it.
     }
+    return latest;
   };
 
-  const thenView = async (
-    result: Result<{ creditNoteId: string; dueOutboxIds: string[] }, CommandError>,
-  ): Promise<Result<CreditNoteView, CommandError>> => {
-    if (result.isErr()) return err(result.error);
-    await settle(result.value.dueOutboxIds);
-    return view(result.value.creditNoteId);
+  /** The command's credit note as its decision and the side effects it made due left it: no reload. */
+  const answer = async (outcome: CommandOutcome): Promise<CreditNoteView> => {
+    const latest = await settle(outcome);
+    return viewOf(latest.get(outcome.creditNote.streamId) ?? outcome.creditNote);
   };
+
+  const thenView = async (result: Result<CommandOutcome, CommandError>): Promise<Result<CreditNoteView, CommandError>> =>
+    result.isErr() ? err(result.error) : ok(await answer(result.value));
 
   const thenObservation = async (
-    result: Result<{ creditNoteId: string; changed: boolean; dueOutboxIds: string[] }, CommandError>,
-  ): Promise<Result<ObservationResult, CommandError>> => {
-    if (result.isErr()) return err(result.error);
-    await settle(result.value.dueOutboxIds);
-    const changed = result.value.changed;
-    return (await view(result.value.creditNoteId)).map((creditNote) => ({ creditNote, changed }));
-  };
+    result: Result<ObservationOutcome, CommandError>,
+  ): Promise<Result<ObservationResult, CommandError>> =>
+    result.isErr() ? err(result.error) : ok({ creditNote: await answer(result.value), changed: result.value.changed });
 
   return {
     /** Issues a credit note and, for a confirmed processor charge, asks for the refund. */
@@ -146,10 +154,9 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
       boundary(async (): Promise<Result<AdoptionResult, CommandError>> => {
         const adoption = await adoptExternalRefund(deps, input);
         if (adoption.isErr()) return err(adoption.error);
-        await settle(adoption.value.dueOutboxIds);
-        const { creditNoteId, changed } = adoption.value;
-        if (creditNoteId === null) return ok({ creditNote: null, changed });
-        return (await view(creditNoteId)).map((creditNote) => ({ creditNote, changed }));
+        const { creditNote, changed } = adoption.value;
+        if (creditNote === null) return ok({ creditNote: null, changed });
+        return ok({ creditNote: await answer({ ...adoption.value, creditNote }), changed });
       }),
 
     /** Pulls the refund's status from the processor: the same transition logic as a webhook. */
@@ -168,12 +175,12 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     markRefunded: (creditNoteId: string, input: MarkRefundedInput) =>
       boundary(async () => thenView(await markRefunded(deps, creditNoteId, input))),
 
-    /** The charge is confirmed (D-113): every credit note waiting for it moves on. */
+    /** The charge is confirmed (docs/glossary.md#charge-confirmation-gate): every credit note waiting for it moves on. */
     confirmCharge: (input: ConfirmChargeInput) =>
       boundary(async (): Promise<Result<ChargeConfirmationResult, CommandError>> => {
         const result = await confirmCharge(deps, input);
         if (result.isErr()) return err(result.error);
-        await settle(result.value.dueOutboxIds);
+        await settle(result.value);
         const { paymentId, changed, released } = result.value;
         return ok({ paymentId, changed, released });
       }),

@@ -2,7 +2,7 @@ import { err, ok, type Result } from 'neverthrow';
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
 import { decideWithMachine, type Intent } from '../machine/creditNoteMachine.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
-import type { LoadedCreditNote } from './streams.js';
+import type { KnownCreditNote } from './streams.js';
 
 /** Omit over each member of a union, keeping it a union. */
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -12,13 +12,13 @@ export type ProposedCreditNoteEvent = DistributiveOmit<CreditNoteEvent, 'occurre
 
 /** The events a command adds to one credit note, each accepted by the machine, and the side effects they ask for. */
 export type CreditNoteChange = {
-  loaded: LoadedCreditNote;
+  loaded: KnownCreditNote;
   state: CreditNoteState;
   events: CreditNoteEvent[];
   effects: Array<{ intent: Intent; state: CreditNoteState; version: number }>;
 };
 
-export const startChange = (loaded: LoadedCreditNote): CreditNoteChange => ({
+export const startChange = (loaded: KnownCreditNote): CreditNoteChange => ({
   loaded,
   state: loaded.state,
   events: [],

@@ -16,7 +16,8 @@ export type CreditNoteAction = 'retry' | 'mark_refunded' | 'refresh';
 
 /**
  * What the processor's reason for holding an accepted refund as pending asks
- * of the merchant: seed 000's "Refund in progress" banner, made specific.
+ * of the merchant: the "Refund in progress" banner, made specific
+ * (docs/glossary.md#processor-notice).
  */
 export type ProcessorNotice = {
   pendingReason: ProcessorPendingReason;

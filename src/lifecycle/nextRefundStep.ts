@@ -5,7 +5,8 @@ import { refundIdempotencyKey } from '../machine/idempotencyKeys.js';
 
 /**
  * After an issue, a retry or a charge confirmation: ask the processor, unless
- * D-113 forbids it because the charge was never confirmed. An in-doubt attempt
+ * the charge-confirmation gate forbids it because the charge was never
+ * confirmed (docs/glossary.md#charge-confirmation-gate). An in-doubt attempt
  * is asked again under its own key; otherwise the next attempt gets a new one.
  */
 export const nextRefundStep = (state: CreditNoteState, chargeConfirmed: boolean): ProposedCreditNoteEvent => {

@@ -4,9 +4,9 @@ import type { ProposedCreditNoteEvent } from './creditNoteChange.js';
 
 /**
  * What one look at the processor's refund tells us, whatever carried it (a
- * webhook, a refresh, the create call's answer): seed 000's "same transition
- * logic". The machine then keeps only what is new, so duplicates, stale and
- * out-of-order observations change nothing.
+ * webhook, a refresh, the create call's answer), through the same transition
+ * logic (docs/glossary.md#observation). The machine then keeps only what is
+ * new, so duplicates, stale and out-of-order observations change nothing.
  */
 export const eventsForObservation = (state: CreditNoteState, refund: ProcessorRefund): ProposedCreditNoteEvent[] => {
   const current = state.context.refund;

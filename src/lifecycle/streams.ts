@@ -12,7 +12,9 @@ import type { EventStore } from '../ports/eventStore.js';
 export const creditNoteStreamId = (creditNoteId: string): string => `credit-note-${creditNoteId}`;
 export const paymentStreamId = (paymentId: string): string => `payment-${paymentId}`;
 
-export type LoadedCreditNote = { streamId: string; version: number; state: CreditNoteState; events: StoredEvent[] };
+/** A credit note's state at a stream version: what a decision appended, or what a load replayed. */
+export type KnownCreditNote = { streamId: string; version: number; state: CreditNoteState };
+export type LoadedCreditNote = KnownCreditNote & { events: StoredEvent[] };
 export type LoadedPayment = { streamId: string; version: number; state: PaymentState; events: StoredEvent[] };
 
 const toDomain = (event: StoredEvent) => ({ type: event.type, data: event.data, occurredAt: event.occurredAt });

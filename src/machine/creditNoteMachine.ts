@@ -6,12 +6,13 @@ import {
   type CreditNoteState,
   type CreditNoteStatus,
 } from './creditNoteState.js';
-import { guards, updates, type GuardName, type UpdateName } from './rules.js';
+import { evolveCreditNote } from './fold.js';
+import { runGuard, runUpdate, updates, type GuardName, type UpdateName } from './rules.js';
 
 /*
- * The only module that touches xstate: the lifecycle's single source of truth
- * and the functions that ask it for decisions. xstate 6 moves the persistence
- * API; keeping every call here keeps that upgrade to one file.
+ * The only module that touches xstate: the lifecycle's one definition (diagram, guards, intents). Decisions run
+ * through the table interpreter in fold.ts; `decideWithXState` asks xstate itself, for the differential test.
+ * xstate 6 moves the persistence API; keeping every call here keeps that upgrade to one file.
  */
 
 export type NotificationKind = 'refund_completed' | 'refund_failed' | 'manual_refund_recorded';
@@ -26,10 +27,10 @@ export type Intent =
   | { type: 'runHook'; params: { hook: HookName } };
 
 const guard = (name: GuardName) => ({ context, event }: { context: CreditNoteContext; event: CreditNoteEvent }) =>
-  guards[name](context, event);
+  runGuard(name, context, event);
 const update = (name: UpdateName) =>
   assign<CreditNoteContext, CreditNoteEvent, undefined, CreditNoteEvent, never>(({ context, event }) =>
-    updates[name](context, event),
+    runUpdate(name, context, event),
   );
 const intent = () => {
   // Intentionally empty: decisions run through the pure `transition`, which returns intents unexecuted.
@@ -211,12 +212,18 @@ export type MachineDecision =
   | { accepted: true; state: CreditNoteState; intents: Intent[] }
   | { accepted: false; state: CreditNoteState };
 
-const toSnapshot = (state: CreditNoteState) =>
-  creditNoteMachine.resolveState({ value: state.status, context: state.context });
+// Call-time delegation: fold.ts imports this module, so its exports may not exist yet when this one loads.
+/** Whether `event` may happen now and, if so, what follows and which side effects it wants: the hot path. */
+export const decideWithMachine = (state: CreditNoteState, event: CreditNoteEvent): MachineDecision =>
+  evolveCreditNote(state, event);
 
-/** Asks the machine whether `event` may happen now and, if so, what follows and which side effects it wants. */
-export const decideWithMachine = (state: CreditNoteState, event: CreditNoteEvent): MachineDecision => {
-  const snapshot = toSnapshot(state);
+/** Whether the machine accepts an event of this type now, for events whose guards look only at the state. */
+export const machineAccepts = (state: CreditNoteState, event: CreditNoteEvent): boolean =>
+  evolveCreditNote(state, event).accepted;
+
+/** The same decision asked of xstate itself (`resolveState`, `can`, `transition`): the differential test's reference. */
+export const decideWithXState = (state: CreditNoteState, event: CreditNoteEvent): MachineDecision => {
+  const snapshot = creditNoteMachine.resolveState({ value: state.status, context: state.context });
   if (!snapshot.can(event)) return { accepted: false, state };
   const [next, actions] = transition(creditNoteMachine, snapshot, event);
   return {
@@ -229,6 +236,3 @@ export const decideWithMachine = (state: CreditNoteState, event: CreditNoteEvent
     ),
   };
 };
-
-/** Whether the machine accepts an event of this type now, for events whose guards look only at the state. */
-export const machineAccepts = (state: CreditNoteState, event: CreditNoteEvent): boolean => toSnapshot(state).can(event);

@@ -1,33 +1,40 @@
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
-import { transitionTable, type TransitionRow } from './creditNoteMachine.js';
+import { transitionTable, type Intent, type MachineDecision, type TransitionRow } from './creditNoteMachine.js';
 import { initialCreditNoteState, type CreditNoteState } from './creditNoteState.js';
-import { guards, updates } from './rules.js';
+import { runGuard, runUpdate } from './rules.js';
 
 /*
- * The fast fold used for replay: it interprets the machine's own transition
- * table with the machine's own guards and updates, without building an actor
- * per event. A differential property test proves it equal to xstate's
- * `transition` on generated sequences, rejections included.
+ * The machine's one interpreter on the hot path, for decisions and replay
+ * alike: it reads the machine's own transition table and runs its guards,
+ * updates and intents, without building an xstate snapshot per event. A
+ * differential property test proves it equal to xstate's `transition`
+ * (`decideWithXState`) on generated sequences, rejections and intents included.
  */
 
-const rowsByStateAndEvent = new Map<string, TransitionRow[]>();
-for (const row of transitionTable) {
-  const key = `${row.from}/${row.event}`;
-  rowsByStateAndEvent.set(key, [...(rowsByStateAndEvent.get(key) ?? []), row]);
-}
+// Indexed on first use: creditNoteMachine.ts imports this module, so the table may not exist yet when it loads.
+let rowsByStateAndEvent: Map<string, TransitionRow[]> | undefined;
+const rowsFor = (state: CreditNoteState, event: CreditNoteEvent): TransitionRow[] | undefined => {
+  if (rowsByStateAndEvent === undefined) {
+    rowsByStateAndEvent = new Map();
+    for (const row of transitionTable) {
+      const key = `${row.from}/${row.event}`;
+      rowsByStateAndEvent.set(key, [...(rowsByStateAndEvent.get(key) ?? []), row]);
+    }
+  }
+  return rowsByStateAndEvent.get(`${state.status}/${event.type}`);
+};
 
-export type EvolveResult = { accepted: boolean; state: CreditNoteState };
-
-/** Applies one event; a rejected event leaves the state untouched and says so. */
-export const evolveCreditNote = (state: CreditNoteState, event: CreditNoteEvent): EvolveResult => {
-  const rows = rowsByStateAndEvent.get(`${state.status}/${event.type}`);
-  const row = rows?.find((candidate) => candidate.guard === null || guards[candidate.guard](state.context, event));
+/** Applies one event: what follows and which side effects it asks for; a rejected event leaves the state untouched. */
+export const evolveCreditNote = (state: CreditNoteState, event: CreditNoteEvent): MachineDecision => {
+  const row = rowsFor(state, event)?.find(({ guard }) => guard === null || runGuard(guard, state.context, event));
   if (row === undefined) return { accepted: false, state };
   let context = state.context;
+  const intents: Intent[] = [];
   for (const action of row.actions) {
-    if (typeof action === 'string') context = updates[action](context, event);
+    if (typeof action === 'string') context = runUpdate(action, context, event);
+    else intents.push(action);
   }
-  return { accepted: true, state: { status: row.to, context } };
+  return { accepted: true, state: { status: row.to, context }, intents };
 };
 
 /**

@@ -1,4 +1,4 @@
-import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
+import type { CreditNoteEvent, CreditNoteEventType } from '../events/creditNoteEvents.js';
 import { isRefundInFlight, latestAttempt, type CreditNoteContext, type RefundAttempt } from './creditNoteState.js';
 import { refundIdempotencyKey } from './idempotencyKeys.js';
 
@@ -6,9 +6,16 @@ import { refundIdempotencyKey } from './idempotencyKeys.js';
  * The guards and context updates of the credit-note machine, as plain
  * functions. The XState machine names them in its table; the fast fold runs
  * the same functions through the same table, so the two cannot drift apart.
+ * Each is typed to the events it handles and declares them; `runGuard` and
+ * `runUpdate`, their only callers, throw on any other, so a mis-routed event is loud.
  */
 
-/** The attempt a new request must carry: the in-doubt one again, or the next. */
+export type EventOf<T extends CreditNoteEventType> = Extract<CreditNoteEvent, { type: T }>;
+type Rule<R> = { events: readonly CreditNoteEventType[]; run: (context: CreditNoteContext, event: never) => R };
+const on = <T extends CreditNoteEventType, R>(events: T | T[], run: (context: CreditNoteContext, e: EventOf<T>) => R) =>
+  ({ events: typeof events === 'string' ? [events] : events, run }) as const;
+
+/** The attempt a new request must carry: the in-doubt one again, or the next (docs/glossary.md#in-doubt). */
 export const expectedAttempt = (context: CreditNoteContext): number =>
   context.refund?.status === 'in_doubt' ? context.refund.attempt : latestAttempt(context) + 1;
 
@@ -18,107 +25,93 @@ const isUnsettledAttempt = (refund: RefundAttempt | null, attempt: number): refu
 const isAwaitingAcceptance = (refund: RefundAttempt | null, attempt: number): refund is RefundAttempt =>
   isUnsettledAttempt(refund, attempt) && refund.status !== 'accepted';
 
+const isCurrentTransientError = (context: CreditNoteContext, data: EventOf<'RefundDeferred'>['data']): boolean =>
+  data.reason === 'transient_error' &&
+  isAwaitingAcceptance(context.refund, data.attempt) &&
+  data.consecutiveFailures === context.refund.consecutiveFailures + 1;
+
 export const guards = {
-  isNextAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean => {
-    if (event.type !== 'RefundRequested' || context.payment === null) return false;
-    const { attempt, idempotencyKey, amount, currency } = event.data;
+  isNextAttempt: on('RefundRequested', (context, { data }) => {
+    const { attempt, idempotencyKey, amount, currency } = data;
     return (
+      context.payment !== null &&
       attempt === expectedAttempt(context) &&
       idempotencyKey === refundIdempotencyKey(context.creditNoteId, attempt) &&
       amount === context.amount &&
       currency === context.currency
     );
-  },
-  awaitsChargeConfirmation: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
-    event.type === 'RefundDeferred' &&
-    event.data.reason === 'charge_not_confirmed' &&
-    context.payment !== null &&
-    context.refund === null,
-  isTransientErrorOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
-    event.type === 'RefundDeferred' &&
-    event.data.reason === 'transient_error' &&
-    isAwaitingAcceptance(context.refund, event.data.attempt) &&
-    event.data.consecutiveFailures === context.refund.consecutiveFailures + 1,
-  isAutoRetriedTransientError: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
-    guards.isTransientErrorOfCurrentAttempt(context, event) &&
-    event.type === 'RefundDeferred' &&
-    event.data.reason === 'transient_error' &&
-    event.data.retryAt !== null,
-  /** Only a processor-origin credit note adopts a refund, and only the one it was issued for, before any attempt. */
-  isAdoptionOfProcessorRefund: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
-    event.type === 'RefundAdopted' &&
+  }),
+  /** docs/glossary.md#charge-confirmation-gate */
+  awaitsChargeConfirmation: on('RefundDeferred', (context, { data }) =>
+    data.reason === 'charge_not_confirmed' && context.payment !== null && context.refund === null),
+  isTransientErrorOfCurrentAttempt: on('RefundDeferred', (context, { data }) => isCurrentTransientError(context, data)),
+  isAutoRetriedTransientError: on('RefundDeferred', (context, { data }) =>
+    isCurrentTransientError(context, data) && data.reason === 'transient_error' && data.retryAt !== null),
+  /** Only a processor-origin credit note (docs/glossary.md#processor-origin) adopts its own refund, before any attempt. */
+  isAdoptionOfProcessorRefund: on('RefundAdopted', (context, { data }) =>
     context.origin === 'processor' &&
     context.refund === null &&
     context.payment !== null &&
-    event.data.amount === context.amount &&
-    event.data.currency === context.currency,
+    data.amount === context.amount &&
+    data.currency === context.currency),
   /**
    * Only the library's own refunds are retried: a refund made in the
    * processor's dashboard that failed or was canceled there is the merchant's
    * to redo, and a retry would create the very refund they canceled.
    */
-  isHostOrigin: (context: CreditNoteContext): boolean => context.origin === 'host',
-  isAcceptanceOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
-    event.type === 'RefundAccepted' && isAwaitingAcceptance(context.refund, event.data.attempt),
+  isHostOrigin: on('RetryRequested', (context) => context.origin === 'host'),
+  isAcceptanceOfCurrentAttempt: on('RefundAccepted', (context, { data }) =>
+    isAwaitingAcceptance(context.refund, data.attempt)),
   /** The processor's own word on an accepted refund changed (e.g. it needs action): the banner follows it. */
-  isProgressOfAcceptedAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
-    event.type === 'RefundProgressed' &&
+  isProgressOfAcceptedAttempt: on('RefundProgressed', (context, { data }) =>
     context.refund?.status === 'accepted' &&
-    context.refund.attempt === event.data.attempt &&
-    context.refund.processorRefundId === event.data.processorRefundId &&
-    (context.refund.processorStatus !== event.data.processorStatus ||
-      context.refund.processorPendingReason !== event.data.pendingReason),
+    context.refund.attempt === data.attempt &&
+    context.refund.processorRefundId === data.processorRefundId &&
+    (context.refund.processorStatus !== data.processorStatus ||
+      context.refund.processorPendingReason !== data.pendingReason)),
   /**
    * A manual refund while the processor may hold or be paying an attempt would
    * refund the client twice: refresh or retry first, so the attempt settles.
    */
-  hasNoRefundInFlight: (context: CreditNoteContext): boolean =>
-    context.refund === null || context.refund.status === 'failed',
+  hasNoRefundInFlight: on('MarkedRefundedManually', ({ refund }) => refund === null || refund.status === 'failed'),
   /**
-   * Stripe can fail a refund it had reported succeeded (the card account was
-   * closed meanwhile: `charge.refund.updated` with `previous_attributes.status:
+   * A reversal (docs/glossary.md#reversal): Stripe fails a refund it had reported
+   * succeeded (`charge.refund.updated` with `previous_attributes.status:
    * "succeeded"`). Only the very refund that succeeded can be reversed.
    */
-  isReversalOfSucceededRefund: (context: CreditNoteContext, event: CreditNoteEvent): boolean =>
-    event.type === 'RefundFailed' &&
+  isReversalOfSucceededRefund: on('RefundFailed', (context, { data }) =>
     context.refund?.status === 'succeeded' &&
-    context.refund.attempt === event.data.attempt &&
-    context.refund.processorRefundId === event.data.processorRefundId,
-  isOutcomeOfCurrentAttempt: (context: CreditNoteContext, event: CreditNoteEvent): boolean => {
-    if (event.type !== 'RefundSucceeded' && event.type !== 'RefundFailed') return false;
-    const { attempt, processorRefundId } = event.data;
-    if (!isUnsettledAttempt(context.refund, attempt)) return false;
+    context.refund.attempt === data.attempt &&
+    context.refund.processorRefundId === data.processorRefundId),
+  isOutcomeOfCurrentAttempt: on(['RefundSucceeded', 'RefundFailed'], (context, { data }) => {
+    if (!isUnsettledAttempt(context.refund, data.attempt)) return false;
     const known = context.refund.processorRefundId;
-    return known === null || processorRefundId === null || known === processorRefundId;
-  },
-} as const;
+    return known === null || data.processorRefundId === null || known === data.processorRefundId;
+  }),
+} satisfies Record<string, Rule<boolean>>;
 
 export type GuardName = keyof typeof guards;
 
 export const updates = {
-  recordIssue: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
-    event.type !== 'CreditNoteIssued'
-      ? context
-      : {
-          ...context,
-          creditNoteId: event.data.creditNoteId,
-          amount: event.data.amount,
-          currency: event.data.currency,
-          payment: event.data.payment,
-          reason: event.data.reason,
-          origin: event.data.origin,
-          issuedAt: event.occurredAt,
-        },
-  recordRequest: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext => {
-    if (event.type !== 'RefundRequested') return context;
-    const sameAttempt = context.refund?.attempt === event.data.attempt ? context.refund : null;
+  recordIssue: on('CreditNoteIssued', (context, { data, occurredAt }) => ({
+    ...context,
+    creditNoteId: data.creditNoteId,
+    amount: data.amount,
+    currency: data.currency,
+    payment: data.payment,
+    reason: data.reason,
+    origin: data.origin,
+    issuedAt: occurredAt,
+  })),
+  recordRequest: on('RefundRequested', (context, { data }) => {
+    const sameAttempt = context.refund?.attempt === data.attempt ? context.refund : null;
     return {
       ...context,
       refund: {
-        attempt: event.data.attempt,
-        idempotencyKey: event.data.idempotencyKey,
-        amount: event.data.amount,
-        currency: event.data.currency,
+        attempt: data.attempt,
+        idempotencyKey: data.idempotencyKey,
+        amount: data.amount,
+        currency: data.currency,
         processorRefundId: sameAttempt?.processorRefundId ?? null,
         processorStatus: sameAttempt?.processorStatus ?? null,
         processorPendingReason: sameAttempt?.processorPendingReason ?? null,
@@ -130,74 +123,67 @@ export const updates = {
       transientError: null,
       failure: null,
     };
-  },
-  recordAdoption: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
-    event.type !== 'RefundAdopted'
-      ? context
-      : {
-          ...context,
-          refund: {
-            attempt: event.data.attempt,
-            idempotencyKey: null,
-            amount: event.data.amount,
-            currency: event.data.currency,
-            processorRefundId: event.data.processorRefundId,
-            processorStatus: event.data.processorStatus,
-            processorPendingReason: null,
-            status: 'accepted',
-            consecutiveFailures: 0,
-          },
-        },
-  recordAcceptance: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
-    event.type !== 'RefundAccepted' || context.refund === null
+  }),
+  recordAdoption: on('RefundAdopted', (context, { data }) => ({
+    ...context,
+    refund: {
+      attempt: data.attempt,
+      idempotencyKey: null,
+      amount: data.amount,
+      currency: data.currency,
+      processorRefundId: data.processorRefundId,
+      processorStatus: data.processorStatus,
+      processorPendingReason: null,
+      status: 'accepted',
+      consecutiveFailures: 0,
+    },
+  })),
+  recordAcceptance: on('RefundAccepted', (context, { data }) =>
+    context.refund === null
       ? context
       : {
           ...context,
           refund: {
             ...context.refund,
-            processorRefundId: event.data.processorRefundId,
-            processorStatus: event.data.processorStatus,
-            processorPendingReason: event.data.pendingReason,
+            processorRefundId: data.processorRefundId,
+            processorStatus: data.processorStatus,
+            processorPendingReason: data.pendingReason,
             status: 'accepted',
           },
           pendingReason: null,
           transientError: null,
-        },
-  recordProgress: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
-    event.type !== 'RefundProgressed' || context.refund === null
+        }),
+  recordProgress: on('RefundProgressed', (context, { data }) =>
+    context.refund === null
+      ? context
+      : {
+          ...context,
+          refund: { ...context.refund, processorStatus: data.processorStatus, processorPendingReason: data.pendingReason },
+        }),
+  recordSuccess: on('RefundSucceeded', (context, { data, occurredAt }) =>
+    context.refund === null
       ? context
       : {
           ...context,
           refund: {
             ...context.refund,
-            processorStatus: event.data.processorStatus,
-            processorPendingReason: event.data.pendingReason,
-          },
-        },
-  recordSuccess: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
-    event.type !== 'RefundSucceeded' || context.refund === null
-      ? context
-      : {
-          ...context,
-          refund: {
-            ...context.refund,
-            processorRefundId: event.data.processorRefundId,
+            processorRefundId: data.processorRefundId,
             processorStatus: 'succeeded',
             processorPendingReason: null,
             status: 'succeeded',
           },
           pendingReason: null,
           transientError: null,
-          settledAt: event.occurredAt,
-        },
-  recordFailure: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
-    event.type !== 'RefundFailed' || context.refund === null
+          settledAt: occurredAt,
+        }),
+  recordFailure: on('RefundFailed', (context, { data }) =>
+    context.refund === null
       ? context
       : {
           ...context,
           refund: {
             ...context.refund,
-            processorRefundId: event.data.processorRefundId ?? context.refund.processorRefundId,
+            processorRefundId: data.processorRefundId ?? context.refund.processorRefundId,
             processorStatus: 'failed',
             processorPendingReason: null,
             status: 'failed',
@@ -206,15 +192,9 @@ export const updates = {
           transientError: null,
           // A refund the processor reverses after its success is no longer settled.
           settledAt: null,
-          failure: {
-            processorReason: event.data.processorReason,
-            classification: event.data.classification,
-            message: event.data.message,
-          },
-        },
-  recordDeferral: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext => {
-    if (event.type !== 'RefundDeferred') return context;
-    const data = event.data;
+          failure: { processorReason: data.processorReason, classification: data.classification, message: data.message },
+        }),
+  recordDeferral: on('RefundDeferred', (context, { data }) => {
     if (data.reason === 'charge_not_confirmed') return { ...context, pendingReason: 'charge_not_confirmed' };
     if (context.refund === null) return context;
     return {
@@ -223,21 +203,30 @@ export const updates = {
       pendingReason: 'transient_error',
       transientError: { code: data.error.code, message: data.error.message, retryAt: data.retryAt },
     };
-  },
-  recordRetry: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
-    event.type !== 'RetryRequested'
-      ? context
-      : { ...context, pendingReason: 'retry_requested', failure: null, transientError: null },
-  recordManualRefund: (context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
-    event.type !== 'MarkedRefundedManually'
-      ? context
-      : {
-          ...context,
-          pendingReason: null,
-          transientError: null,
-          manual: { reason: event.data.reason, reference: event.data.reference, method: event.data.method },
-          settledAt: event.occurredAt,
-        },
-} as const;
+  }),
+  recordRetry: on('RetryRequested', (context) => ({
+    ...context,
+    pendingReason: 'retry_requested',
+    failure: null,
+    transientError: null,
+  })),
+  recordManualRefund: on('MarkedRefundedManually', (context, { data, occurredAt }) => ({
+    ...context,
+    pendingReason: null,
+    transientError: null,
+    manual: { reason: data.reason, reference: data.reference, method: data.method },
+    settledAt: occurredAt,
+  })),
+} satisfies Record<string, Rule<CreditNoteContext>>;
 
 export type UpdateName = keyof typeof updates;
+
+const checked = <R>(kind: string, name: string, rule: Rule<R>, context: CreditNoteContext, event: CreditNoteEvent) => {
+  if (rule.events.includes(event.type)) return rule.run(context, event as never);
+  throw new Error(`${kind} ${name} got ${event.type}, handles ${rule.events.join(' | ')}`);
+};
+/** Runs a guard on an event it declares, and throws on any other: the one gate for the fold and for XState. */
+export const runGuard = (name: GuardName, context: CreditNoteContext, event: CreditNoteEvent): boolean =>
+  checked<boolean>('guard', name, guards[name], context, event);
+export const runUpdate = (name: UpdateName, context: CreditNoteContext, event: CreditNoteEvent): CreditNoteContext =>
+  checked<CreditNoteContext>('update', name, updates[name], context, event);

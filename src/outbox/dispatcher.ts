@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ok } from 'neverthrow';
 import { OutboxClaimLostError } from '../errors.js';
 import { isCreditNoteEvent } from '../events/envelope.js';
 import type { CommandMeta } from '../lifecycle/commandHandler.js';
@@ -7,7 +8,7 @@ import type { ProposedCreditNoteEvent } from '../lifecycle/creditNoteChange.js';
 import { toCreditNoteView, type CreditNoteView } from '../lifecycle/creditNoteView.js';
 import { backoffDelayMs, type LifecycleDeps } from '../lifecycle/deps.js';
 import { eventsForObservation } from '../lifecycle/observation.js';
-import { loadCreditNote } from '../lifecycle/streams.js';
+import { loadCreditNote, type KnownCreditNote } from '../lifecycle/streams.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
 import { foldCreditNote } from '../machine/fold.js';
 import type { ClaimedOutboxEntry } from '../ports/eventStore.js';
@@ -34,6 +35,9 @@ export type DispatchReport = {
 };
 
 type Outcome = { tally: keyof DispatchReport; followUps: string[] };
+
+/** Credit notes by stream id, as last decided or recorded. */
+type Latest = Map<string, KnownCreditNote>;
 
 
 /** Follow-ups of a side effect (the notification a refund's success enqueues) run in the same call, this deep. */
@@ -81,7 +85,13 @@ export const createDispatcher = (deps: LifecycleDeps) => {
     entry: ClaimedOutboxEntry,
     creditNoteId: string,
     recorded: DecidedOutcome | undefined,
+    latest: Latest,
   ): Promise<{ decided: DecidedOutcome; creditNote: CreditNoteView }> => {
+    // What this run just decided or recorded is the credit note as it is now: no need to read it again.
+    const known = latest.get(entry.streamId);
+    if (recorded !== undefined && known !== undefined) {
+      return { decided: recorded, creditNote: toCreditNoteView(known.state, known.version) };
+    }
     const loaded = await loadCreditNote(deps.store, creditNoteId);
     if (loaded.isErr()) throw loaded.error;
     const { state, version, events } = loaded.value;
@@ -97,9 +107,12 @@ export const createDispatcher = (deps: LifecycleDeps) => {
     return { decided: decidedOutcomeOf(replay.state, deciding.streamVersion, deciding.occurredAt), creditNote };
   };
 
-  const createRefund = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+  const createRefund = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
     const { creditNoteId, attempt } = createRefundPayloadSchema.parse(entry.payload);
-    const loaded = await loadCreditNote(deps.store, creditNoteId);
+    // Right after a command's append, its decision is the stream's state: nothing can settle, retry or refund by hand
+    // an attempt before its refund is asked for, and the call is idempotent under the attempt's key anyway. A later
+    // writer makes our append conflict and the result is decided again on a fresh read.
+    const loaded = latest.has(entry.streamId) ? ok(latest.get(entry.streamId)!) : await loadCreditNote(deps.store, creditNoteId);
     if (loaded.isErr()) return release(entry, loaded.error);
     const { status, context } = loaded.value.state;
     const { payment, refund } = context;
@@ -154,19 +167,26 @@ export const createDispatcher = (deps: LifecycleDeps) => {
         },
       ];
     };
-    const recorded = await applyObservation(deps, meta(entry), creditNoteId, propose, {
-      entryId: entry.id,
-      token: entry.claim.token,
-    });
-    if (recorded.isOk()) return { tally: 'performed', followUps: recorded.value.dueOutboxIds };
+    const recorded = await applyObservation(
+      deps,
+      meta(entry),
+      creditNoteId,
+      propose,
+      { entryId: entry.id, token: entry.claim.token },
+      { loaded: loaded.value },
+    );
+    if (recorded.isOk()) {
+      latest.set(entry.streamId, recorded.value.creditNote);
+      return { tally: 'performed', followUps: recorded.value.dueOutboxIds };
+    }
     if (recorded.error instanceof OutboxClaimLostError) return { tally: 'lost', followUps: [] };
     return release(entry, recorded.error);
   };
 
-  const notify = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+  const notify = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
     const { creditNoteId, kind, recipient, decided } = notifyPayloadSchema.parse(entry.payload);
     try {
-      const notice = await loadNotice(entry, creditNoteId, decided);
+      const notice = await loadNotice(entry, creditNoteId, decided, latest);
       await deps.notifier.send({
         idempotencyKey: entry.idempotencyKey,
         kind,
@@ -180,12 +200,12 @@ export const createDispatcher = (deps: LifecycleDeps) => {
     return complete(entry, 'performed');
   };
 
-  const runHook = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+  const runHook = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
     const { creditNoteId, hook, decided } = runHookPayloadSchema.parse(entry.payload);
     const handler = deps.hooks[hook];
     if (handler === undefined) return complete(entry, 'performed');
     try {
-      const notice = await loadNotice(entry, creditNoteId, decided);
+      const notice = await loadNotice(entry, creditNoteId, decided, latest);
       await handler({ idempotencyKey: entry.idempotencyKey, hook, decided: notice.decided, creditNote: notice.creditNote });
     } catch (error) {
       return release(entry, error);
@@ -193,14 +213,14 @@ export const createDispatcher = (deps: LifecycleDeps) => {
     return complete(entry, 'performed');
   };
 
-  const perform = (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+  const perform = (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
     switch (entry.kind) {
       case 'create_refund':
-        return createRefund(entry);
+        return createRefund(entry, latest);
       case 'notify':
-        return notify(entry);
+        return notify(entry, latest);
       case 'run_hook':
-        return runHook(entry);
+        return runHook(entry, latest);
     }
   };
 
@@ -209,18 +229,25 @@ export const createDispatcher = (deps: LifecycleDeps) => {
    * batch goes on. Only a store that cannot even take it back ends the run,
    * as a crash would, and the leases make that safe.
    */
-  const performOne = async (entry: ClaimedOutboxEntry): Promise<Outcome> => {
+  const performOne = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
     // Late in a long batch our lease may have run out and another dispatcher may own the entry now.
     if (Date.parse(entry.claim.leaseUntil) <= deps.clock.now().getTime()) return { tally: 'lost', followUps: [] };
     try {
-      return await perform(entry);
+      return await perform(entry, latest);
     } catch (error) {
       return release(entry, error);
     }
   };
 
-  /** Runs the due entries (or just `entryIds`), then what they enqueued for right away. */
-  const dispatch = async (options: { entryIds?: readonly string[]; limit?: number } = {}): Promise<DispatchReport> => {
+  /**
+   * Runs the due entries (or just `entryIds`), then what they enqueued for
+   * right away. `latest` holds the credit notes as last decided or recorded
+   * (a command passes what it just appended); the run keeps it current.
+   */
+  const dispatch = async (
+    options: { entryIds?: readonly string[]; limit?: number; latest?: Latest } = {},
+  ): Promise<DispatchReport> => {
+    const latest = options.latest ?? new Map<string, KnownCreditNote>();
     const report: DispatchReport = { performed: 0, obsolete: 0, retried: 0, dead: 0, lost: 0 };
     let entryIds = options.entryIds;
     for (let depth = 0; depth < MAX_FOLLOW_UP_DEPTH; depth += 1) {
@@ -234,7 +261,7 @@ export const createDispatcher = (deps: LifecycleDeps) => {
       });
       const followUps: string[] = [];
       for (const entry of claimed) {
-        const outcome = await performOne(entry);
+        const outcome = await performOne(entry, latest);
         report[outcome.tally] += 1;
         followUps.push(...outcome.followUps);
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RefundableBalanceExceededError, RefundWindowClosedError } from '../../src/errors.js';
-import type { SignedWebhook } from '../../src/adapters/stripe/fakeStripeServer.js';
+import type { SignedWebhook } from '../../src/testing/stripe/fakeStripeServer.js';
 import { actor, startStripeWorld, storeSnapshot, type StripeWorld } from './support.js';
 
 /*

@@ -4,7 +4,7 @@ import { startFakeStripe } from './support.js';
 import {
   type FakeStripeServerOptions,
   type StripeEventJson,
-} from '../../src/adapters/stripe/fakeStripeServer.js';
+} from '../../src/testing/stripe/fakeStripeServer.js';
 import { fixture, reId, type FixtureName } from './fixtures/index.js';
 
 /**

@@ -2,13 +2,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseForm } from '../../src/adapters/stripe/fake/formEncoding.js';
+import { parseForm } from '../../src/testing/stripe/formEncoding.js';
 import {
   startFakeStripeServer,
   type FakeStripeServer,
   type SignedWebhook,
   type StripeRefundJson,
-} from '../../src/adapters/stripe/fakeStripeServer.js';
+} from '../../src/testing/stripe/fakeStripeServer.js';
 
 // Every test talks to the fake through the real SDK: its encoding, retries and error classes run for real.
 const cleanups: Array<() => Promise<void>> = [];

@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHost } from '../../examples/stripe-host.js';
 import { stripeFailureReasons, stripeGateway, stripeWebhooks } from '../../src/adapters/stripe/index.js';
-import { startFakeStripeServer } from '../../src/adapters/stripe/testing.js';
+import { startFakeStripeServer } from '../../src/testing/stripe/index.js';
 import { createRefundLifecycle, type EventStore } from '../../src/index.js';
 import { inMemoryEventStore, recordingNotifier } from '../../src/testing/index.js';
 
@@ -154,7 +154,7 @@ describe('the Stripe host example', () => {
     expect((await call('GET', '/credit-notes/cn_workshop')).body.status).toBe('succeeded');
   });
 
-  it('refuses a retry of a requested credit note with 409 and its status (seed 001)', async () => {
+  it('refuses a retry of a requested credit note with 409 and its status', async () => {
     const { fake, call, issueOnConnectedAccount } = await startHostWithFakeStripe();
     await issueOnConnectedAccount();
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { WebhookRejectedError, type WebhookDelivery } from '../../src/adapters/stripe/stripeWebhooks.js';
-import type { SignedWebhook, StripeEventJson } from '../../src/adapters/stripe/fakeStripeServer.js';
+import type { SignedWebhook, StripeEventJson } from '../../src/testing/stripe/fakeStripeServer.js';
 import type { HookCall, HookName } from '../../src/ports/notifier.js';
 import { onlyOfType, openStripeWorld, storeSnapshot } from './support.js';
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { WebhookDelivery } from '../../src/adapters/stripe/stripeWebhooks.js';
-import type { SignedWebhook } from '../../src/adapters/stripe/fakeStripeServer.js';
+import type { SignedWebhook } from '../../src/testing/stripe/fakeStripeServer.js';
 import { storeSnapshot } from './support.js';
 import {
   copyOf,

@@ -2,7 +2,7 @@ import Stripe from 'stripe';
 import { expect, it } from 'vitest';
 import { createRefundLifecycle } from '../../src/index.js';
 import { stripeGateway, stripeWebhooks } from '../../src/adapters/stripe/index.js';
-import { startFakeStripeServer } from '../../src/adapters/stripe/testing.js';
+import { startFakeStripeServer } from '../../src/testing/stripe/index.js';
 import { inMemoryEventStore, recordingNotifier } from '../../src/testing/index.js';
 
 // The README's "fake Stripe server for host test suites" example, as written there.

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { inMemoryEventStore } from '../../src/adapters/inMemoryEventStore.js';
 import { stripeGateway, toProcessorRefund } from '../../src/adapters/stripe/stripeGateway.js';
 import { stripeWebhooks } from '../../src/adapters/stripe/stripeWebhooks.js';
-import type { StripeRefundJson } from '../../src/adapters/stripe/fakeStripeServer.js';
+import type { StripeRefundJson } from '../../src/testing/stripe/fakeStripeServer.js';
 import { createRefundLifecycle } from '../../src/lifecycle/createRefundLifecycle.js';
 import type { RefundGateway } from '../../src/ports/refundGateway.js';
 import { recordingNotifier } from '../../src/testing/recordingNotifier.js';

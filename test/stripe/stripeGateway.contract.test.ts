@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { stripeGateway } from '../../src/adapters/stripe/stripeGateway.js';
-import { startFakeStripeServer } from '../../src/adapters/stripe/fakeStripeServer.js';
-import type { PaymentMethodType } from '../../src/adapters/stripe/fakeStripeServer.js';
+import { startFakeStripeServer } from '../../src/testing/stripe/fakeStripeServer.js';
+import type { PaymentMethodType } from '../../src/testing/stripe/fakeStripeServer.js';
 import { describeRefundGatewayContract, type GatewayWorld } from '../contract/refundGatewayContract.js';
 
 // The Stripe adapter through the real SDK against the fake Stripe server: one server per test, closed after it.

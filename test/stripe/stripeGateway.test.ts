@@ -11,7 +11,7 @@ import {
   type FakeStripeServer,
   type FakeStripeServerOptions,
   type PaymentMethodType,
-} from '../../src/adapters/stripe/fakeStripeServer.js';
+} from '../../src/testing/stripe/fakeStripeServer.js';
 import { metadataValue, refundWindowDays, stripeGateway, toProcessorRefund } from '../../src/adapters/stripe/stripeGateway.js';
 import { inMemoryEventStore } from '../../src/adapters/inMemoryEventStore.js';
 import type { GatewayError } from '../../src/errors.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WebhookRejectedError, type WebhookDelivery, type WebhookRejection } from '../../src/adapters/stripe/stripeWebhooks.js';
-import type { SignedWebhook } from '../../src/adapters/stripe/fakeStripeServer.js';
+import type { SignedWebhook } from '../../src/testing/stripe/fakeStripeServer.js';
 import { onlyOfType, ofType, startStripeWorld, storeSnapshot, type StripeWorld, type StripeWorldOptions } from './support.js';
 
 /*
@@ -399,7 +399,7 @@ describe('mapping Stripe events to observations', () => {
     expect(notified(world)).toEqual([['cn_1', 'refund_failed']]);
   });
 
-  it('payment_intent.succeeded confirms the charge and releases the credit note waiting for it (D-113)', async () => {
+  it('payment_intent.succeeded confirms the charge and releases the credit note waiting for it (the charge-confirmation gate)', async () => {
     const world = await startStripeWorld();
     const payment = world.fake.createPaymentIntent({ amount: 10_000, currency: 'eur', account: merchant, method: 'sepa_debit', status: 'processing' });
     const waiting = (await world.issue({ creditNoteId: 'cn_1', paymentId: payment.id, account: merchant, chargeConfirmed: false }))._unsafeUnwrap();
@@ -687,7 +687,7 @@ describe('refunds made in the Stripe dashboard', () => {
   });
 
   it('of a payment whose success the endpoint saw, but that no credit note refunds, are none of its business either', async () => {
-    // An endpoint subscribed to payment_intent.succeeded (needed for D-113) hears of every payment of the account,
+    // An endpoint subscribed to payment_intent.succeeded (needed for the charge-confirmation gate) hears of every payment of the account,
     // including ones the host never issues a credit note for: hearing of a payment must not make its refunds ours.
     const world = await startStripeWorld();
     await requestedRefund(world);

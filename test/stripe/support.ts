@@ -8,7 +8,7 @@ import {
   type FakeStripeServerOptions,
   type SignedWebhook,
   type StripeEventJson,
-} from '../../src/adapters/stripe/fakeStripeServer.js';
+} from '../../src/testing/stripe/fakeStripeServer.js';
 import { createRefundLifecycle, type RefundLifecycleConfig } from '../../src/lifecycle/createRefundLifecycle.js';
 import type { IssueCreditNoteInput } from '../../src/lifecycle/commandInputs.js';
 import type { EventStore } from '../../src/ports/eventStore.js';
@@ -23,6 +23,8 @@ export type StripeWorldOptions = {
   fake?: FakeStripeServerOptions;
   /** What the webhook endpoint is configured with, beyond lifecycle, stripe, secret and clock. */
   webhooks?: Partial<Pick<StripeWebhooksOptions, 'livemode' | 'toleranceSeconds' | 'adoptExternalRefunds'>>;
+  /** Wraps the store the lifecycle uses, e.g. to count its reads. */
+  wrapStore?: (store: EventStore) => EventStore;
   /** The host's lifecycle settings, beyond store, gateway, notifier and clock. */
   lifecycle?: Partial<Pick<RefundLifecycleConfig, 'hooks' | 'adoptedRefunds'>>;
 };
@@ -61,7 +63,13 @@ export const openStripeWorld = async (options: StripeWorldOptions = {}) => {
 
   const store = inMemoryEventStore();
   const notifier = recordingNotifier();
-  const lifecycle = createRefundLifecycle({ store, gateway: stripeGateway({ stripe }), notifier, clock, ...options.lifecycle });
+  const lifecycle = createRefundLifecycle({
+    store: options.wrapStore ? options.wrapStore(store) : store,
+    gateway: stripeGateway({ stripe }),
+    notifier,
+    clock,
+    ...options.lifecycle,
+  });
   const webhooks = stripeWebhooks({
     lifecycle,
     stripe,

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { createRefundLifecycle, type RefundLifecycle } from '../../src/lifecycle/createRefundLifecycle.js';
-import { decideWithMachine, type Intent } from '../../src/machine/creditNoteMachine.js';
+import { decideWithXState, type Intent } from '../../src/machine/creditNoteMachine.js';
 import { initialCreditNoteState, type CreditNoteStatus } from '../../src/machine/creditNoteState.js';
 import { foldCreditNote } from '../../src/machine/fold.js';
 import { isCreditNoteEvent, type StoredEvent } from '../../src/events/envelope.js';
@@ -104,7 +104,7 @@ export const buildSystem = (options: SystemOptions = {}) => {
   });
   const charged = options.charged ?? {};
   for (const [paymentId, amount] of Object.entries(charged)) gateway.capture(paymentId, amount);
-  // D-113 as an invariant: what the store said of the charge when a refund was asked for.
+  // The charge-confirmation gate (docs/glossary.md#charge-confirmation-gate) as an invariant: what the store said of the charge when a refund was asked for.
   const createCalls: Array<{ idempotencyKey: string; paymentId: string; chargeConfirmed: boolean }> = [];
   const gatewayAsSeen: RefundGateway = {
     ...gateway,
@@ -217,7 +217,7 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
     expect(count, `hook calls for ${key}`).toBeLessThanOrEqual(deliveriesByKey.get(`run_hook:${key}`) ?? 0);
   }
 
-  // D-113: no refund was asked for before the store held the charge's confirmation.
+  // The charge-confirmation gate: no refund was asked for before the store held the charge's confirmation.
   expect(system.createCalls.filter((call) => !call.chargeConfirmed), 'refunds asked before the charge was confirmed').toEqual([]);
 
   const summaries = await rawStore.listCreditNotes({ limit: 500 });
@@ -238,7 +238,7 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
     expect(summary.version).toBe(events.length);
     let machineState = initialCreditNoteState;
     for (const event of creditNoteEvents) {
-      const decision = decideWithMachine(machineState, event);
+      const decision = decideWithXState(machineState, event);
       expect(decision.accepted).toBe(true);
       machineState = decision.state;
     }
@@ -308,7 +308,7 @@ const checkNeverBackwards = (id: string, events: readonly CreditNoteEvent[]) => 
   let state = initialCreditNoteState;
   const answered = new Set<number>();
   for (const event of events) {
-    const next = decideWithMachine(state, event).state;
+    const next = decideWithXState(state, event).state;
     expect(lifecycleMoves[state.status], `${id}: ${state.status} → ${next.status} on ${event.type}`).toContain(next.status);
     if (event.type === 'RefundDeferred' && event.data.reason === 'transient_error') {
       expect(answered.has(event.data.attempt), `${id}: attempt ${event.data.attempt} in doubt after the processor answered it`).toBe(false);
@@ -330,7 +330,7 @@ const kindOfIntent = (intent: Intent): OutboxKind =>
 const checkEveryDecisionHasItsEntry = (streamId: string, events: readonly CreditNoteEvent[], outbox: readonly OutboxEntry[]) => {
   let state = initialCreditNoteState;
   for (const [index, event] of events.entries()) {
-    const decision = decideWithMachine(state, event);
+    const decision = decideWithXState(state, event);
     const version = index + 1;
     for (const intent of decision.accepted ? decision.intents : []) {
       const entry = outbox.find((candidate) => candidate.id.startsWith(`${streamId}#${version}:`) && candidate.kind === kindOfIntent(intent));

@@ -3,10 +3,9 @@ import type { ProcessorPendingReason, ProcessorRefundStatus } from '../../src/ev
 
 /*
  * A reference model of the credit-note lifecycle, written from the documents
- * and NOT from src/machine (nothing here imports it): seeds 000 and 001,
- * DESIGN.md §2, and the README's "The lifecycle", "Decide, then append, then
- * act", "The charge-confirmation gate (D-113)", "A succeeded refund that Stripe
- * later fails", "Refunds made in the dashboard" and the observeRefund /
+ * and NOT from src/machine (nothing here imports it): docs/glossary.md and the
+ * README's "The lifecycle", "Decide, then append, then act", "The
+ * charge-confirmation gate", "A succeeded refund that Stripe later fails", "Refunds made in the dashboard" and the observeRefund /
  * retryRefund / markRefunded sections. Only the event types come from src.
  *
  * The rules are one explicit table: a rule applies in the statuses it lists, to
@@ -131,7 +130,7 @@ const failureRule = (name: string, from: readonly RefStatus[], when: (s: RefStat
     event: 'RefundFailed',
     when,
     to: 'failed',
-    // DESIGN §2 / README table: "failed — Stripe said no ... The merchant was notified once per attempt";
+    // README lifecycle table: "failed — The processor said no ... The merchant was notified once per attempt";
     // reversal: "the merchant's refund_failed notification and the refundFailed hook fire once".
     effects: () => ['notify:refund_failed', 'hook:refundFailed'],
     update: (s, e) => ({
@@ -151,7 +150,7 @@ const failureRule = (name: string, from: readonly RefStatus[], when: (s: RefStat
 export const referenceRules = [
   rule({
     name: 'issue',
-    source: 'DESIGN §2: "issued — the credit note exists (amount in minor units, currency, the payment it refunds...)"',
+    source: 'glossary "Credit note": "an amount in minor units, a currency, the payment it refunds..."',
     from: ['unissued'],
     event: 'CreditNoteIssued',
     when: () => true,
@@ -169,7 +168,7 @@ export const referenceRules = [
   rule({
     name: 'request',
     source:
-      'issueCreditNote: "for a confirmed processor charge, asks for refund attempt 1"; D-113: pending "moves on by itself ' +
+      'issueCreditNote: "for a confirmed processor charge, asks for refund attempt 1"; charge-confirmation gate: pending "moves on by itself ' +
       'when the confirmation arrives"; retryRefund: "asks again for the same amount on the same payment and account: ' +
       'attempt + 1 after a failure, the same attempt and idempotency key when the last one is in doubt"; ' +
       '"payment: null ... only a manual refund fits".',
@@ -202,7 +201,7 @@ export const referenceRules = [
           // Docs silent; a person's retry starts the automatic backoff ("2 s, 4 s, 8 s… 5 times") afresh.
           consecutiveFailures: 0,
         },
-        // Seed 001: "Clear stale failure metadata ... The retry starts clean."
+        // Retry (docs/glossary.md#retry): "It clears the stale failure"; the retry starts clean.
         hasFailure: false,
       };
     },
@@ -235,7 +234,7 @@ export const referenceRules = [
   rule({
     name: 'defer:charge_not_confirmed',
     source:
-      'D-113: "A credit note issued before that stays pending with pendingReason charge_not_confirmed and asks nothing of ' +
+      'Charge-confirmation gate: "A credit note issued before that stays pending with pendingReason charge_not_confirmed and asks nothing of ' +
       'the processor" — so only before any attempt, and only for a processor payment.',
     from: ['issued', 'pending'],
     event: 'RefundDeferred',
@@ -247,7 +246,7 @@ export const referenceRules = [
   rule({
     name: 'defer:transient_error',
     source:
-      'DESIGN §2: pending when "a transient error ... stopped the request before Stripe accepted it"; README: "leaves the ' +
+      'README lifecycle table: pending when "a transient error stopped the request"; README: "leaves the ' +
       'credit note pending with the attempt in doubt: it is asked again automatically, under the same key ... then waits ' +
       'for a person\'s Retry"; schema: consecutiveFailures counts "this one included", retryAt "null once the automatic ' +
       'retries are used up".',
@@ -272,7 +271,7 @@ export const referenceRules = [
   rule({
     name: 'accept',
     source:
-      'DESIGN §2: "requested — Stripe accepted the refund (re_…)"; observeRefund: duplicates and observations "about an ' +
+      'README lifecycle table: "requested — The processor has been asked or has accepted the refund"; observeRefund: duplicates and observations "about an ' +
       'older attempt" append nothing — so only the current attempt, and only once (not when already accepted).',
     from: ['pending', 'requested'],
     event: 'RefundAccepted',
@@ -296,8 +295,8 @@ export const referenceRules = [
     name: 'progress',
     source:
       'observeRefund: "A new interim status of an accepted refund (action_required, back to pending) is recorded as ' +
-      'RefundProgressed"; "Duplicates ... append nothing"; seed 000: "If still pending on Stripe\'s side — banner copy ' +
-      'refreshes to reflect Stripe\'s reported state".',
+      'RefundProgressed"; "Duplicates ... append nothing"; glossary "Processor notice": the "Refund in progress" banner ' +
+      'can say what the processor reports.',
     from: ['requested'],
     event: 'RefundProgressed',
     when: (s, e) =>
@@ -316,8 +315,8 @@ export const referenceRules = [
   rule({
     name: 'succeed',
     source:
-      'DESIGN §2: "succeeded — Stripe confirmed. Fires refund completed to the client and the host\'s hooks, once"; ' +
-      'seed 000: refresh and webhook are the same transition, "no risk of double-firing"; the outcome must be of the ' +
+      'README lifecycle table: "succeeded — The processor confirmed; the client\'s refund completed email and ' +
+      'refundSucceeded fired once"; glossary "Refresh status": the same transition as a webhook, "side effects never fire twice"; the outcome must be of the ' +
       'current attempt and, once known, of its refund (observeRefund).',
     from: ['pending', 'requested'],
     event: 'RefundSucceeded',
@@ -339,7 +338,7 @@ export const referenceRules = [
     'fail',
     ['pending', 'requested'],
     (s, e) => isOutcomeOfCurrentAttempt(s, e.data.attempt, e.data.processorRefundId),
-    'DESIGN §2: "failed — Stripe said no, with a failure_reason"; same attempt/refund matching as success.',
+    'README lifecycle table: "failed — The processor said no; failure.processorReason"; same attempt/refund matching as success.',
   ),
   failureRule(
     'reverse',
@@ -357,8 +356,8 @@ export const referenceRules = [
   rule({
     name: 'retry',
     source:
-      'Seed 001 / DESIGN §2: "Refuse retry if state is succeeded / manual / requested ... only meaningful on pending or ' +
-      'failed"; "clears the stale failure"; README dashboard refunds: "moves its credit note to failed without a Retry ' +
+      'glossary "Retry": "allowed from pending and failed only; from requested, succeeded or manual it is a ' +
+      'conflict"; "It clears the stale failure"; README dashboard refunds: "moves its credit note to failed without a Retry ' +
       '(the library never made it ...)".',
     from: ['pending', 'failed'],
     event: 'RetryRequested',
@@ -371,8 +370,8 @@ export const referenceRules = [
   rule({
     name: 'manual',
     source:
-      'DESIGN §2: "not a Stripe payment, or any of issued/pending/failed → manual (final, reason required)", "fires a ' +
-      'confirmation to the client, once"; markRefunded: "Refused while a processor attempt may still pay out ' +
+      'README lifecycle diagram: issued, pending and failed → manual; table: "manual — Final ... with a mandatory reason; ' +
+      'the client\'s confirmation fired once"; markRefunded: "Refused while a processor attempt may still pay out ' +
       '(requested, or pending on a transient error)".',
     from: ['issued', 'pending', 'failed'],
     event: 'MarkedRefundedManually',

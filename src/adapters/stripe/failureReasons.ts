@@ -18,7 +18,7 @@ export type FailureAdvice = FailureClassification & {
  * Every `failure_reason` Stripe documents for a refund (Refund object, API
  * 2026-10-28), with what a retry can do and what a person should do instead.
  * Source: Stripe's refunds guide ("Failed refunds") and the Refund object
- * reference; the recovery follows seed 001 (Clozo, article 6.8).
+ * reference; the recovery advice is explained in docs/glossary.md#failure-advice.
  */
 export const stripeFailureReasons: Readonly<Record<StripeFailureReason, FailureAdvice>> = {
   lost_or_stolen_card: {

@@ -21,8 +21,8 @@ export type StripeGatewayOptions = {
 };
 
 /**
- * Debit payments Stripe can no longer refund after about 180 days (seed 003;
- * DESIGN §4: "ACH/SEPA refunds are refused after about 180 days").
+ * Debit payments (SEPA, ACH) Stripe can no longer refund after about 180 days
+ * (docs/glossary.md#refund-window).
  */
 export const refundWindowDays: Readonly<Record<string, number>> = { sepa_debit: 180, us_bank_account: 180 };
 

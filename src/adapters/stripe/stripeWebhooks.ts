@@ -73,7 +73,7 @@ export type StripeWebhooksOptions = {
   /** How far a signature's timestamp may be from now, in the past or the future. Default 300 s, as Stripe's SDK. */
   toleranceSeconds?: number;
   clock?: Clock;
-  /** Follow refunds made in the Stripe dashboard as credit notes of processor origin (seed 003). Default true. */
+  /** Follow refunds made in the Stripe dashboard as credit notes of processor origin (docs/glossary.md#processor-origin). Default true. */
   adoptExternalRefunds?: boolean;
   /** The `origin` the gateway writes in our refunds' metadata; must match `stripeGateway`'s (default `refund-lifecycle`). */
   origin?: string;

@@ -8,8 +8,8 @@ import { processorRefundSchema, validateInput } from '../commandInputs.js';
 import { proposeAllowedEvents, startChange, type CreditNoteChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { eventsForObservation } from '../observation.js';
-import { loadCreditNote, loadPayment, type LoadedCreditNote } from '../streams.js';
-import { commandMeta, proposeOrConflict, withoutClaims } from './commandSupport.js';
+import { loadCreditNote, loadPayment, type KnownCreditNote, type LoadedCreditNote } from '../streams.js';
+import { commandMeta, outcomeFor, proposeOrConflict, withoutClaims, type CommandOutcome } from './commandSupport.js';
 import { observeOwnedRefund, ownerOfRefund } from './observeRefund.js';
 
 export const adoptExternalRefundInputSchema = z.strictObject({
@@ -73,10 +73,11 @@ export const adoptionOf = (
   return issued.map((change) => proposeAllowedEvents(change, eventsForObservation(change.state, refund), now.toISOString()));
 };
 
-export type Adoption = { creditNoteId: string | null; changed: boolean; dueOutboxIds: string[] };
+/** `creditNote: null`: the refund's payment is none of ours, nothing was written. */
+export type Adoption = Omit<CommandOutcome, 'creditNote'> & { creditNote: KnownCreditNote | null; changed: boolean };
 
 /**
- * Seed 003: a refund made in the processor's dashboard, of a payment the
+ * A refund made in the processor's dashboard (docs/glossary.md#processor-origin), of a payment the
  * library knows, becomes a credit note of processor origin that the lifecycle
  * then follows (and counts against the payment's balance). A refund of an
  * unknown payment is none of our business: nothing is written.
@@ -97,8 +98,7 @@ export const adoptExternalRefund = async (
   // A refund recorded on a credit note (ours, or adopted before) is that credit note's, whatever its metadata says now.
   const owner = await ownerOfRefund(deps, refund);
   if (owner !== null) {
-    const observed = await observeOwnedRefund(deps, meta, refund, owner, { account, oncePerCause: true });
-    return observed.map(({ creditNoteId, changed, dueOutboxIds }) => ({ creditNoteId, changed, dueOutboxIds }));
+    return observeOwnedRefund(deps, meta, refund, owner, { account, oncePerCause: true });
   }
   const creditNoteId = externalCreditNoteId(processor, refund.processorRefundId);
 
@@ -127,9 +127,9 @@ export const adoptExternalRefund = async (
       result: { known: true, changed: true },
     });
   });
-  return withoutClaims(executed).map(({ result, dueOutboxIds }) => ({
-    creditNoteId: result.known ? creditNoteId : null,
-    changed: result.changed,
-    dueOutboxIds,
-  }));
+  return withoutClaims(executed).map((done) =>
+    done.result.known
+      ? { ...outcomeFor(creditNoteId, done), changed: done.result.changed }
+      : { creditNote: null, decided: [], dueOutboxIds: [], changed: false },
+  );
 };

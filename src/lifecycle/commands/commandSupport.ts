@@ -5,7 +5,23 @@ import type { CommandMeta } from '../commandHandler.js';
 import { isRefundInFlight } from '../../machine/creditNoteState.js';
 import { proposeEvent, type CreditNoteChange, type ProposedCreditNoteEvent } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
-import { loadCreditNote, type LoadedCreditNote } from '../streams.js';
+import { creditNoteStreamId, loadCreditNote, type KnownCreditNote, type LoadedCreditNote } from '../streams.js';
+import type { Executed } from '../commandHandler.js';
+
+/**
+ * What a command decided: the credit note it addresses as the append left it
+ * (so the answer needs no reload), every credit note it decided on (the
+ * dispatcher's starting point), and the side effects due now.
+ */
+export type CommandOutcome = { creditNote: KnownCreditNote; decided: KnownCreditNote[]; dueOutboxIds: string[] };
+
+/** The outcome for `creditNoteId`, whose change the plan always carries (with no events when nothing changed). */
+export const outcomeFor = (creditNoteId: string, executed: Executed<unknown>): CommandOutcome => {
+  const streamId = creditNoteStreamId(creditNoteId);
+  const creditNote = executed.decided.find((known) => known.streamId === streamId);
+  if (creditNote === undefined) throw new Error(`The decision about ${creditNoteId} did not carry it`);
+  return { creditNote, decided: executed.decided, dueOutboxIds: executed.dueOutboxIds };
+};
 
 export const commandMeta = (
   deps: LifecycleDeps,

@@ -5,14 +5,15 @@ import { confirmChargeInputSchema, validateInput } from '../commandInputs.js';
 import { loadCreditNotesOfPayment, releaseWaitingCreditNotes } from '../chargeGate.js';
 import type { CreditNoteChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
-import { loadPayment } from '../streams.js';
+import { loadPayment, type KnownCreditNote } from '../streams.js';
 import { commandMeta, withoutClaims } from './commandSupport.js';
 import { isCauseRecorded } from './observeRefund.js';
 
-export type ChargeConfirmation = { paymentId: string; changed: boolean; released: string[]; dueOutboxIds: string[] };
+export type ChargeConfirmation = { paymentId: string; changed: boolean; released: string[]; dueOutboxIds: string[]; decided: KnownCreditNote[] };
 
 /**
- * D-113's gate opens: the confirmation and the release of every credit note
+ * The charge-confirmation gate opens (docs/glossary.md#charge-confirmation-gate):
+ * the confirmation and the release of every credit note
  * that waited for it are one atomic append, so none is left pending when a
  * credit note is issued at the same moment (its append conflicts and is
  * decided again, this time seeing the confirmation). A payment known by two
@@ -58,5 +59,5 @@ export const confirmCharge = async (
       },
     });
   });
-  return withoutClaims(executed).map(({ result, dueOutboxIds }) => ({ paymentId, ...result, dueOutboxIds }));
+  return withoutClaims(executed).map(({ result, dueOutboxIds, decided }) => ({ paymentId, ...result, dueOutboxIds, decided }));
 };

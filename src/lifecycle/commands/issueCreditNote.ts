@@ -8,6 +8,8 @@ import {
 } from '../../errors.js';
 import { committedAmount, type PaymentFacts } from '../../machine/paymentState.js';
 import type { PaymentRef } from '../../events/primitives.js';
+import type { GatewayError } from '../../errors.js';
+import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import type { CreditNoteContext } from '../../machine/creditNoteState.js';
 import { executeCommand, type PaymentChange, type Plan } from '../commandHandler.js';
 import { issueCreditNoteInputSchema, validateInput } from '../commandInputs.js';
@@ -18,7 +20,13 @@ import { loadCreditNotesOfPayment, releaseWaitingCreditNotes } from '../chargeGa
 import type { CreditNoteChange } from '../creditNoteChange.js';
 import { adoptionOf, externalCreditNoteId } from './adoptExternalRefund.js';
 import { loadCreditNote, loadPayment, type LoadedCreditNote } from '../streams.js';
-import { commandMeta, proposeOrConflict, withoutClaims } from './commandSupport.js';
+import { commandMeta, outcomeFor, proposeOrConflict, withoutClaims, type CommandOutcome } from './commandSupport.js';
+
+/** The first call's promise, shared by every later call. */
+const once = <T>(call: () => Promise<T>): (() => Promise<T>) => {
+  let answer: Promise<T> | undefined;
+  return () => (answer ??= call());
+};
 
 type IssueTerms = {
   creditNoteId: string;
@@ -80,9 +88,9 @@ const amountOfFailedDashboardRefunds = (siblings: readonly LoadedCreditNote[]): 
 const adoptEarlierRefunds = async (
   deps: LifecycleDeps,
   payment: PaymentRef,
+  atProcessor: Result<ProcessorRefund[], GatewayError>,
   now: Date,
 ): Promise<Result<CreditNoteChange[], CommandError>> => {
-  const atProcessor = await deps.gateway.findRefunds(payment);
   if (atProcessor.isErr()) return err(atProcessor.error);
   const adoptions: CreditNoteChange[] = [];
   for (const refund of atProcessor.value) {
@@ -101,12 +109,13 @@ const adoptEarlierRefunds = async (
 /**
  * Issues a credit note and, when it refunds a processor payment, attaches it
  * to the payment's stream and asks for attempt 1 — or defers it while the
- * charge is unconfirmed (D-113). Issuing the same terms again is a no-op.
+ * charge is unconfirmed (docs/glossary.md#charge-confirmation-gate). Issuing
+ * the same terms again is a no-op.
  */
 export const issueCreditNote = async (
   deps: LifecycleDeps,
   rawInput: unknown,
-): Promise<Result<{ creditNoteId: string; dueOutboxIds: string[] }, CommandError>> => {
+): Promise<Result<CommandOutcome, CommandError>> => {
   const input = validateInput(issueCreditNoteInputSchema, rawInput);
   if (input.isErr()) return err(input.error);
   const { creditNoteId, amount, currency, reason, chargeConfirmed = false } = input.value;
@@ -128,6 +137,12 @@ export const issueCreditNote = async (
           account: input.value.payment.account ?? null,
         };
   const terms: IssueTerms = { creditNoteId, amount, currency, payment, reason, origin: 'host' };
+  // What the processor says of the payment is asked at most once per command: a version conflict decides again
+  // with the same answers instead of asking again.
+  const askProcessor =
+    payment === null
+      ? null
+      : { describePayment: once(() => deps.gateway.describePayment(payment)), refunds: once(() => deps.gateway.findRefunds(payment)) };
 
   const executed = await executeCommand(
     deps,
@@ -137,7 +152,7 @@ export const issueCreditNote = async (
       if (loaded.isErr()) return err(loaded.error);
       if (loaded.value.state.status !== 'unissued') {
         return sameTerms(loaded.value.state.context, terms)
-          ? ok({ result: null })
+          ? ok({ creditNotes: [startChange(loaded.value)], result: null })
           : err(new CreditNoteAlreadyExistsError(creditNoteId));
       }
       const issued = proposeOrConflict(startChange(loaded.value), { type: 'CreditNoteIssued', data: terms }, now, 'issue');
@@ -153,12 +168,12 @@ export const issueCreditNote = async (
       const described: Result<PaymentFacts, CommandError> =
         known !== null
           ? ok(known)
-          : (await deps.gateway.describePayment(payment)).map(({ paymentId: _described, ...facts }) => facts);
+          : (await askProcessor!.describePayment()).map(({ paymentId: _described, ...facts }) => facts);
       if (described.isErr()) return err(described.error);
       const siblings = await loadCreditNotesOfPayment(deps, paymentStream.value.state);
       if (siblings.isErr()) return err(siblings.error);
       // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
-      const earlier = known === null ? await adoptEarlierRefunds(deps, payment, now) : ok([]);
+      const earlier = known === null ? await adoptEarlierRefunds(deps, payment, await askProcessor!.refunds(), now) : ok([]);
       if (earlier.isErr()) return err(earlier.error);
       const committed =
         committedAmount(paymentStream.value.state) -
@@ -201,5 +216,5 @@ export const issueCreditNote = async (
       });
     },
   );
-  return withoutClaims(executed).map(({ dueOutboxIds }) => ({ creditNoteId, dueOutboxIds }));
+  return withoutClaims(executed).map((done) => outcomeFor(creditNoteId, done));
 };

@@ -4,14 +4,21 @@ import { executeCommand, type Plan } from '../commandHandler.js';
 import { markRefundedInputSchema, validateCreditNoteCommand } from '../commandInputs.js';
 import { startChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
-import { commandMeta, proposeOrConflict, loadIssuedCreditNote, withoutClaims } from './commandSupport.js';
+import {
+  commandMeta,
+  loadIssuedCreditNote,
+  outcomeFor,
+  proposeOrConflict,
+  withoutClaims,
+  type CommandOutcome,
+} from './commandSupport.js';
 
 /** Records a refund made outside the processor; the reason is mandatory and the client is told once. */
 export const markRefunded = async (
   deps: LifecycleDeps,
   rawCreditNoteId: unknown,
   rawInput: unknown,
-): Promise<Result<{ creditNoteId: string; dueOutboxIds: string[] }, CommandError>> => {
+): Promise<Result<CommandOutcome, CommandError>> => {
   const command = validateCreditNoteCommand(rawCreditNoteId, markRefundedInputSchema, rawInput);
   if (command.isErr()) return err(command.error);
   const { creditNoteId: id, input } = command.value;
@@ -27,5 +34,5 @@ export const markRefunded = async (
       'mark refunded',
     ).map((change) => ({ creditNotes: [change], result: null }));
   });
-  return withoutClaims(executed).map(({ dueOutboxIds }) => ({ creditNoteId: id, dueOutboxIds }));
+  return withoutClaims(executed).map((done) => outcomeFor(id, done));
 };

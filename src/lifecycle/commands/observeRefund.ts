@@ -8,9 +8,10 @@ import { proposeAllowedEvents, startChange, type ProposedCreditNoteEvent } from 
 import type { LifecycleDeps } from '../deps.js';
 import type { CreditNoteState } from '../../machine/creditNoteState.js';
 import { eventsForObservation } from '../observation.js';
-import { commandMeta, loadIssuedCreditNote, withoutClaims } from './commandSupport.js';
+import { commandMeta, loadIssuedCreditNote, outcomeFor, withoutClaims, type CommandOutcome } from './commandSupport.js';
+import type { KnownCreditNote } from '../streams.js';
 
-export type ObservationOutcome = { creditNoteId: string; changed: boolean; dueOutboxIds: string[] };
+export type ObservationOutcome = CommandOutcome & { changed: boolean };
 
 /** What an observation coming from outside (a webhook) must also satisfy before anything is decided. */
 export type ObservationChecks = {
@@ -21,6 +22,8 @@ export type ObservationChecks = {
    * wrote anything, a redelivery changes nothing, whatever its body.
    */
   oncePerCause?: boolean;
+  /** The credit note as the caller just read or decided it: decided on first, reloaded only if another writer got in between. */
+  loaded?: KnownCreditNote;
 };
 
 /**
@@ -36,15 +39,19 @@ export const applyObservation = async (
   completeOutbox?: OutboxClaim,
   checks: ObservationChecks = {},
 ): Promise<Result<ObservationOutcome, CommandError | OutboxClaimLostError>> => {
+  let readByCaller = checks.loaded;
   const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<boolean>, CommandError>> => {
-    const loaded = await loadIssuedCreditNote(deps, creditNoteId);
+    const loaded = readByCaller === undefined ? await loadIssuedCreditNote(deps, creditNoteId) : ok(readByCaller);
+    readByCaller = undefined;
     if (loaded.isErr()) return err(loaded.error);
     const { state } = loaded.value;
     const expectedAccount = state.context.payment?.account ?? null;
     if (checks.account !== undefined && checks.account !== expectedAccount) {
       return err(new AccountMismatchError(creditNoteId, expectedAccount, checks.account));
     }
-    if (checks.oncePerCause && (await isCauseRecorded(deps, meta))) return ok({ result: false });
+    if (checks.oncePerCause && (await isCauseRecorded(deps, meta))) {
+      return ok({ creditNotes: [startChange(loaded.value)], result: false });
+    }
     const change = proposeAllowedEvents(startChange(loaded.value), propose(state), now.toISOString());
     return ok({
       creditNotes: [change],
@@ -52,7 +59,7 @@ export const applyObservation = async (
       result: change.events.length > 0,
     });
   });
-  return executed.map(({ result, dueOutboxIds }) => ({ creditNoteId, changed: result, dueOutboxIds }));
+  return executed.map((done) => ({ ...outcomeFor(creditNoteId, done), changed: done.result }));
 };
 
 /** Whether the delivery that caused this command already wrote something (then it is a redelivery). */

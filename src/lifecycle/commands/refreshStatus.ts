@@ -19,7 +19,7 @@ export type RefreshStatusInput = z.input<typeof refreshStatusInputSchema>;
 export type RefreshOutcome = ObservationOutcome & { processorRefund: ProcessorRefund | null };
 
 /**
- * Seed 000's "kick the tyres" button: pulls the attempt's refund from the
+ * The "Refresh status" button (docs/glossary.md#refresh-status): pulls the attempt's refund from the
  * processor and feeds it through the very path a webhook takes. An attempt
  * whose answer was lost is found by its metadata among the payment's refunds.
  */
@@ -36,7 +36,8 @@ export const refreshStatus = async (
   if (loaded.isErr()) return err(loaded.error);
   const { payment, refund } = loaded.value.state.context;
   const unchanged = (processorRefund: ProcessorRefund | null): RefreshOutcome => ({
-    creditNoteId: id,
+    creditNote: loaded.value,
+    decided: [],
     changed: false,
     dueOutboxIds: [],
     processorRefund,
@@ -83,6 +84,8 @@ export const refreshStatus = async (
             },
           ]
         : eventsForObservation(state, processorRefund),
+      undefined,
+      { loaded: loaded.value },
     ),
   );
   return observed.map((outcome) => ({ ...outcome, processorRefund }));

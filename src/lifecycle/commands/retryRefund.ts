@@ -6,10 +6,17 @@ import { startChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { nextRefundStep } from '../nextRefundStep.js';
 import { loadPayment } from '../streams.js';
-import { commandMeta, proposeOrConflict, loadIssuedCreditNote, withoutClaims } from './commandSupport.js';
+import {
+  commandMeta,
+  loadIssuedCreditNote,
+  outcomeFor,
+  proposeOrConflict,
+  withoutClaims,
+  type CommandOutcome,
+} from './commandSupport.js';
 
 /**
- * Seed 001: allowed from `pending` and `failed` only (a conflict naming the
+ * Retry (docs/glossary.md#retry): allowed from `pending` and `failed` only (a conflict naming the
  * status otherwise); clears the stale failure; asks again for the same amount
  * on the same payment and account. A charge still unconfirmed keeps it pending.
  */
@@ -17,7 +24,7 @@ export const retryRefund = async (
   deps: LifecycleDeps,
   rawCreditNoteId: unknown,
   rawInput: unknown,
-): Promise<Result<{ creditNoteId: string; dueOutboxIds: string[] }, CommandError>> => {
+): Promise<Result<CommandOutcome, CommandError>> => {
   const command = validateCreditNoteCommand(rawCreditNoteId, retryRefundInputSchema, rawInput);
   if (command.isErr()) return err(command.error);
   const { creditNoteId: id, input } = command.value;
@@ -38,5 +45,5 @@ export const retryRefund = async (
     const change = proposeOrConflict(retried.value, nextRefundStep(retried.value.state, chargeConfirmed), now, 'retry');
     return change.map((value) => ({ creditNotes: [value], result: null }));
   });
-  return withoutClaims(executed).map(({ dueOutboxIds }) => ({ creditNoteId: id, dueOutboxIds }));
+  return withoutClaims(executed).map((done) => outcomeFor(id, done));
 };

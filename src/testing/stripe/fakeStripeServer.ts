@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { canonicalForm, parseForm, type FormRecord } from './fake/formEncoding.js';
+import { canonicalForm, parseForm, type FormRecord } from './formEncoding.js';
 import {
   createFakeStripeWorld,
   type NewCharge,
   type NewPaymentIntent,
   type RefundStatusDetail,
-} from './fake/fakeStripeWorld.js';
-import { createIdempotencyStore } from './fake/idempotency.js';
-import { routeApiRequest } from './fake/routes.js';
-import { createScripts, type DelayScript, type DropScript, type FailureScript } from './fake/scripts.js';
-import { stripeError, type ApiAnswer } from './fake/stripeErrors.js';
+} from './fakeStripeWorld.js';
+import { createIdempotencyStore } from './idempotency.js';
+import { routeApiRequest } from './routes.js';
+import { createScripts, type DelayScript, type DropScript, type FailureScript } from './scripts.js';
+import { stripeError, type ApiAnswer } from './stripeErrors.js';
 import {
   fakeStripeApiVersion,
   type RefundPendingReason,
@@ -20,7 +20,7 @@ import {
   type StripeEventJson,
   type StripePaymentIntentJson,
   type StripeRefundJson,
-} from './fake/stripeJson.js';
+} from './stripeJson.js';
 import {
   deliverSignedWebhooks,
   signEvents,
@@ -29,7 +29,7 @@ import {
   type WebhookDeliveryOptions,
   type WebhookDeliveryResult,
   type WebhookTarget,
-} from './fake/webhooks.js';
+} from './webhooks.js';
 
 /**
  * A fake Stripe API on 127.0.0.1 for test suites: the real `stripe` SDK talks
@@ -101,9 +101,9 @@ export type FakeStripeServerOptions = {
 };
 
 export type FakeStripeServer = Awaited<ReturnType<typeof startFakeStripeServer>>;
-export type { SignedWebhook, WebhookDeliveryOptions, WebhookDeliveryResult, WebhookTarget } from './fake/webhooks.js';
-export type { FailureScript, DelayScript, DropScript, RequestMatch } from './fake/scripts.js';
-export type { NewCharge, NewPaymentIntent, RefundStatusDetail } from './fake/fakeStripeWorld.js';
+export type { SignedWebhook, WebhookDeliveryOptions, WebhookDeliveryResult, WebhookTarget } from './webhooks.js';
+export type { FailureScript, DelayScript, DropScript, RequestMatch } from './scripts.js';
+export type { NewCharge, NewPaymentIntent, RefundStatusDetail } from './fakeStripeWorld.js';
 export type {
   PaymentMethodType,
   RefundPendingReason,
@@ -114,7 +114,7 @@ export type {
   StripeEventType,
   StripePaymentIntentJson,
   StripeRefundJson,
-} from './fake/stripeJson.js';
+} from './stripeJson.js';
 
 const header = (request: http.IncomingMessage, name: string): string | null => {
   const value = request.headers[name];
