@@ -23,7 +23,7 @@ export { externalCreditNoteId, type AdoptExternalRefundInput } from './lifecycle
 export type { CreditNoteView, CreditNoteAction, ProcessorNotice } from './lifecycle/creditNoteView.js';
 export { defaultRetryPolicy, type RetryPolicy } from './lifecycle/deps.js';
 export type { AdoptedRefundEffects } from './lifecycle/commandHandler.js';
-export type { DispatchReport } from './outbox/dispatcher.js';
+export type { DispatchReport } from './lifecycle/dispatcher.js';
 
 export {
   RefundLifecycleError,

@@ -13,7 +13,7 @@ import { parseEvent } from '../events/parseEvent.js';
 import type { Actor, EventSource } from '../events/primitives.js';
 import type { Intent } from '../machine/creditNoteMachine.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
-import { outboxDraftFor } from '../outbox/outboxDrafts.js';
+import { outboxDraftFor } from './outboxDrafts.js';
 import type { Clock } from '../ports/notifier.js';
 import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft, ProcessorRefundLink } from '../ports/eventStore.js';
 import type { CreditNoteChange, DistributiveOmit } from './creditNoteChange.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { err, ok, ResultAsync, type Result } from 'neverthrow';
 import { CreditNoteNotFoundError, StoreError, UnexpectedError, type CommandError, type ValidationError } from '../errors.js';
 import type { StoredEvent } from '../events/envelope.js';
-import { createDispatcher, type DispatchReport } from '../outbox/dispatcher.js';
+import { createDispatcher, type DispatchReport } from './dispatcher.js';
 import type { EventStore } from '../ports/eventStore.js';
 import { systemClock, type Clock, type Notifier, type RefundHooks } from '../ports/notifier.js';
 import type { ProcessorRefund, RefundGateway } from '../ports/refundGateway.js';

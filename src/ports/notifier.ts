@@ -1,6 +1,6 @@
 import type { CreditNoteView } from '../lifecycle/creditNoteView.js';
 import type { HookName, NotificationKind, Recipient } from '../machine/creditNoteMachine.js';
-import type { DecidedOutcome } from '../outbox/outboxDrafts.js';
+import type { DecidedOutcome } from '../lifecycle/outboxDrafts.js';
 
 export type { DecidedOutcome, HookName, NotificationKind, Recipient };
 
