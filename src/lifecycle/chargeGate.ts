@@ -1,4 +1,4 @@
-import { err, ok, type Result } from 'neverthrow';
+import { ok, safeTry, type Result } from 'neverthrow';
 import type { CommandError } from '../errors.js';
 import type { PaymentState } from '../machine/paymentState.js';
 import { proposeOrConflict } from './commands/commandSupport.js';
@@ -11,15 +11,12 @@ import { loadCreditNote, type LoadedCreditNote } from './streams.js';
 export const loadCreditNotesOfPayment = async (
   deps: LifecycleDeps,
   payment: PaymentState,
-): Promise<Result<LoadedCreditNote[], CommandError>> => {
-  const loaded: LoadedCreditNote[] = [];
-  for (const { creditNoteId } of payment.creditNotes) {
-    const creditNote = await loadCreditNote(deps.store, creditNoteId);
-    if (creditNote.isErr()) return err(creditNote.error);
-    loaded.push(creditNote.value);
-  }
-  return ok(loaded);
-};
+): Promise<Result<LoadedCreditNote[], CommandError>> =>
+  safeTry(async function* () {
+    const loaded: LoadedCreditNote[] = [];
+    for (const { creditNoteId } of payment.creditNotes) loaded.push(yield* await loadCreditNote(deps.store, creditNoteId));
+    return ok(loaded);
+  });
 
 /**
  * The credit notes of a payment that waited for its charge confirmation
@@ -30,14 +27,13 @@ export const loadCreditNotesOfPayment = async (
 export const releaseWaitingCreditNotes = (
   creditNotes: readonly LoadedCreditNote[],
   now: Date,
-): Result<CreditNoteChange[], CommandError> => {
-  const released: CreditNoteChange[] = [];
-  for (const creditNote of creditNotes) {
-    const { status, context } = creditNote.state;
-    if (status !== 'pending' || context.pendingReason !== 'charge_not_confirmed') continue;
-    const change = proposeOrConflict(startChange(creditNote), nextRefundStep(creditNote.state, true), now, 'release');
-    if (change.isErr()) return err(change.error);
-    released.push(change.value);
-  }
-  return ok(released);
-};
+): Result<CreditNoteChange[], CommandError> =>
+  safeTry(function* () {
+    const released: CreditNoteChange[] = [];
+    for (const creditNote of creditNotes) {
+      const { status, context } = creditNote.state;
+      if (status !== 'pending' || context.pendingReason !== 'charge_not_confirmed') continue;
+      released.push(yield* proposeOrConflict(startChange(creditNote), nextRefundStep(creditNote.state, true), now, 'release'));
+    }
+    return ok(released);
+  });

@@ -1,10 +1,9 @@
-import { err, ok, type Result } from 'neverthrow';
+import { err, ok, type Result, type ResultAsync } from 'neverthrow';
 import {
   ConcurrencyError,
   DuplicateOutboxEntryError,
   type EventValidationError,
   OutboxClaimLostError,
-  type RefundLifecycleError,
   VersionConflictError,
 } from '../errors.js';
 import { CURRENT_SCHEMA_VERSION, type DomainEvent } from '../events/envelope.js';
@@ -33,7 +32,6 @@ export type PaymentChange = { loaded: LoadedPayment; events: Array<DistributiveO
 export type Plan<T> = {
   creditNotes?: CreditNoteChange[];
   payments?: PaymentChange[];
-  completeOutbox?: OutboxClaim[];
   result: T;
 };
 
@@ -72,23 +70,37 @@ const decidedStates = <T>(plan: Plan<T>): KnownCreditNote[] =>
 /** Optimistic concurrency: a lost race reloads and decides again, this many times at most. */
 export const MAX_DECISION_ATTEMPTS = 8;
 
+type Decide<T, E> = (now: Date) => Promise<Result<Plan<T>, E>> | ResultAsync<Plan<T>, E>;
+type Failure<E> = E | ConcurrencyError | EventValidationError;
+
 /**
  * Emmett's command-handler shape: load, decide, append with the versions read;
  * on a version conflict, reload and decide again. `decide` is re-run from
- * scratch each time, so it must read everything it relies on.
+ * scratch each time, so it must read everything it relies on (a processor's
+ * answer is asked before, once). With a `claim`, the append also completes
+ * that outbox entry, and losing the claim is an answer; without one, the store
+ * cannot lose it.
  */
-export const executeCommand = async <T, E extends RefundLifecycleError>(
+export function executeCommand<T, E>(deps: HandlerDeps, meta: CommandMeta, decide: Decide<T, E>): Promise<Result<Executed<T>, Failure<E>>>;
+export function executeCommand<T, E>(
   deps: HandlerDeps,
   meta: CommandMeta,
-  decide: (now: Date) => Promise<Result<Plan<T>, E>>,
-): Promise<Result<Executed<T>, E | ConcurrencyError | OutboxClaimLostError | EventValidationError>> => {
+  decide: Decide<T, E>,
+  claim: OutboxClaim,
+): Promise<Result<Executed<T>, Failure<E> | OutboxClaimLostError>>;
+export async function executeCommand<T, E>(
+  deps: HandlerDeps,
+  meta: CommandMeta,
+  decide: Decide<T, E>,
+  claim?: OutboxClaim,
+): Promise<Result<Executed<T>, Failure<E> | OutboxClaimLostError>> {
   let lastConflict: VersionConflictError | undefined;
   for (let attempt = 1; attempt <= MAX_DECISION_ATTEMPTS; attempt += 1) {
     // One instant per decision: the machine's view of time and the envelopes agree, so replays match.
     const now = deps.clock.now();
     const plan = await decide(now);
     if (plan.isErr()) return err(plan.error);
-    const request = buildAppend(deps, meta, plan.value, now);
+    const request = buildAppend(deps, meta, plan.value, claim === undefined ? [] : [claim], now);
     if (request.isErr()) return err(request.error);
     const { append, dueOutboxIds } = request.value;
     const decided = decidedStates(plan.value);
@@ -102,12 +114,12 @@ export const executeCommand = async <T, E extends RefundLifecycleError>(
       lastConflict = failure;
       continue;
     }
-    if (failure instanceof OutboxClaimLostError) return err(failure);
-    // Outbox ids derive from stream versions, so a duplicate means a decision bug, not a race.
-    throw failure satisfies DuplicateOutboxEntryError;
+    if (failure instanceof OutboxClaimLostError && claim !== undefined) return err(failure);
+    // Outbox ids derive from stream versions, so a duplicate (or a claim we never held) means a bug, not a race.
+    throw failure satisfies DuplicateOutboxEntryError | OutboxClaimLostError;
   }
   return err(new ConcurrencyError(MAX_DECISION_ATTEMPTS, lastConflict as VersionConflictError));
-};
+}
 
 /** Every processor refund a change names, so the store can lead the refund's later news back to its credit note. */
 const processorRefundLinks = (change: CreditNoteChange): ProcessorRefundLink[] => {
@@ -126,6 +138,7 @@ const buildAppend = <T>(
   deps: HandlerDeps,
   meta: CommandMeta,
   plan: Plan<T>,
+  claims: OutboxClaim[],
   now: Date,
 ): Result<{ append: AppendRequest; dueOutboxIds: string[] }, EventValidationError> => {
   const occurredAt = now.toISOString();
@@ -144,7 +157,7 @@ const buildAppend = <T>(
   const append: Required<AppendRequest> = {
     streams: [],
     outbox: [],
-    completeOutbox: plan.completeOutbox ?? [],
+    completeOutbox: claims,
     creditNotes: [],
     processorRefunds: [],
   };

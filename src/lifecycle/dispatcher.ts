@@ -172,8 +172,8 @@ export const createDispatcher = (deps: LifecycleDeps) => {
       meta(entry),
       creditNoteId,
       propose,
-      { entryId: entry.id, token: entry.claim.token },
       { loaded: loaded.value },
+      { entryId: entry.id, token: entry.claim.token },
     );
     if (recorded.isOk()) {
       latest.set(entry.streamId, recorded.value.creditNote);

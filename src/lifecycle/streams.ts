@@ -1,5 +1,5 @@
-import { err, ok, type Result } from 'neverthrow';
-import { EventValidationError } from '../errors.js';
+import { err, ok, safeTry, type Result } from 'neverthrow';
+import { EventValidationError, type ValidationIssue } from '../errors.js';
 import { isCreditNoteEvent, isPaymentEvent, type StoredEvent } from '../events/envelope.js';
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
 import type { PaymentEvent } from '../events/paymentEvents.js';
@@ -20,57 +20,47 @@ export type LoadedPayment = { streamId: string; version: number; state: PaymentS
 const toDomain = (event: StoredEvent) => ({ type: event.type, data: event.data, occurredAt: event.occurredAt });
 
 /** Stored events are data entering the process: each is validated, and the replay must be one the machine accepts. */
-const readValidated = async (store: EventStore, streamId: string) => {
-  const { version, events } = await store.readStream(streamId);
-  const parsed: StoredEvent[] = [];
-  for (const [index, raw] of events.entries()) {
-    const result = parseStoredEvent(raw);
-    if (result.isErr()) {
-      return err(
-        new EventValidationError(
-          result.error.issues.map((issue) => ({ path: `${streamId}[${index}].${issue.path}`, message: issue.message })),
-        ),
-      );
+const readValidated = (store: EventStore, streamId: string) =>
+  safeTry(async function* () {
+    const { version, events } = await store.readStream(streamId);
+    const parsed: StoredEvent[] = [];
+    for (const [index, raw] of events.entries()) {
+      const at = (issue: ValidationIssue) => ({ path: `${streamId}[${index}].${issue.path}`, message: issue.message });
+      parsed.push(yield* parseStoredEvent(raw).mapErr((error) => new EventValidationError(error.issues.map(at))));
     }
-    parsed.push(result.value);
-  }
-  return ok({ version, events: parsed });
-};
+    return ok({ version, events: parsed });
+  });
 
 export const loadCreditNote = async (
   store: EventStore,
   creditNoteId: string,
-): Promise<Result<LoadedCreditNote, EventValidationError>> => {
-  const streamId = creditNoteStreamId(creditNoteId);
-  const read = await readValidated(store, streamId);
-  if (read.isErr()) return err(read.error);
-  const { version, events } = read.value;
-  const replay = foldCreditNote(events.filter(isCreditNoteEvent).map((event) => toDomain(event) as CreditNoteEvent));
-  if (replay.rejected !== null) {
-    return err(
-      new EventValidationError([
-        {
-          path: `${streamId}[${replay.rejected.index}]`,
-          message: `${replay.rejected.event.type} is not a transition the lifecycle allows from ${replay.state.status}`,
-        },
-      ]),
-    );
-  }
-  return ok({ streamId, version, state: replay.state, events });
-};
+): Promise<Result<LoadedCreditNote, EventValidationError>> =>
+  safeTry(async function* () {
+    const streamId = creditNoteStreamId(creditNoteId);
+    const { version, events } = yield* readValidated(store, streamId);
+    const replay = foldCreditNote(events.filter(isCreditNoteEvent).map((event) => toDomain(event) as CreditNoteEvent));
+    if (replay.rejected !== null) {
+      return err(
+        new EventValidationError([
+          {
+            path: `${streamId}[${replay.rejected.index}]`,
+            message: `${replay.rejected.event.type} is not a transition the lifecycle allows from ${replay.state.status}`,
+          },
+        ]),
+      );
+    }
+    return ok({ streamId, version, state: replay.state, events });
+  });
 
 export const loadPayment = async (
   store: EventStore,
   paymentId: string,
 ): Promise<Result<LoadedPayment, EventValidationError>> => {
   const streamId = paymentStreamId(paymentId);
-  const read = await readValidated(store, streamId);
-  if (read.isErr()) return err(read.error);
-  const { version, events } = read.value;
-  return ok({
+  return readValidated(store, streamId).map(({ version, events }) => ({
     streamId,
     version,
     state: foldPayment(events.filter(isPaymentEvent).map((event) => toDomain(event) as PaymentEvent)),
     events,
-  });
+  }));
 };

@@ -1,4 +1,4 @@
-import { err, ok, type Result } from 'neverthrow';
+import { err, ok, safeTry, type Result } from 'neverthrow';
 import Stripe from 'stripe';
 import { GatewayError } from '../../errors.js';
 import type { PaymentRef, ProcessorPendingReason, ProcessorRefundStatus } from '../../events/primitives.js';
@@ -167,34 +167,33 @@ export const stripeGateway = ({ stripe, origin = defaultRefundOrigin }: StripeGa
   return {
     processor: 'stripe',
 
-    async createRefund(request: CreateRefundRequest) {
-      // Stripe forgets idempotency keys after 24 hours: an attempt re-sent later (a worker down for a day, a
-      // person retrying an old in-doubt attempt) would refund twice. Our metadata finds the attempt's refund first.
-      const existing = await findRefunds(request.payment);
-      if (existing.isErr()) return err(existing.error);
-      const made = existing.value.find(
-        (refund) =>
-          refund.metadata.creditNoteId === request.metadata.creditNoteId && refund.metadata.attempt === request.metadata.attempt,
-      );
-      if (made) return ok(made);
-      return call(async () =>
-        toProcessorRefund(
-          await stripe.refunds.create(
-            {
-              ...paymentTarget(request.payment.paymentId),
-              amount: request.amount,
-              metadata: {
-                creditNoteId: request.metadata.creditNoteId,
-                attempt: String(request.metadata.attempt),
-                origin,
+    createRefund: async (request: CreateRefundRequest) =>
+      safeTry(async function* () {
+        // Stripe forgets idempotency keys after 24 hours: an attempt re-sent later (a worker down for a day, a
+        // person retrying an old in-doubt attempt) would refund twice. Our metadata finds the attempt's refund first.
+        const made = (yield* await findRefunds(request.payment)).find(
+          (refund) =>
+            refund.metadata.creditNoteId === request.metadata.creditNoteId && refund.metadata.attempt === request.metadata.attempt,
+        );
+        if (made) return ok(made);
+        return call(async () =>
+          toProcessorRefund(
+            await stripe.refunds.create(
+              {
+                ...paymentTarget(request.payment.paymentId),
+                amount: request.amount,
+                metadata: {
+                  creditNoteId: request.metadata.creditNoteId,
+                  attempt: String(request.metadata.attempt),
+                  origin,
+                },
               },
-            },
-            { ...onAccount(request.payment), idempotencyKey: request.idempotencyKey },
+              { ...onAccount(request.payment), idempotencyKey: request.idempotencyKey },
+            ),
+            request.payment.paymentId,
           ),
-          request.payment.paymentId,
-        ),
-      );
-    },
+        );
+      }),
 
     retrieveRefund: ({ payment, processorRefundId }) =>
       call(async () =>

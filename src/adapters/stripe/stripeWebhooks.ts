@@ -1,9 +1,8 @@
-import { err, ok, ResultAsync, type Result } from 'neverthrow';
+import { err, ok, ResultAsync, safeTry, type Result } from 'neverthrow';
 import Stripe from 'stripe';
 import { RefundLifecycleError, UnexpectedError, type CommandError, type ValidationIssue } from '../../errors.js';
 import { toValidationIssues } from '../../events/validationIssues.js';
 import type { RefundLifecycle } from '../../lifecycle/createRefundLifecycle.js';
-import type { CreditNoteView } from '../../lifecycle/creditNoteView.js';
 import { systemClock, type Clock } from '../../ports/notifier.js';
 import {
   handledEventObjects,
@@ -210,141 +209,123 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
   };
 
   /** The credit notes refunding a payment, provided the event comes from the account they were issued on. */
-  const creditNotesOfPayment = async (
-    event: StripeEventEnvelope,
-    paymentId: string,
-  ): Promise<Result<CreditNoteView[], CommandError | WebhookRejectedError>> => {
-    const account = event.account ?? null;
-    const creditNotes = await lifecycle.listCreditNotes({ paymentId, limit: 500 });
-    if (creditNotes.isErr()) return err(creditNotes.error);
-    const foreign = creditNotes.value.find((view) => (view.payment?.account ?? null) !== account);
-    return foreign
-      ? reject('account_mismatch', `Event ${event.id} comes from account ${account ?? 'platform'}, not the account of ${foreign.creditNoteId}`)
-      : ok(creditNotes.value);
-  };
+  const creditNotesOfPayment = (event: StripeEventEnvelope, paymentId: string) =>
+    lifecycle.listCreditNotes({ paymentId, limit: 500 }).andThen((creditNotes) => {
+      const account = event.account ?? null;
+      const foreign = creditNotes.find((view) => (view.payment?.account ?? null) !== account);
+      return foreign
+        ? reject('account_mismatch', `Event ${event.id} comes from account ${account ?? 'platform'}, not the account of ${foreign.creditNoteId}`)
+        : ok(creditNotes);
+    });
 
   /**
    * One refund, whatever event carried it. The lifecycle looks the refund id
    * up first: a refund recorded on a credit note stays its own whatever its
    * metadata says now. Metadata only routes a refund never recorded yet.
    */
-  const handleRefund = async (event: StripeEventEnvelope, refund: StripeRefundPayload, causationId = event.id): Promise<Answer> => {
-    const account = event.account ?? null;
-    const named = metadataValue(refund.metadata, 'creditNoteId');
-    const ours = named !== null && (metadataValue(refund.metadata, 'origin') ?? origin) === origin;
-    const common = { source: 'webhook' as const, causationId, account };
-    if (ours) {
-      const observed = await lifecycle.observeRefund({ refund: toProcessorRefund(refund), ...common });
-      if (observed.isErr()) return answerOf(event, observed.error);
-      return ok(outcomeOf(event, observed.value.changed, [observed.value.creditNote.creditNoteId]));
-    }
-    const paymentIds = paymentIdsOf(refund);
-    if (paymentIds.length === 0) return ok(ignored(event, 'no_payment'));
-    // The payment may be known by its intent or by its charge: follow it under the id its credit notes use.
-    for (const paymentId of paymentIds) {
-      const creditNotes = await creditNotesOfPayment(event, paymentId);
-      if (creditNotes.isErr()) return err(creditNotes.error);
-      if (creditNotes.value.length === 0) continue;
-      // Whatever another system wrote in its metadata names none of our credit notes.
-      const external = { ...toProcessorRefund(refund, paymentId), metadata: { creditNoteId: null, attempt: null } };
-      if (!adopt) {
-        // Not adopted, but a refund recorded on a credit note is still that credit note's news.
-        const observed = await lifecycle.observeRefund({ refund: external, ...common });
-        if (observed.isOk()) return ok(outcomeOf(event, observed.value.changed, [observed.value.creditNote.creditNoteId]));
-        return observed.error.code === 'validation_failed' ? ok(ignored(event, 'external_refund')) : answerOf(event, observed.error);
+  const handleRefund = (event: StripeEventEnvelope, refund: StripeRefundPayload, causationId = event.id) =>
+    safeTry(async function* () {
+      const account = event.account ?? null;
+      const named = metadataValue(refund.metadata, 'creditNoteId');
+      const ours = named !== null && (metadataValue(refund.metadata, 'origin') ?? origin) === origin;
+      const common = { source: 'webhook' as const, causationId, account };
+      if (ours) {
+        return lifecycle
+          .observeRefund({ refund: toProcessorRefund(refund), ...common })
+          .map(({ creditNote, changed }) => outcomeOf(event, changed, [creditNote.creditNoteId]))
+          .orElse((error) => answerOf(event, error));
       }
-      const adoption = await lifecycle.adoptExternalRefund({ refund: external, ...common });
-      if (adoption.isErr()) return answerOf(event, adoption.error);
-      const { creditNote, changed } = adoption.value;
-      return ok(creditNote === null ? ignored(event, 'unknown_payment') : outcomeOf(event, changed, [creditNote.creditNoteId]));
-    }
-    return ok(ignored(event, 'unknown_payment'));
-  };
+      const paymentIds = paymentIdsOf(refund);
+      if (paymentIds.length === 0) return ok(ignored(event, 'no_payment'));
+      // The payment may be known by its intent or by its charge: follow it under the id its credit notes use.
+      for (const paymentId of paymentIds) {
+        if ((yield* creditNotesOfPayment(event, paymentId)).length === 0) continue;
+        // Whatever another system wrote in its metadata names none of our credit notes.
+        const external = { ...toProcessorRefund(refund, paymentId), metadata: { creditNoteId: null, attempt: null } };
+        if (!adopt) {
+          // Not adopted, but a refund recorded on a credit note is still that credit note's news.
+          return lifecycle
+            .observeRefund({ refund: external, ...common })
+            .map(({ creditNote, changed }) => outcomeOf(event, changed, [creditNote.creditNoteId]))
+            .orElse((error) => (error.code === 'validation_failed' ? ok(ignored(event, 'external_refund')) : answerOf(event, error)));
+        }
+        return lifecycle
+          .adoptExternalRefund({ refund: external, ...common })
+          .map(({ creditNote, changed }) =>
+            creditNote === null ? ignored(event, 'unknown_payment') : outcomeOf(event, changed, [creditNote.creditNoteId]),
+          )
+          .orElse((error) => answerOf(event, error));
+      }
+      return ok(ignored(event, 'unknown_payment'));
+    });
 
   /** The refunds of a charge our credit notes refund, as Stripe lists them now. */
-  const refundsOfCharge = async (
-    event: StripeEventEnvelope,
-    charge: StripeChargePayload,
-  ): Promise<Result<StripeRefundPayload[] | null, CommandError | WebhookRejectedError>> => {
-    for (const paymentId of [charge.payment_intent ?? null, charge.id]) {
-      if (paymentId === null) continue;
-      const creditNotes = await creditNotesOfPayment(event, paymentId);
-      if (creditNotes.isErr()) return err(creditNotes.error);
-      if (creditNotes.value.length > 0) break;
-      if (paymentId === charge.id) return ok(null);
-    }
-    try {
-      const refunds: StripeRefundPayload[] = [];
-      const list = stripe.refunds.list({ charge: charge.id, limit: 100 }, event.account ? { stripeAccount: event.account } : {});
-      for await (const refund of list) {
-        // Stripe's answer is data entering too; a refund we cannot read is skipped, not guessed at.
-        const parsed = stripeRefundSchema.safeParse(refund);
-        if (parsed.success) refunds.push(parsed.data);
+  const refundsOfCharge = (event: StripeEventEnvelope, charge: StripeChargePayload) =>
+    safeTry(async function* () {
+      for (const paymentId of [charge.payment_intent ?? null, charge.id]) {
+        if (paymentId === null) continue;
+        if ((yield* creditNotesOfPayment(event, paymentId)).length > 0) break;
+        if (paymentId === charge.id) return ok(null);
       }
-      return ok(refunds);
-    } catch (error) {
-      // Unanswered, the event is asked for again: Stripe redelivers it.
-      return err(toGatewayError(error));
-    }
-  };
-
-  const handleChargeRefunded = async (event: StripeEventEnvelope, charge: StripeChargePayload): Promise<Answer> => {
-    let refunds = charge.refunds && !charge.refunds.has_more ? charge.refunds.data : null;
-    if (refunds === null) {
-      if (refundEventsForEveryRefund(event.api_version)) return ok(ignored(event, 'reported_by_refund_events'));
-      const asked = await refundsOfCharge(event, charge);
-      if (asked.isErr()) return err(asked.error);
-      if (asked.value === null) return ok(ignored(event, 'unknown_payment'));
-      refunds = asked.value;
-    }
-    if (refunds.length === 0) return ok(ignored(event, 'no_refunds'));
-    const outcomes: WebhookOutcome[] = [];
-    for (const refund of refunds) {
-      // Each listed refund is its own cause: a delivery cut short after the first is finished by its redelivery.
-      const outcome = await handleRefund(event, refund, `${event.id}:${refund.id}`);
-      if (outcome.isErr()) return err(outcome.error);
-      outcomes.push(outcome.value);
-    }
-    const touched = [...new Set(outcomes.flatMap((outcome) => outcome.creditNoteIds))];
-    if (touched.length === 0) return ok(ignored(event, outcomes[0]?.reason ?? 'unknown_payment'));
-    return ok(outcomeOf(event, outcomes.some((outcome) => outcome.outcome === 'applied'), touched));
-  };
-
-  const handleChargeConfirmed = async (event: StripeEventEnvelope, intent: StripePaymentIntentPayload): Promise<Answer> => {
-    // Credit notes may name the payment by its intent or by its charge: both are checked and confirmed, in one append.
-    const charge = intent.latest_charge ?? null;
-    for (const paymentId of charge === null ? [intent.id] : [intent.id, charge]) {
-      const creditNotes = await creditNotesOfPayment(event, paymentId);
-      if (creditNotes.isErr()) return err(creditNotes.error);
-    }
-    const confirmed = await lifecycle.confirmCharge({
-      paymentId: intent.id,
-      alsoKnownAs: charge,
-      processor: 'stripe',
-      source: 'webhook',
-      causationId: event.id,
+      try {
+        const refunds: StripeRefundPayload[] = [];
+        const list = stripe.refunds.list({ charge: charge.id, limit: 100 }, event.account ? { stripeAccount: event.account } : {});
+        for await (const refund of list) {
+          // Stripe's answer is data entering too; a refund we cannot read is skipped, not guessed at.
+          const parsed = stripeRefundSchema.safeParse(refund);
+          if (parsed.success) refunds.push(parsed.data);
+        }
+        return ok(refunds);
+      } catch (error) {
+        // Unanswered, the event is asked for again: Stripe redelivers it.
+        return err(toGatewayError(error));
+      }
     });
-    if (confirmed.isErr()) return answerOf(event, confirmed.error);
-    return ok(outcomeOf(event, confirmed.value.changed, confirmed.value.released));
-  };
 
-  const handle = async (delivery: WebhookDelivery): Promise<Answer> => {
-    const verified = verify(delivery).andThen(validate);
-    if (verified.isErr()) return err(verified.error);
-    const { event, payload } = verified.value;
-    if (event.livemode !== livemode) {
-      return reject('livemode_mismatch', `Event ${event.id} is ${event.livemode ? 'live' : 'test'} mode; this endpoint is ${livemode ? 'live' : 'test'}`);
-    }
-    if (payload === null) return ok(ignored(event, 'unhandled_event_type'));
-    switch (payload.type) {
-      case 'charge.refunded':
-        return handleChargeRefunded(event, payload.object);
-      case 'payment_intent.succeeded':
-        return handleChargeConfirmed(event, payload.object);
-      default:
-        return handleRefund(event, payload.object);
-    }
-  };
+  const handleChargeRefunded = (event: StripeEventEnvelope, charge: StripeChargePayload) =>
+    safeTry(async function* () {
+      let refunds = charge.refunds && !charge.refunds.has_more ? charge.refunds.data : null;
+      if (refunds === null) {
+        if (refundEventsForEveryRefund(event.api_version)) return ok(ignored(event, 'reported_by_refund_events'));
+        refunds = yield* refundsOfCharge(event, charge);
+        if (refunds === null) return ok(ignored(event, 'unknown_payment'));
+      }
+      if (refunds.length === 0) return ok(ignored(event, 'no_refunds'));
+      const outcomes: WebhookOutcome[] = [];
+      // Each listed refund is its own cause: a delivery cut short after the first is finished by its redelivery.
+      for (const refund of refunds) outcomes.push(yield* handleRefund(event, refund, `${event.id}:${refund.id}`));
+      const touched = [...new Set(outcomes.flatMap((outcome) => outcome.creditNoteIds))];
+      if (touched.length === 0) return ok(ignored(event, outcomes[0]?.reason ?? 'unknown_payment'));
+      return ok(outcomeOf(event, outcomes.some((outcome) => outcome.outcome === 'applied'), touched));
+    });
+
+  const handleChargeConfirmed = (event: StripeEventEnvelope, intent: StripePaymentIntentPayload) =>
+    safeTry(async function* () {
+      // Credit notes may name the payment by its intent or by its charge: both are checked and confirmed, in one append.
+      const charge = intent.latest_charge ?? null;
+      for (const paymentId of charge === null ? [intent.id] : [intent.id, charge]) yield* creditNotesOfPayment(event, paymentId);
+      return lifecycle
+        .confirmCharge({ paymentId: intent.id, alsoKnownAs: charge, processor: 'stripe', source: 'webhook', causationId: event.id })
+        .map(({ changed, released }) => outcomeOf(event, changed, released))
+        .orElse((error) => answerOf(event, error));
+    });
+
+  const handle = async (delivery: WebhookDelivery): Promise<Answer> =>
+    safeTry(async function* () {
+      const { event, payload } = yield* verify(delivery).andThen(validate);
+      if (event.livemode !== livemode) {
+        return reject('livemode_mismatch', `Event ${event.id} is ${event.livemode ? 'live' : 'test'} mode; this endpoint is ${livemode ? 'live' : 'test'}`);
+      }
+      if (payload === null) return ok(ignored(event, 'unhandled_event_type'));
+      switch (payload.type) {
+        case 'charge.refunded':
+          return handleChargeRefunded(event, payload.object);
+        case 'payment_intent.succeeded':
+          return handleChargeConfirmed(event, payload.object);
+        default:
+          return handleRefund(event, payload.object);
+      }
+    });
 
   return {
     /**

@@ -1,15 +1,15 @@
-import { err, ok, type Result } from 'neverthrow';
+import { err, ok, safeTry, type Result } from 'neverthrow';
 import { z } from 'zod';
 import { ValidationError, type CommandError } from '../../errors.js';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import { eventSourceSchema, identifierSchema } from '../../events/primitives.js';
-import { executeCommand, type Plan } from '../commandHandler.js';
+import { executeCommand } from '../commandHandler.js';
 import { processorRefundSchema, validateInput } from '../commandInputs.js';
 import { proposeAllowedEvents, startChange, type CreditNoteChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { eventsForObservation } from '../observation.js';
 import { loadCreditNote, loadPayment, type KnownCreditNote, type LoadedCreditNote } from '../streams.js';
-import { commandMeta, outcomeFor, proposeOrConflict, withoutClaims, type CommandOutcome } from './commandSupport.js';
+import { commandMeta, outcomeFor, proposeOrConflict, type CommandOutcome } from './commandSupport.js';
 import { observeOwnedRefund, ownerOfRefund } from './observeRefund.js';
 
 export const adoptExternalRefundInputSchema = z.strictObject({
@@ -82,54 +82,39 @@ export type Adoption = Omit<CommandOutcome, 'creditNote'> & { creditNote: KnownC
  * then follows (and counts against the payment's balance). A refund of an
  * unknown payment is none of our business: nothing is written.
  */
-export const adoptExternalRefund = async (
-  deps: LifecycleDeps,
-  rawInput: unknown,
-): Promise<Result<Adoption, CommandError>> => {
-  const input = validateInput(adoptExternalRefundInputSchema, rawInput);
-  if (input.isErr()) return err(input.error);
-  const { refund, account = null } = input.value;
-  if (refund.metadata.creditNoteId !== null) {
-    // Ours: refunds the library created carry their credit note, and must never be mistaken for external ones.
-    return err(new ValidationError([{ path: 'refund.metadata.creditNoteId', message: 'names a credit note: observe it' }]));
-  }
-  const processor = deps.gateway.processor;
-  const meta = commandMeta(deps, { ...input.value, actor: { kind: 'processor', id: processor } });
-  // A refund recorded on a credit note (ours, or adopted before) is that credit note's, whatever its metadata says now.
-  const owner = await ownerOfRefund(deps, refund);
-  if (owner !== null) {
-    return observeOwnedRefund(deps, meta, refund, owner, { account, oncePerCause: true });
-  }
-  const creditNoteId = externalCreditNoteId(processor, refund.processorRefundId);
-
-  const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<{ known: boolean; changed: boolean }>, CommandError>> => {
-    const payment = await loadPayment(deps.store, refund.paymentId);
-    if (payment.isErr()) return err(payment.error);
-    // Known means refunded by a credit note: a payment whose confirmation merely passed by is not ours to follow.
-    if (payment.value.state.creditNotes.length === 0) return ok({ result: { known: false, changed: false } });
-    const loaded = await loadCreditNote(deps.store, creditNoteId);
-    if (loaded.isErr()) return err(loaded.error);
-    const occurredAt = now.toISOString();
-    if (loaded.value.state.status !== 'unissued') {
-      const change = proposeAllowedEvents(startChange(loaded.value), eventsForObservation(loaded.value.state, refund), occurredAt);
-      return ok({ creditNotes: [change], result: { known: true, changed: change.events.length > 0 } });
+export const adoptExternalRefund = (deps: LifecycleDeps, rawInput: unknown) =>
+  safeTry(async function* () {
+    const input = yield* validateInput(adoptExternalRefundInputSchema, rawInput);
+    const { refund, account = null } = input;
+    if (refund.metadata.creditNoteId !== null) {
+      // Ours: refunds the library created carry their credit note, and must never be mistaken for external ones.
+      return err(new ValidationError([{ path: 'refund.metadata.creditNoteId', message: 'names a credit note: observe it' }]));
     }
-    const issued = adoptionOf(loaded.value, refund, { processor, account }, now);
-    if (issued.isErr()) return err(issued.error);
-    return ok({
-      creditNotes: [issued.value],
-      payments: [
-        {
-          loaded: payment.value,
-          events: [{ type: 'CreditNoteAttached', data: { creditNoteId, amount: refund.amount, currency: refund.currency } }],
-        },
-      ],
-      result: { known: true, changed: true },
-    });
+    const processor = deps.gateway.processor;
+    const meta = commandMeta(deps, { ...input, actor: { kind: 'processor', id: processor } });
+    // A refund recorded on a credit note (ours, or adopted before) is that credit note's, whatever its metadata says now.
+    const owner = await ownerOfRefund(deps, refund);
+    if (owner !== null) return observeOwnedRefund(deps, meta, refund, owner, { account, oncePerCause: true });
+    const creditNoteId = externalCreditNoteId(processor, refund.processorRefundId);
+
+    const executed = yield* await executeCommand(deps, meta, (now) =>
+      safeTry(async function* () {
+        const payment = yield* await loadPayment(deps.store, refund.paymentId);
+        // Known means refunded by a credit note: a payment whose confirmation merely passed by is not ours to follow.
+        if (payment.state.creditNotes.length === 0) return ok({ result: { known: false, changed: false } });
+        const loaded = yield* await loadCreditNote(deps.store, creditNoteId);
+        if (loaded.state.status !== 'unissued') {
+          const change = proposeAllowedEvents(startChange(loaded), eventsForObservation(loaded.state, refund), now.toISOString());
+          return ok({ creditNotes: [change], result: { known: true, changed: change.events.length > 0 } });
+        }
+        const issued = yield* adoptionOf(loaded, refund, { processor, account }, now);
+        const attached = { type: 'CreditNoteAttached' as const, data: { creditNoteId, amount: refund.amount, currency: refund.currency } };
+        return ok({ creditNotes: [issued], payments: [{ loaded: payment, events: [attached] }], result: { known: true, changed: true } });
+      }),
+    );
+    return ok<Adoption>(
+      executed.result.known
+        ? { ...outcomeFor(creditNoteId, executed), changed: executed.result.changed }
+        : { creditNote: null, decided: [], dueOutboxIds: [], changed: false },
+    );
   });
-  return withoutClaims(executed).map((done) =>
-    done.result.known
-      ? { ...outcomeFor(creditNoteId, done), changed: done.result.changed }
-      : { creditNote: null, decided: [], dueOutboxIds: [], changed: false },
-  );
-};

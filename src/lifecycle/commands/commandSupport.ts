@@ -1,5 +1,5 @@
 import { err, ok, type Result } from 'neverthrow';
-import { CreditNoteNotFoundError, OutboxClaimLostError, TransitionConflictError } from '../../errors.js';
+import { CreditNoteNotFoundError, TransitionConflictError } from '../../errors.js';
 import type { Actor, EventSource } from '../../events/primitives.js';
 import type { CommandMeta } from '../commandHandler.js';
 import { isRefundInFlight } from '../../machine/creditNoteState.js';
@@ -53,11 +53,4 @@ export const proposeOrConflict = (
       ? `refund attempt ${refund.attempt} is ${refund.status.replace('_', ' ')} at the processor`
       : null;
     return new TransitionConflictError(change.loaded.state.context.creditNoteId, command, state.status, detail);
-  });
-
-/** Commands complete no outbox claims, so the store cannot answer "claim lost" to them. */
-export const withoutClaims = <T, E>(result: Result<T, E | OutboxClaimLostError>): Result<T, Exclude<E, OutboxClaimLostError>> =>
-  result.mapErr((error) => {
-    if (error instanceof OutboxClaimLostError) throw error;
-    return error as Exclude<E, OutboxClaimLostError>;
   });

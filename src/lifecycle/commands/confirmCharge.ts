@@ -1,12 +1,11 @@
-import { err, ok, type Result } from 'neverthrow';
-import type { CommandError } from '../../errors.js';
-import { executeCommand, type PaymentChange, type Plan } from '../commandHandler.js';
+import { ok, safeTry } from 'neverthrow';
+import { executeCommand, type PaymentChange } from '../commandHandler.js';
 import { confirmChargeInputSchema, validateInput } from '../commandInputs.js';
 import { loadCreditNotesOfPayment, releaseWaitingCreditNotes } from '../chargeGate.js';
 import type { CreditNoteChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { loadPayment, type KnownCreditNote } from '../streams.js';
-import { commandMeta, withoutClaims } from './commandSupport.js';
+import { commandMeta } from './commandSupport.js';
 import { isCauseRecorded } from './observeRefund.js';
 
 export type ChargeConfirmation = { paymentId: string; changed: boolean; released: string[]; dueOutboxIds: string[]; decided: KnownCreditNote[] };
@@ -20,44 +19,31 @@ export type ChargeConfirmation = { paymentId: string; changed: boolean; released
  * ids (Stripe: an intent and its charge) is confirmed under both in that same
  * append. Idempotent: a delivery that confirmed once changes nothing again.
  */
-export const confirmCharge = async (
-  deps: LifecycleDeps,
-  rawInput: unknown,
-): Promise<Result<ChargeConfirmation, CommandError>> => {
-  const input = validateInput(confirmChargeInputSchema, rawInput);
-  if (input.isErr()) return err(input.error);
-  const { paymentId, alsoKnownAs = null, processor = deps.gateway.processor } = input.value;
-  const meta = commandMeta(deps, { ...input.value, actor: input.value.actor ?? { kind: 'processor', id: processor } });
-
-  type Decision = Plan<{ changed: boolean; released: string[] }>;
-  const executed = await executeCommand(deps, meta, async (now): Promise<Result<Decision, CommandError>> => {
-    if (await isCauseRecorded(deps, meta)) return ok({ result: { changed: false, released: [] } });
-    const creditNotes: CreditNoteChange[] = [];
-    const payments: PaymentChange[] = [];
-    for (const id of alsoKnownAs === null || alsoKnownAs === paymentId ? [paymentId] : [paymentId, alsoKnownAs]) {
-      const payment = await loadPayment(deps.store, id);
-      if (payment.isErr()) return err(payment.error);
-      // The other id is written only when credit notes use it; the payment's own id always, so a credit note
-      // issued later finds its charge confirmed.
-      if (id !== paymentId && payment.value.state.creditNotes.length === 0) continue;
-      const released = (await loadCreditNotesOfPayment(deps, payment.value.state)).andThen((siblings) =>
-        releaseWaitingCreditNotes(siblings, now),
-      );
-      if (released.isErr()) return err(released.error);
-      creditNotes.push(...released.value);
-      payments.push({
-        loaded: payment.value,
-        events: payment.value.state.chargeConfirmed ? [] : [{ type: 'ChargeConfirmed' as const, data: { paymentId: id, processor } }],
-      });
-    }
-    return ok({
-      creditNotes,
-      payments,
-      result: {
-        changed: creditNotes.length > 0 || payments.some((change) => change.events.length > 0),
-        released: creditNotes.map((change) => change.state.context.creditNoteId),
-      },
-    });
+export const confirmCharge = (deps: LifecycleDeps, rawInput: unknown) =>
+  safeTry(async function* () {
+    const input = yield* validateInput(confirmChargeInputSchema, rawInput);
+    const { paymentId, alsoKnownAs = null, processor = deps.gateway.processor } = input;
+    const meta = commandMeta(deps, { ...input, actor: input.actor ?? { kind: 'processor', id: processor } });
+    const executed = yield* await executeCommand(deps, meta, (now) =>
+      safeTry(async function* () {
+        if (await isCauseRecorded(deps, meta)) return ok({ result: { changed: false, released: [] as string[] } });
+        const creditNotes: CreditNoteChange[] = [];
+        const payments: PaymentChange[] = [];
+        for (const id of alsoKnownAs === null || alsoKnownAs === paymentId ? [paymentId] : [paymentId, alsoKnownAs]) {
+          const payment = yield* await loadPayment(deps.store, id);
+          // The other id is written only when credit notes use it; the payment's own id always, so a credit note
+          // issued later finds its charge confirmed.
+          if (id !== paymentId && payment.state.creditNotes.length === 0) continue;
+          const siblings = yield* await loadCreditNotesOfPayment(deps, payment.state);
+          creditNotes.push(...(yield* releaseWaitingCreditNotes(siblings, now)));
+          const confirmation = { type: 'ChargeConfirmed' as const, data: { paymentId: id, processor } };
+          payments.push({ loaded: payment, events: payment.state.chargeConfirmed ? [] : [confirmation] });
+        }
+        const changed = creditNotes.length > 0 || payments.some((change) => change.events.length > 0);
+        const released = creditNotes.map((change) => change.state.context.creditNoteId);
+        return ok({ creditNotes, payments, result: { changed, released } });
+      }),
+    );
+    const { result, dueOutboxIds, decided } = executed;
+    return ok<ChargeConfirmation>({ paymentId, ...result, dueOutboxIds, decided });
   });
-  return withoutClaims(executed).map(({ result, dueOutboxIds, decided }) => ({ paymentId, ...result, dueOutboxIds, decided }));
-};

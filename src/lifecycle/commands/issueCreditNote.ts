@@ -1,17 +1,15 @@
-import { err, ok, type Result } from 'neverthrow';
+import { err, ok, safeTry } from 'neverthrow';
 import {
   CreditNoteAlreadyExistsError,
   RefundableBalanceExceededError,
   RefundWindowClosedError,
   ValidationError,
-  type CommandError,
 } from '../../errors.js';
 import { committedAmount, type PaymentFacts } from '../../machine/paymentState.js';
 import type { PaymentRef } from '../../events/primitives.js';
-import type { GatewayError } from '../../errors.js';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import type { CreditNoteContext } from '../../machine/creditNoteState.js';
-import { executeCommand, type PaymentChange, type Plan } from '../commandHandler.js';
+import { executeCommand, type PaymentChange } from '../commandHandler.js';
 import { issueCreditNoteInputSchema, validateInput } from '../commandInputs.js';
 import { startChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
@@ -20,7 +18,7 @@ import { loadCreditNotesOfPayment, releaseWaitingCreditNotes } from '../chargeGa
 import type { CreditNoteChange } from '../creditNoteChange.js';
 import { adoptionOf, externalCreditNoteId } from './adoptExternalRefund.js';
 import { loadCreditNote, loadPayment, type LoadedCreditNote } from '../streams.js';
-import { commandMeta, outcomeFor, proposeOrConflict, withoutClaims, type CommandOutcome } from './commandSupport.js';
+import { commandMeta, outcomeFor, proposeOrConflict } from './commandSupport.js';
 
 /** The first call's promise, shared by every later call. */
 const once = <T>(call: () => Promise<T>): (() => Promise<T>) => {
@@ -55,7 +53,7 @@ const refundability = (
   facts: PaymentFacts,
   committed: number,
   now: Date,
-): CommandError | null => {
+): RefundWindowClosedError | ValidationError | RefundableBalanceExceededError | null => {
   if (facts.refundableUntil !== null && now.getTime() > Date.parse(facts.refundableUntil)) {
     return new RefundWindowClosedError(paymentId, facts.method, facts.refundableUntil);
   }
@@ -85,26 +83,18 @@ const amountOfFailedDashboardRefunds = (siblings: readonly LoadedCreditNote[]): 
  * the payment (Stripe's dashboard), not yet followed: adopted now, in the same
  * append, so the balance counts them once and their later events find them.
  */
-const adoptEarlierRefunds = async (
-  deps: LifecycleDeps,
-  payment: PaymentRef,
-  atProcessor: Result<ProcessorRefund[], GatewayError>,
-  now: Date,
-): Promise<Result<CreditNoteChange[], CommandError>> => {
-  if (atProcessor.isErr()) return err(atProcessor.error);
-  const adoptions: CreditNoteChange[] = [];
-  for (const refund of atProcessor.value) {
-    const external = refund.metadata.creditNoteId === null;
-    if (!external || refund.status === 'failed' || refund.status === 'canceled') continue;
-    const loaded = await loadCreditNote(deps.store, externalCreditNoteId(payment.processor, refund.processorRefundId));
-    if (loaded.isErr()) return err(loaded.error);
-    if (loaded.value.state.status !== 'unissued') continue;
-    const adoption = adoptionOf(loaded.value, { ...refund, paymentId: payment.paymentId }, payment, now);
-    if (adoption.isErr()) return err(adoption.error);
-    adoptions.push(adoption.value);
-  }
-  return ok(adoptions);
-};
+const adoptEarlierRefunds = (deps: LifecycleDeps, payment: PaymentRef, atProcessor: ProcessorRefund[], now: Date) =>
+  safeTry(async function* () {
+    const adoptions: CreditNoteChange[] = [];
+    for (const refund of atProcessor) {
+      const external = refund.metadata.creditNoteId === null;
+      if (!external || refund.status === 'failed' || refund.status === 'canceled') continue;
+      const loaded = yield* await loadCreditNote(deps.store, externalCreditNoteId(payment.processor, refund.processorRefundId));
+      if (loaded.state.status !== 'unissued') continue;
+      adoptions.push(yield* adoptionOf(loaded, { ...refund, paymentId: payment.paymentId }, payment, now));
+    }
+    return ok(adoptions);
+  });
 
 /**
  * Issues a credit note and, when it refunds a processor payment, attaches it
@@ -112,109 +102,83 @@ const adoptEarlierRefunds = async (
  * charge is unconfirmed (docs/glossary.md#charge-confirmation-gate). Issuing
  * the same terms again is a no-op.
  */
-export const issueCreditNote = async (
-  deps: LifecycleDeps,
-  rawInput: unknown,
-): Promise<Result<CommandOutcome, CommandError>> => {
-  const input = validateInput(issueCreditNoteInputSchema, rawInput);
-  if (input.isErr()) return err(input.error);
-  const { creditNoteId, amount, currency, reason, chargeConfirmed = false } = input.value;
-  const processor = input.value.payment?.processor;
-  if (processor !== undefined && processor !== deps.gateway.processor) {
-    // Asking this gateway to refund another processor's payment id would fail at best, or hit the wrong payment.
-    return err(
-      new ValidationError([
-        { path: 'payment.processor', message: `is ${processor}, but this lifecycle refunds through ${deps.gateway.processor}` },
-      ]),
-    );
-  }
-  const payment: PaymentRef | null =
-    input.value.payment === null
-      ? null
-      : {
-          processor: input.value.payment.processor ?? deps.gateway.processor,
-          paymentId: input.value.payment.paymentId,
-          account: input.value.payment.account ?? null,
+export const issueCreditNote = (deps: LifecycleDeps, rawInput: unknown) =>
+  safeTry(async function* () {
+    const input = yield* validateInput(issueCreditNoteInputSchema, rawInput);
+    const { creditNoteId, amount, currency, reason, chargeConfirmed = false } = input;
+    const processor = input.payment?.processor;
+    if (processor !== undefined && processor !== deps.gateway.processor) {
+      // Asking this gateway to refund another processor's payment id would fail at best, or hit the wrong payment.
+      return err(
+        new ValidationError([
+          { path: 'payment.processor', message: `is ${processor}, but this lifecycle refunds through ${deps.gateway.processor}` },
+        ]),
+      );
+    }
+    const payment: PaymentRef | null =
+      input.payment === null
+        ? null
+        : {
+            processor: input.payment.processor ?? deps.gateway.processor,
+            paymentId: input.payment.paymentId,
+            account: input.payment.account ?? null,
+          };
+    const terms: IssueTerms = { creditNoteId, amount, currency, payment, reason, origin: 'host' };
+    // What the processor says of the payment is asked at most once per command: a version conflict decides again
+    // with the same answers instead of asking again.
+    const describePayment = payment === null ? null : once(() => deps.gateway.describePayment(payment));
+    const refundsAtProcessor = payment === null ? null : once(() => deps.gateway.findRefunds(payment));
+
+    const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
+      safeTry(async function* () {
+        const loaded = yield* await loadCreditNote(deps.store, creditNoteId);
+        if (loaded.state.status !== 'unissued') {
+          return sameTerms(loaded.state.context, terms)
+            ? ok({ creditNotes: [startChange(loaded)], result: null })
+            : err(new CreditNoteAlreadyExistsError(creditNoteId));
+        }
+        const issued = yield* proposeOrConflict(startChange(loaded), { type: 'CreditNoteIssued', data: terms }, now, 'issue');
+        if (payment === null || describePayment === null || refundsAtProcessor === null) {
+          return ok({ creditNotes: [issued], result: null });
+        }
+
+        const paymentStream = yield* await loadPayment(deps.store, payment.paymentId);
+        const stored = paymentStream.state.facts;
+        // A description without an amount (not charged yet) is asked again until the processor can say.
+        const known = stored !== null && stored.amount !== null ? stored : null;
+        // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
+        const described: PaymentFacts =
+          known ?? (({ paymentId: _described, ...facts }) => facts)(yield* await describePayment());
+        const siblings = yield* await loadCreditNotesOfPayment(deps, paymentStream.state);
+        // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
+        const earlier = known === null ? yield* await adoptEarlierRefunds(deps, payment, yield* await refundsAtProcessor(), now) : [];
+        const committed =
+          committedAmount(paymentStream.state) -
+          amountOfFailedDashboardRefunds(siblings) +
+          earlier.reduce((sum, adoption) => sum + adoption.state.context.amount, 0);
+        const refusal = refundability(payment.paymentId, { amount, currency }, described, committed, now);
+        if (refusal !== null) return err(refusal);
+        const confirmed = paymentStream.state.chargeConfirmed || chargeConfirmed;
+        const change = yield* proposeOrConflict(issued, nextRefundStep(issued.state, confirmed), now, 'issue');
+        // The host vouches for a charge we had not seen confirmed: that opens the gate for its siblings too.
+        const confirmsNow = confirmed && !paymentStream.state.chargeConfirmed;
+        const released = confirmsNow ? yield* releaseWaitingCreditNotes(siblings, now) : [];
+        const paymentChange: PaymentChange = {
+          loaded: paymentStream,
+          events: [
+            ...(known === null && JSON.stringify(described) !== JSON.stringify(stored) ? [{ type: 'PaymentDescribed' as const, data: described }] : []),
+            ...(confirmsNow
+              ? [{ type: 'ChargeConfirmed' as const, data: { paymentId: payment.paymentId, processor: payment.processor } }]
+              : []),
+            ...earlier.map(({ state: { context } }) => ({
+              type: 'CreditNoteAttached' as const,
+              data: { creditNoteId: context.creditNoteId, amount: context.amount, currency: context.currency },
+            })),
+            { type: 'CreditNoteAttached', data: { creditNoteId, amount, currency } },
+          ],
         };
-  const terms: IssueTerms = { creditNoteId, amount, currency, payment, reason, origin: 'host' };
-  // What the processor says of the payment is asked at most once per command: a version conflict decides again
-  // with the same answers instead of asking again.
-  const askProcessor =
-    payment === null
-      ? null
-      : { describePayment: once(() => deps.gateway.describePayment(payment)), refunds: once(() => deps.gateway.findRefunds(payment)) };
-
-  const executed = await executeCommand(
-    deps,
-    commandMeta(deps, input.value),
-    async (now): Promise<Result<Plan<null>, CommandError>> => {
-      const loaded = await loadCreditNote(deps.store, creditNoteId);
-      if (loaded.isErr()) return err(loaded.error);
-      if (loaded.value.state.status !== 'unissued') {
-        return sameTerms(loaded.value.state.context, terms)
-          ? ok({ creditNotes: [startChange(loaded.value)], result: null })
-          : err(new CreditNoteAlreadyExistsError(creditNoteId));
-      }
-      const issued = proposeOrConflict(startChange(loaded.value), { type: 'CreditNoteIssued', data: terms }, now, 'issue');
-      if (issued.isErr()) return err(issued.error);
-      if (payment === null) return ok({ creditNotes: [issued.value], result: null });
-
-      const paymentStream = await loadPayment(deps.store, payment.paymentId);
-      if (paymentStream.isErr()) return err(paymentStream.error);
-      const stored = paymentStream.value.state.facts;
-      // A description without an amount (not charged yet) is asked again until the processor can say.
-      const known = stored !== null && stored.amount !== null ? stored : null;
-      // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
-      const described: Result<PaymentFacts, CommandError> =
-        known !== null
-          ? ok(known)
-          : (await askProcessor!.describePayment()).map(({ paymentId: _described, ...facts }) => facts);
-      if (described.isErr()) return err(described.error);
-      const siblings = await loadCreditNotesOfPayment(deps, paymentStream.value.state);
-      if (siblings.isErr()) return err(siblings.error);
-      // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
-      const earlier = known === null ? await adoptEarlierRefunds(deps, payment, await askProcessor!.refunds(), now) : ok([]);
-      if (earlier.isErr()) return err(earlier.error);
-      const committed =
-        committedAmount(paymentStream.value.state) -
-        amountOfFailedDashboardRefunds(siblings.value) +
-        earlier.value.reduce((sum, adoption) => sum + adoption.state.context.amount, 0);
-      const refusal = refundability(payment.paymentId, { amount, currency }, described.value, committed, now);
-      if (refusal !== null) return err(refusal);
-      const confirmed = paymentStream.value.state.chargeConfirmed || chargeConfirmed;
-      const change = proposeOrConflict(issued.value, nextRefundStep(issued.value.state, confirmed), now, 'issue');
-      if (change.isErr()) return err(change.error);
-      // The host vouches for a charge we had not seen confirmed: that opens the gate for its siblings too.
-      const confirmsNow = confirmed && !paymentStream.value.state.chargeConfirmed;
-      const released = confirmsNow ? releaseWaitingCreditNotes(siblings.value, now) : ok([]);
-      if (released.isErr()) return err(released.error);
-      const paymentChange: PaymentChange = {
-        loaded: paymentStream.value,
-        events: [
-          ...(known === null && JSON.stringify(described.value) !== JSON.stringify(stored)
-            ? [
-                {
-                  type: 'PaymentDescribed' as const,
-                  data: described.value,
-                },
-              ]
-            : []),
-          ...(confirmsNow
-            ? [{ type: 'ChargeConfirmed' as const, data: { paymentId: payment.paymentId, processor: payment.processor } }]
-            : []),
-          ...earlier.value.map(({ state: { context } }) => ({
-            type: 'CreditNoteAttached' as const,
-            data: { creditNoteId: context.creditNoteId, amount: context.amount, currency: context.currency },
-          })),
-          { type: 'CreditNoteAttached', data: { creditNoteId, amount, currency } },
-        ],
-      };
-      return ok({
-        creditNotes: [change.value, ...released.value, ...earlier.value],
-        payments: [paymentChange],
-        result: null,
-      });
-    },
-  );
-  return withoutClaims(executed).map((done) => outcomeFor(creditNoteId, done));
-};
+        return ok({ creditNotes: [change, ...released, ...earlier], payments: [paymentChange], result: null });
+      }),
+    );
+    return ok(outcomeFor(creditNoteId, executed));
+  });

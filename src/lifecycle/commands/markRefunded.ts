@@ -1,38 +1,31 @@
-import { err, type Result } from 'neverthrow';
-import type { CommandError } from '../../errors.js';
-import { executeCommand, type Plan } from '../commandHandler.js';
+import { ok, safeTry, type Result } from 'neverthrow';
+import type { TransitionConflictError } from '../../errors.js';
+import type { ManualRefundMethod } from '../../events/primitives.js';
+import { executeCommand } from '../commandHandler.js';
 import { markRefundedInputSchema, validateCreditNoteCommand } from '../commandInputs.js';
-import { startChange } from '../creditNoteChange.js';
+import { startChange, type CreditNoteChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
-import {
-  commandMeta,
-  loadIssuedCreditNote,
-  outcomeFor,
-  proposeOrConflict,
-  withoutClaims,
-  type CommandOutcome,
-} from './commandSupport.js';
+import type { KnownCreditNote } from '../streams.js';
+import { commandMeta, loadIssuedCreditNote, outcomeFor, proposeOrConflict } from './commandSupport.js';
 
-/** Records a refund made outside the processor; the reason is mandatory and the client is told once. */
-export const markRefunded = async (
-  deps: LifecycleDeps,
-  rawCreditNoteId: unknown,
-  rawInput: unknown,
-): Promise<Result<CommandOutcome, CommandError>> => {
-  const command = validateCreditNoteCommand(rawCreditNoteId, markRefundedInputSchema, rawInput);
-  if (command.isErr()) return err(command.error);
-  const { creditNoteId: id, input } = command.value;
-  const { reason, reference = null, method = 'other' } = input;
+/** Pure: a refund made outside the processor, allowed while no refund attempt is in flight; the client is told once. */
+export const decideMarkRefunded = (
+  creditNote: KnownCreditNote,
+  manual: { reason: string; reference: string | null; method: ManualRefundMethod },
+  now: Date,
+): Result<CreditNoteChange, TransitionConflictError> =>
+  proposeOrConflict(startChange(creditNote), { type: 'MarkedRefundedManually', data: manual }, now, 'mark refunded');
 
-  const executed = await executeCommand(deps, commandMeta(deps, input), async (now): Promise<Result<Plan<null>, CommandError>> => {
-    const loaded = await loadIssuedCreditNote(deps, id);
-    if (loaded.isErr()) return err(loaded.error);
-    return proposeOrConflict(
-      startChange(loaded.value),
-      { type: 'MarkedRefundedManually', data: { reason, reference, method } },
-      now,
-      'mark refunded',
-    ).map((change) => ({ creditNotes: [change], result: null }));
+export const markRefunded = (deps: LifecycleDeps, rawCreditNoteId: unknown, rawInput: unknown) =>
+  safeTry(async function* () {
+    const { creditNoteId, input } = yield* validateCreditNoteCommand(rawCreditNoteId, markRefundedInputSchema, rawInput);
+    const { reason, reference = null, method = 'other' } = input;
+    const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
+      safeTry(async function* () {
+        const creditNote = yield* await loadIssuedCreditNote(deps, creditNoteId);
+        const change = yield* decideMarkRefunded(creditNote, { reason, reference, method }, now);
+        return ok({ creditNotes: [change], result: null });
+      }),
+    );
+    return ok(outcomeFor(creditNoteId, executed));
   });
-  return withoutClaims(executed).map((done) => outcomeFor(id, done));
-};

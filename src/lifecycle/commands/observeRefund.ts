@@ -1,14 +1,21 @@
-import { err, ok, type Result } from 'neverthrow';
-import { AccountMismatchError, ValidationError, type CommandError, type OutboxClaimLostError } from '../../errors.js';
+import { err, ok, safeTry, type Result } from 'neverthrow';
+import {
+  AccountMismatchError,
+  ValidationError,
+  type ConcurrencyError,
+  type CreditNoteNotFoundError,
+  type EventValidationError,
+  type OutboxClaimLostError,
+} from '../../errors.js';
 import type { OutboxClaim } from '../../ports/eventStore.js';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
-import { executeCommand, type CommandMeta, type Plan } from '../commandHandler.js';
+import { executeCommand, type CommandMeta } from '../commandHandler.js';
 import { observeRefundInputSchema, validateInput } from '../commandInputs.js';
 import { proposeAllowedEvents, startChange, type ProposedCreditNoteEvent } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import type { CreditNoteState } from '../../machine/creditNoteState.js';
 import { eventsForObservation } from '../observation.js';
-import { commandMeta, loadIssuedCreditNote, outcomeFor, withoutClaims, type CommandOutcome } from './commandSupport.js';
+import { commandMeta, loadIssuedCreditNote, outcomeFor, type CommandOutcome } from './commandSupport.js';
 import type { KnownCreditNote } from '../streams.js';
 
 export type ObservationOutcome = CommandOutcome & { changed: boolean };
@@ -26,41 +33,60 @@ export type ObservationChecks = {
   loaded?: KnownCreditNote;
 };
 
+/** The errors an observation can answer: the credit note unknown or unreadable, from another account, or raced too long. */
+export type ObservationError =
+  | CreditNoteNotFoundError
+  | EventValidationError
+  | AccountMismatchError
+  | ConcurrencyError;
+
 /**
  * Applies whatever the machine accepts of what `propose` derives from the
- * freshly loaded state. Shared by webhooks, refreshes and the dispatcher
- * recording a processor's answer, so they cannot disagree.
+ * loaded state. Shared by webhooks, refreshes and the dispatcher recording a
+ * processor's answer (which also completes its outbox claim), so they cannot
+ * disagree.
  */
-export const applyObservation = async (
+export function applyObservation(
   deps: LifecycleDeps,
   meta: CommandMeta,
   creditNoteId: string,
   propose: (state: CreditNoteState) => ProposedCreditNoteEvent[],
-  completeOutbox?: OutboxClaim,
+  checks?: ObservationChecks,
+): Promise<Result<ObservationOutcome, ObservationError>>;
+export function applyObservation(
+  deps: LifecycleDeps,
+  meta: CommandMeta,
+  creditNoteId: string,
+  propose: (state: CreditNoteState) => ProposedCreditNoteEvent[],
+  checks: ObservationChecks,
+  claim: OutboxClaim,
+): Promise<Result<ObservationOutcome, ObservationError | OutboxClaimLostError>>;
+export async function applyObservation(
+  deps: LifecycleDeps,
+  meta: CommandMeta,
+  creditNoteId: string,
+  propose: (state: CreditNoteState) => ProposedCreditNoteEvent[],
   checks: ObservationChecks = {},
-): Promise<Result<ObservationOutcome, CommandError | OutboxClaimLostError>> => {
+  claim?: OutboxClaim,
+): Promise<Result<ObservationOutcome, ObservationError | OutboxClaimLostError>> {
   let readByCaller = checks.loaded;
-  const executed = await executeCommand(deps, meta, async (now): Promise<Result<Plan<boolean>, CommandError>> => {
-    const loaded = readByCaller === undefined ? await loadIssuedCreditNote(deps, creditNoteId) : ok(readByCaller);
-    readByCaller = undefined;
-    if (loaded.isErr()) return err(loaded.error);
-    const { state } = loaded.value;
-    const expectedAccount = state.context.payment?.account ?? null;
-    if (checks.account !== undefined && checks.account !== expectedAccount) {
-      return err(new AccountMismatchError(creditNoteId, expectedAccount, checks.account));
-    }
-    if (checks.oncePerCause && (await isCauseRecorded(deps, meta))) {
-      return ok({ creditNotes: [startChange(loaded.value)], result: false });
-    }
-    const change = proposeAllowedEvents(startChange(loaded.value), propose(state), now.toISOString());
-    return ok({
-      creditNotes: [change],
-      completeOutbox: completeOutbox ? [completeOutbox] : [],
-      result: change.events.length > 0,
+  const decide = (now: Date) =>
+    safeTry(async function* () {
+      const loaded = readByCaller ?? (yield* await loadIssuedCreditNote(deps, creditNoteId));
+      readByCaller = undefined;
+      const expectedAccount = loaded.state.context.payment?.account ?? null;
+      if (checks.account !== undefined && checks.account !== expectedAccount) {
+        return err(new AccountMismatchError(creditNoteId, expectedAccount, checks.account));
+      }
+      const redelivered = checks.oncePerCause === true && (await isCauseRecorded(deps, meta));
+      const change = redelivered
+        ? startChange(loaded)
+        : proposeAllowedEvents(startChange(loaded), propose(loaded.state), now.toISOString());
+      return ok({ creditNotes: [change], result: change.events.length > 0 });
     });
-  });
+  const executed = claim === undefined ? await executeCommand(deps, meta, decide) : await executeCommand(deps, meta, decide, claim);
   return executed.map((done) => ({ ...outcomeFor(creditNoteId, done), changed: done.result }));
-};
+}
 
 /** Whether the delivery that caused this command already wrote something (then it is a redelivery). */
 export const isCauseRecorded = async (deps: LifecycleDeps, meta: CommandMeta): Promise<boolean> =>
@@ -87,39 +113,24 @@ export const ownerOfRefund = async (deps: LifecycleDeps, refund: ProcessorRefund
 };
 
 /** Observes a refund on the credit note attempt it belongs to. */
-export const observeOwnedRefund = async (
+export const observeOwnedRefund = (
   deps: LifecycleDeps,
   meta: CommandMeta,
   refund: ProcessorRefund,
   owner: RefundOwner,
   checks: ObservationChecks,
-): Promise<Result<ObservationOutcome, CommandError>> =>
-  withoutClaims(
-    await applyObservation(
-      deps,
-      meta,
-      owner.creditNoteId,
-      (state) => eventsForObservation(state, { ...refund, metadata: owner }),
-      undefined,
-      checks,
-    ),
-  );
+): Promise<Result<ObservationOutcome, ObservationError>> =>
+  applyObservation(deps, meta, owner.creditNoteId, (state) => eventsForObservation(state, { ...refund, metadata: owner }), checks);
 
 /** A processor's refund as a webhook or a refresh saw it. Duplicates and stale news write nothing. */
-export const observeRefund = async (
-  deps: LifecycleDeps,
-  rawInput: unknown,
-): Promise<Result<ObservationOutcome, CommandError>> => {
-  const input = validateInput(observeRefundInputSchema, rawInput);
-  if (input.isErr()) return err(input.error);
-  const refund: ProcessorRefund = input.value.refund;
-  const owner = await ownerOfRefund(deps, refund);
-  if (owner === null) {
-    return err(new ValidationError([{ path: 'refund.metadata.creditNoteId', message: 'names no credit note' }]));
-  }
-  const meta = commandMeta(deps, { ...input.value, actor: { kind: 'processor', id: deps.gateway.processor } });
-  return observeOwnedRefund(deps, meta, refund, owner, {
-    ...(input.value.account === undefined ? {} : { account: input.value.account }),
-    oncePerCause: true,
+export const observeRefund = (deps: LifecycleDeps, rawInput: unknown) =>
+  safeTry(async function* () {
+    const input = yield* validateInput(observeRefundInputSchema, rawInput);
+    const owner = await ownerOfRefund(deps, input.refund);
+    if (owner === null) {
+      return err(new ValidationError([{ path: 'refund.metadata.creditNoteId', message: 'names no credit note' }]));
+    }
+    const meta = commandMeta(deps, { ...input, actor: { kind: 'processor', id: deps.gateway.processor } });
+    const checks = { ...(input.account === undefined ? {} : { account: input.account }), oncePerCause: true };
+    return observeOwnedRefund(deps, meta, input.refund, owner, checks);
   });
-};

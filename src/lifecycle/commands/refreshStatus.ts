@@ -1,5 +1,4 @@
-import { err, ok, type Result } from 'neverthrow';
-import type { CommandError } from '../../errors.js';
+import { ok, safeTry } from 'neverthrow';
 import { actorSchema } from '../../events/primitives.js';
 import { z } from 'zod';
 import { isRefundInFlight } from '../../machine/creditNoteState.js';
@@ -8,7 +7,7 @@ import { validateCreditNoteCommand } from '../commandInputs.js';
 import type { LifecycleDeps } from '../deps.js';
 import { eventsForObservation } from '../observation.js';
 import { applyObservation, type ObservationOutcome } from './observeRefund.js';
-import { commandMeta, loadIssuedCreditNote, withoutClaims } from './commandSupport.js';
+import { commandMeta, loadIssuedCreditNote } from './commandSupport.js';
 
 export const refreshStatusInputSchema = z.strictObject({
   actor: actorSchema.optional(),
@@ -23,70 +22,56 @@ export type RefreshOutcome = ObservationOutcome & { processorRefund: ProcessorRe
  * processor and feeds it through the very path a webhook takes. An attempt
  * whose answer was lost is found by its metadata among the payment's refunds.
  */
-export const refreshStatus = async (
-  deps: LifecycleDeps,
-  rawCreditNoteId: unknown,
-  rawInput: unknown = {},
-): Promise<Result<RefreshOutcome, CommandError>> => {
-  const command = validateCreditNoteCommand(rawCreditNoteId, refreshStatusInputSchema, rawInput);
-  if (command.isErr()) return err(command.error);
-  const { creditNoteId: id, input } = command.value;
+export const refreshStatus = (deps: LifecycleDeps, rawCreditNoteId: unknown, rawInput: unknown = {}) =>
+  safeTry(async function* () {
+    const { creditNoteId: id, input } = yield* validateCreditNoteCommand(rawCreditNoteId, refreshStatusInputSchema, rawInput);
+    const loaded = yield* await loadIssuedCreditNote(deps, id);
+    const { payment, refund } = loaded.state.context;
+    const unchanged = (processorRefund: ProcessorRefund | null): RefreshOutcome => ({
+      creditNote: loaded,
+      decided: [],
+      changed: false,
+      dueOutboxIds: [],
+      processorRefund,
+    });
+    if (payment === null || !isRefundInFlight(refund)) return ok(unchanged(null));
 
-  const loaded = await loadIssuedCreditNote(deps, id);
-  if (loaded.isErr()) return err(loaded.error);
-  const { payment, refund } = loaded.value.state.context;
-  const unchanged = (processorRefund: ProcessorRefund | null): RefreshOutcome => ({
-    creditNote: loaded.value,
-    decided: [],
-    changed: false,
-    dueOutboxIds: [],
-    processorRefund,
-  });
-  if (payment === null || !isRefundInFlight(refund)) {
-    return ok(unchanged(null));
-  }
+    const processorRefund =
+      refund.processorRefundId !== null
+        ? yield* await deps.gateway.retrieveRefund({ payment, processorRefundId: refund.processorRefundId })
+        : ((yield* await deps.gateway.findRefunds(payment)).find(
+            (candidate) => candidate.metadata.creditNoteId === id && candidate.metadata.attempt === refund.attempt,
+          ) ?? null);
+    // The processor holds no refund for an attempt that stayed in doubt after its automatic retries:
+    // the attempt never reached it. Closing it as failed opens Retry (a new key) and Mark refunded.
+    const neverArrived = processorRefund === null && refund.status === 'in_doubt' && loaded.state.context.transientError?.retryAt === null;
+    if (processorRefund === null && !neverArrived) return ok(unchanged(null));
 
-  const found =
-    refund.processorRefundId !== null
-      ? await deps.gateway.retrieveRefund({ payment, processorRefundId: refund.processorRefundId })
-      : (await deps.gateway.findRefunds(payment)).map(
-          (refunds) =>
-            refunds.find(
-              (candidate) => candidate.metadata.creditNoteId === id && candidate.metadata.attempt === refund.attempt,
-            ) ?? null,
-        );
-  if (found.isErr()) return err(found.error);
-  const processorRefund = found.value;
-  // The processor holds no refund for an attempt that stayed in doubt after its automatic retries:
-  // the attempt never reached it. Closing it as failed opens Retry (a new key) and Mark refunded.
-  const neverArrived =
-    processorRefund === null && refund.status === 'in_doubt' && loaded.value.state.context.transientError?.retryAt === null;
-  if (processorRefund === null && !neverArrived) return ok(unchanged(null));
-
-  const meta = commandMeta(deps, {
-    actor: input.actor ?? { kind: 'system', id: 'refresh' },
-    source: 'refresh',
-    ...(input.correlationId === undefined ? {} : { correlationId: input.correlationId }),
-  });
-  const observed = withoutClaims(
-    await applyObservation(deps, meta, id, (state) =>
-      processorRefund === null
-        ? [
-            {
-              type: 'RefundFailed',
-              data: {
-                attempt: refund.attempt,
-                processorRefundId: null,
-                processorReason: 'not_found_at_processor',
-                classification: { retry: 'may_help', recovery: 'retry' },
-                message: 'The processor has no refund for this attempt: the request never reached it',
+    const meta = commandMeta(deps, {
+      actor: input.actor ?? { kind: 'system', id: 'refresh' },
+      source: 'refresh',
+      ...(input.correlationId === undefined ? {} : { correlationId: input.correlationId }),
+    });
+    const observed = yield* await applyObservation(
+      deps,
+      meta,
+      id,
+      (state) =>
+        processorRefund === null
+          ? [
+              {
+                type: 'RefundFailed',
+                data: {
+                  attempt: refund.attempt,
+                  processorRefundId: null,
+                  processorReason: 'not_found_at_processor',
+                  classification: { retry: 'may_help', recovery: 'retry' },
+                  message: 'The processor has no refund for this attempt: the request never reached it',
+                },
               },
-            },
-          ]
-        : eventsForObservation(state, processorRefund),
-      undefined,
-      { loaded: loaded.value },
-    ),
-  );
-  return observed.map((outcome) => ({ ...outcome, processorRefund }));
-};
+            ]
+          : eventsForObservation(state, processorRefund),
+      { loaded },
+    );
+    return ok({ ...observed, processorRefund } satisfies RefreshOutcome);
+  });
