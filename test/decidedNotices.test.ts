@@ -1,5 +1,4 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { ClaimedOutboxEntry, EventStore } from '../src/ports/eventStore.js';
 import type { HookCall, Notification } from '../src/ports/notifier.js';
 import { actor, buildFixture, issueInput, okValue, type Fixture } from './support/fixtures.js';
 
@@ -15,16 +14,6 @@ const insufficientFunds = {
   classification: { retry: 'after_action', recovery: 'top_up_balance' },
   message: 'The refund failed: insufficient_funds',
 } as const;
-
-/** Old outbox entries, written before payloads carried `decided`: the store hands them back without it. */
-const withoutDecided = (store: EventStore): EventStore => ({
-  ...store,
-  claimOutbox: async (request) =>
-    (await store.claimOutbox(request)).map((entry): ClaimedOutboxEntry => {
-      const { decided: _dropped, ...payload } = entry.payload;
-      return { ...entry, payload };
-    }),
-});
 
 let fx: Fixture;
 beforeEach(() => {
@@ -110,24 +99,6 @@ describe('a refund_failed notice sent after the merchant retried', () => {
     expectFailureOfAttempt1(called('refundFailed')[0]!, decision);
   });
 
-  it('an outbox entry written before `decided` existed gets it rebuilt from the stream up to its deciding version', async () => {
-    const decision = await failedThenRetried();
-    const recorded = (await fx.store.listOutbox()).filter((entry) => entry.kind !== 'create_refund');
-    expect(recorded.map((entry) => entry.payload.decided)).toEqual(recorded.map(() => expect.anything()));
-
-    await dispatch(fx.lifecycleWith({ store: withoutDecided(fx.store) }));
-
-    expectFailureOfAttempt1(sent('refund_failed')[0]!, decision);
-    expectFailureOfAttempt1(called('refundFailed')[0]!, decision);
-    // Exactly what the entry would have carried.
-    for (const call of [sent('refund_failed')[0]!, called('refundFailed')[0]!]) {
-      const entry = recorded.find((e) => e.idempotencyKey === call.idempotencyKey);
-      expect(call.decided).toEqual(entry?.payload.decided);
-    }
-  });
-});
-
-describe('a refund_completed notice', () => {
   it('names the attempt and processor refund that succeeded, though the processor reversed it before the send', async () => {
     await fx.lifecycle.issueCreditNote(issueInput());
     await dispatch();

@@ -278,21 +278,17 @@ describe('refresh status when the webhook did not land', () => {
   });
 });
 
+// Which statuses allow a retry or a manual refund, and what each decides, are specified in deciders.test.ts.
 describe('retry', () => {
-  it.each<[Exclude<CreditNoteStatus, 'unissued' | 'pending' | 'failed'>]>([
-    ['requested'],
-    ['succeeded'],
-    ['manual'],
-    ['issued'],
-  ])('is refused from %s with a conflict carrying the status; nothing written, nothing sent', async (status) => {
-    await reach[status]();
+  it('refused (here from succeeded) answers the conflict; nothing written, nothing sent', async () => {
+    await reach.succeeded();
     const before = await storeSnapshot(fx.store);
     const effects = sideEffectCounts(fx);
 
     const error = errValue(await fx.lifecycle.retryRefund('cn_1', { actor }));
 
     expect(error).toBeInstanceOf(TransitionConflictError);
-    expect(error).toMatchObject({ code: 'transition_not_allowed', status, command: 'retry', creditNoteId: 'cn_1' });
+    expect(error).toMatchObject({ code: 'transition_not_allowed', status: 'succeeded', command: 'retry', creditNoteId: 'cn_1' });
     expect(await storeSnapshot(fx.store)).toEqual(before);
     expect(sideEffectCounts(fx)).toEqual(effects);
   });
@@ -384,36 +380,33 @@ describe('retry', () => {
 });
 
 describe('markRefunded', () => {
-  it.each<['issued' | 'pending' | 'failed']>([['issued'], ['pending'], ['failed']])(
-    'from %s records the manual refund, tells the client once and runs the hook once',
-    async (status) => {
-      await reach[status]();
-      const notificationsBefore = fx.notifier.delivered().length;
+  it('records the manual refund (here after a failure), tells the client once and runs the hook once', async () => {
+    await reach.failed();
+    const notificationsBefore = fx.notifier.delivered().length;
 
-      const marked = okValue(
-        await fx.lifecycle.markRefunded('cn_1', {
-          reason: 'Refunded by bank transfer',
-          reference: 'SEPA-2026-03-0042',
-          method: 'bank_transfer',
-          actor,
-        }),
-      );
+    const marked = okValue(
+      await fx.lifecycle.markRefunded('cn_1', {
+        reason: 'Refunded by bank transfer',
+        reference: 'SEPA-2026-03-0042',
+        method: 'bank_transfer',
+        actor,
+      }),
+    );
 
-      expect(marked).toMatchObject({
-        status: 'manual',
-        manual: { reason: 'Refunded by bank transfer', reference: 'SEPA-2026-03-0042', method: 'bank_transfer' },
-        allowedActions: [],
-      });
-      expect(marked.settledAt).not.toBeNull();
-      expect(fx.notifier.delivered()).toHaveLength(notificationsBefore + 1);
-      expect(deliveredOf('manual_refund_recorded')).toMatchObject([
-        { recipient: 'client', idempotencyKey: 'cn_1:notify:manual_refund_recorded', creditNote: { status: 'manual' } },
-      ]);
-      expect(fx.hookCalls.filter((call) => call.hook === 'refundedManually')).toMatchObject([
-        { idempotencyKey: 'cn_1:hook:refundedManually', creditNote: { status: 'manual' } },
-      ]);
-    },
-  );
+    expect(marked).toMatchObject({
+      status: 'manual',
+      manual: { reason: 'Refunded by bank transfer', reference: 'SEPA-2026-03-0042', method: 'bank_transfer' },
+      allowedActions: [],
+    });
+    expect(marked.settledAt).not.toBeNull();
+    expect(fx.notifier.delivered()).toHaveLength(notificationsBefore + 1);
+    expect(deliveredOf('manual_refund_recorded')).toMatchObject([
+      { recipient: 'client', idempotencyKey: 'cn_1:notify:manual_refund_recorded', creditNote: { status: 'manual' } },
+    ]);
+    expect(fx.hookCalls.filter((call) => call.hook === 'refundedManually')).toMatchObject([
+      { idempotencyKey: 'cn_1:hook:refundedManually', creditNote: { status: 'manual' } },
+    ]);
+  });
 
   it('defaults the method to other and the reference to null', async () => {
     await reach.issued();
@@ -421,30 +414,17 @@ describe('markRefunded', () => {
     expect(marked.manual).toEqual({ reason: 'cash at the front desk', reference: null, method: 'other' });
   });
 
-  it.each<['requested' | 'succeeded' | 'manual']>([['requested'], ['succeeded'], ['manual']])(
-    'is refused from %s with a conflict; nothing written, nothing sent',
-    async (status) => {
-      await reach[status]();
-      const before = await storeSnapshot(fx.store);
-      const effects = sideEffectCounts(fx);
-
-      const error = errValue(await fx.lifecycle.markRefunded('cn_1', { reason: 'SEPA transfer', actor }));
-
-      expect(error).toBeInstanceOf(TransitionConflictError);
-      expect(error).toMatchObject({ code: 'transition_not_allowed', status, command: 'mark refunded' });
-      expect(await storeSnapshot(fx.store)).toEqual(before);
-      expect(sideEffectCounts(fx)).toEqual(effects);
-    },
-  );
-
-  it('is refused while an in-doubt attempt may still be paid by the processor (it would refund twice)', async () => {
-    fx.gateway.queue({ kind: 'acceptThenTimeout' });
+  it('refused (here while attempt 1 is at the processor) answers the conflict; nothing written, nothing sent', async () => {
     await reach.requested();
+    const before = await storeSnapshot(fx.store);
+    const effects = sideEffectCounts(fx);
 
     const error = errValue(await fx.lifecycle.markRefunded('cn_1', { reason: 'SEPA transfer', actor }));
 
-    expect(error).toMatchObject({ code: 'transition_not_allowed', status: 'pending' });
-    expect((error as TransitionConflictError).detail).toMatch(/attempt 1 is in doubt/);
+    expect(error).toBeInstanceOf(TransitionConflictError);
+    expect(error).toMatchObject({ code: 'transition_not_allowed', status: 'requested', command: 'mark refunded' });
+    expect(await storeSnapshot(fx.store)).toEqual(before);
+    expect(sideEffectCounts(fx)).toEqual(effects);
   });
 });
 
@@ -494,6 +474,7 @@ describe('a refund the processor fails or refuses', () => {
   });
 });
 
+// What each observation decides (another refund's failure, a terminal state, a foreign payment) is in deciders.test.ts.
 describe('webhooks out of order, duplicated or stale', () => {
   const deliverAll = (notices: readonly FakeRefundNotice[]) => fx.deliver(notices);
 
@@ -544,50 +525,6 @@ describe('webhooks out of order, duplicated or stale', () => {
     expect(deliveredOf('refund_failed')).toHaveLength(1);
   });
 
-  it('only the refund that succeeded can be reversed: a failure notice of another refund is ignored', async () => {
-    await reach.succeeded();
-    const before = await storeSnapshot(fx.store);
-    const outcome = okValue(
-      await fx.lifecycle.observeRefund({
-        refund: {
-          processorRefundId: 're_other',
-          paymentId: 'pi_1',
-          amount: 5_000,
-          currency: 'eur',
-          status: 'failed',
-          failure: { reason: 'declined', classification: { retry: 'will_not_help', recovery: 'manual_refund' }, message: 'declined' },
-          metadata: { creditNoteId: 'cn_1', attempt: 1 },
-        },
-        source: 'webhook',
-      }),
-    );
-    expect(outcome).toMatchObject({ changed: false, creditNote: { status: 'succeeded' } });
-    expect(await storeSnapshot(fx.store)).toEqual(before);
-  });
-
-  it('a terminal state never changes: a manual refund ignores a processor refund for it', async () => {
-    await fx.lifecycle.issueCreditNote(issueInput({ chargeConfirmed: false }));
-    await fx.lifecycle.markRefunded('cn_1', { reason: 'SEPA transfer', actor });
-    const before = await storeSnapshot(fx.store);
-
-    const outcome = okValue(
-      await fx.lifecycle.observeRefund({
-        refund: {
-          processorRefundId: 're_dashboard_1',
-          paymentId: 'pi_1',
-          amount: 5_000,
-          currency: 'eur',
-          status: 'succeeded',
-          failure: null,
-          metadata: { creditNoteId: 'cn_1', attempt: 1 },
-        },
-        source: 'webhook',
-      }),
-    );
-
-    expect(outcome).toMatchObject({ changed: false, creditNote: { status: 'manual' } });
-    expect(await storeSnapshot(fx.store)).toEqual(before);
-  });
 });
 
 describe('reads', () => {

@@ -18,7 +18,16 @@ import {
   ValidationError,
   VersionConflictError,
   createRefundLifecycle,
+  type AdoptExternalRefundError,
+  type AdoptionResult,
   type ChargeConfirmationResult,
+  type ConfirmChargeError,
+  type CreditNoteCommandError,
+  type IssueCreditNoteError,
+  type ListError,
+  type ObserveRefundError,
+  type ReadError,
+  type RefreshStatusError,
   type Clock,
   type CommandError,
   type CreditNoteStatus,
@@ -50,32 +59,59 @@ import {
  * A change here is a breaking change and must be deliberate.
  */
 
+type RetryOrMarkCodes = CreditNoteCommandError['code'];
+
 type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
 
 describe('createRefundLifecycle', () => {
-  it('returns ResultAsync everywhere, with CommandError for commands and reads, ValidationError | StoreError for dispatch', () => {
+  it('returns ResultAsync everywhere, each method with the union of the errors it can answer', () => {
     expectTypeOf(createRefundLifecycle).returns.toEqualTypeOf<RefundLifecycle>();
-    expectTypeOf<RefundLifecycle['issueCreditNote']>().returns.toEqualTypeOf<
-      ResultAsync<CreditNoteView, CommandError>
+    expectTypeOf<RefundLifecycle['issueCreditNote']>().returns.toEqualTypeOf<ResultAsync<CreditNoteView, IssueCreditNoteError>>();
+    expectTypeOf<RefundLifecycle['retryRefund']>().returns.toEqualTypeOf<ResultAsync<CreditNoteView, CreditNoteCommandError>>();
+    expectTypeOf<RefundLifecycle['markRefunded']>().returns.toEqualTypeOf<ResultAsync<CreditNoteView, CreditNoteCommandError>>();
+    expectTypeOf<RefundLifecycle['getCreditNote']>().returns.toEqualTypeOf<ResultAsync<CreditNoteView, ReadError>>();
+    expectTypeOf<RefundLifecycle['observeRefund']>().returns.toEqualTypeOf<ResultAsync<ObservationResult, ObserveRefundError>>();
+    expectTypeOf<RefundLifecycle['adoptExternalRefund']>().returns.toEqualTypeOf<
+      ResultAsync<AdoptionResult, AdoptExternalRefundError>
     >();
-    expectTypeOf<RefundLifecycle['retryRefund']>().returns.toEqualTypeOf<ResultAsync<CreditNoteView, CommandError>>();
-    expectTypeOf<RefundLifecycle['markRefunded']>().returns.toEqualTypeOf<ResultAsync<CreditNoteView, CommandError>>();
-    expectTypeOf<RefundLifecycle['getCreditNote']>().returns.toEqualTypeOf<ResultAsync<CreditNoteView, CommandError>>();
-    expectTypeOf<RefundLifecycle['observeRefund']>().returns.toEqualTypeOf<
-      ResultAsync<ObservationResult, CommandError>
-    >();
-    expectTypeOf<RefundLifecycle['refreshStatus']>().returns.toEqualTypeOf<ResultAsync<RefreshResult, CommandError>>();
+    expectTypeOf<RefundLifecycle['refreshStatus']>().returns.toEqualTypeOf<ResultAsync<RefreshResult, RefreshStatusError>>();
     expectTypeOf<RefreshResult['processorRefund']>().toEqualTypeOf<ProcessorRefund | null>();
     expectTypeOf<RefundLifecycle['confirmCharge']>().returns.toEqualTypeOf<
-      ResultAsync<ChargeConfirmationResult, CommandError>
+      ResultAsync<ChargeConfirmationResult, ConfirmChargeError>
     >();
-    expectTypeOf<RefundLifecycle['history']>().returns.toEqualTypeOf<ResultAsync<StoredEvent[], CommandError>>();
-    expectTypeOf<RefundLifecycle['listCreditNotes']>().returns.toEqualTypeOf<
-      ResultAsync<CreditNoteView[], CommandError>
-    >();
+    expectTypeOf<RefundLifecycle['history']>().returns.toEqualTypeOf<ResultAsync<StoredEvent[], ReadError>>();
+    expectTypeOf<RefundLifecycle['listCreditNotes']>().returns.toEqualTypeOf<ResultAsync<CreditNoteView[], ListError>>();
     expectTypeOf<RefundLifecycle['dispatch']>().returns.toEqualTypeOf<
       ResultAsync<DispatchReport, ValidationError | StoreError | UnexpectedError>
     >();
+  });
+
+  it('pins each method\u2019s error codes: a host\u2019s switch sees only the codes that can happen', () => {
+    type Infrastructure = 'store_unavailable' | 'unexpected_error';
+    expectTypeOf<RetryOrMarkCodes>().toEqualTypeOf<
+      'validation_failed' | 'invalid_event' | 'credit_note_not_found' | 'transition_not_allowed' | 'concurrency_conflict' | Infrastructure
+    >();
+    expectTypeOf<IssueCreditNoteError['code']>().toEqualTypeOf<
+      | 'validation_failed'
+      | 'invalid_event'
+      | 'credit_note_exists'
+      | 'transition_not_allowed'
+      | 'gateway_error'
+      | 'refundable_balance_exceeded'
+      | 'refund_window_closed'
+      | 'concurrency_conflict'
+      | Infrastructure
+    >();
+    expectTypeOf<ObserveRefundError['code']>().toEqualTypeOf<
+      'validation_failed' | 'invalid_event' | 'credit_note_not_found' | 'account_mismatch' | 'concurrency_conflict' | Infrastructure
+    >();
+    expectTypeOf<ConfirmChargeError['code']>().toEqualTypeOf<
+      'validation_failed' | 'invalid_event' | 'transition_not_allowed' | 'concurrency_conflict' | Infrastructure
+    >();
+    expectTypeOf<ReadError['code']>().toEqualTypeOf<'validation_failed' | 'invalid_event' | 'credit_note_not_found' | Infrastructure>();
+    expectTypeOf<ListError['code']>().toEqualTypeOf<'validation_failed' | Infrastructure>();
+    // Every method's errors are among the documented CommandError union.
+    expectTypeOf<IssueCreditNoteError | RefreshStatusError | AdoptExternalRefundError>().toExtend<CommandError>();
   });
 
   it('CommandError is exactly the documented union, each member a RefundLifecycleError', () => {

@@ -1,5 +1,5 @@
 import { ok, safeTry, type Result } from 'neverthrow';
-import type { CommandError } from '../errors.js';
+import type { EventValidationError, TransitionConflictError } from '../errors.js';
 import type { PaymentState } from '../machine/paymentState.js';
 import { proposeOrConflict } from './commands/commandSupport.js';
 import { startChange, type CreditNoteChange } from './creditNoteChange.js';
@@ -11,7 +11,7 @@ import { loadCreditNote, type LoadedCreditNote } from './streams.js';
 export const loadCreditNotesOfPayment = async (
   deps: LifecycleDeps,
   payment: PaymentState,
-): Promise<Result<LoadedCreditNote[], CommandError>> =>
+): Promise<Result<LoadedCreditNote[], EventValidationError>> =>
   safeTry(async function* () {
     const loaded: LoadedCreditNote[] = [];
     for (const { creditNoteId } of payment.creditNotes) loaded.push(yield* await loadCreditNote(deps.store, creditNoteId));
@@ -27,7 +27,7 @@ export const loadCreditNotesOfPayment = async (
 export const releaseWaitingCreditNotes = (
   creditNotes: readonly LoadedCreditNote[],
   now: Date,
-): Result<CreditNoteChange[], CommandError> =>
+): Result<CreditNoteChange[], TransitionConflictError> =>
   safeTry(function* () {
     const released: CreditNoteChange[] = [];
     for (const creditNote of creditNotes) {

@@ -1,6 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { err, ok, ResultAsync, type Result } from 'neverthrow';
-import { CreditNoteNotFoundError, StoreError, UnexpectedError, type CommandError, type ValidationError } from '../errors.js';
+import { err, ok, ResultAsync, safeTry, type Result } from 'neverthrow';
+import {
+  CreditNoteNotFoundError,
+  StoreError,
+  UnexpectedError,
+  type AdoptExternalRefundError,
+  type ConfirmChargeError,
+  type CreditNoteCommandError,
+  type InfrastructureError,
+  type IssueCreditNoteError,
+  type ListError,
+  type ObserveRefundError,
+  type ReadError,
+  type RefreshStatusError,
+  type ValidationError,
+} from '../errors.js';
 import type { StoredEvent } from '../events/envelope.js';
 import { createDispatcher, type DispatchReport } from './dispatcher.js';
 import type { EventStore } from '../ports/eventStore.js';
@@ -70,8 +84,6 @@ const noNotifier: Notifier = { send: async () => {} };
 
 const viewOf = (known: KnownCreditNote): CreditNoteView => toCreditNoteView(known.state, known.version);
 
-/** Failures that are not the command's answer: the store down (`StoreError`) or a bug (`UnexpectedError`). */
-export type InfrastructureError = StoreError | UnexpectedError;
 
 /**
  * Nothing thrown below this line leaves as a rejection. The store's own
@@ -79,10 +91,18 @@ export type InfrastructureError = StoreError | UnexpectedError;
  * is a bug and says so, so an on-call person is never told the database is
  * down when it is not.
  */
-export const boundary = <T, E>(work: () => Promise<Result<T, E>>): ResultAsync<T, E | InfrastructureError> =>
-  new ResultAsync<T, E | InfrastructureError>(
-    work().catch((cause: unknown) => err(cause instanceof StoreError ? cause : new UnexpectedError(cause))),
-  );
+export function boundary<T, E>(work: () => ResultAsync<T, E>): ResultAsync<T, E | InfrastructureError>;
+export function boundary<T, E>(work: () => Promise<Result<T, E>>): ResultAsync<T, E | InfrastructureError>;
+export function boundary<T, E>(work: () => Promise<Result<T, E>> | ResultAsync<T, E>): ResultAsync<T, E | InfrastructureError> {
+  const run = async (): Promise<Result<T, E | InfrastructureError>> => {
+    try {
+      return await work();
+    } catch (cause) {
+      return err(cause instanceof StoreError ? cause : new UnexpectedError(cause));
+    }
+  };
+  return new ResultAsync(run());
+}
 
 /**
  * The library's entry point: one object whose commands return neverthrow
@@ -102,7 +122,7 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
   const dispatcher = createDispatcher(deps);
   const dispatchInline = config.dispatchInline ?? true;
 
-  const view = async (creditNoteId: string): Promise<Result<CreditNoteView, CommandError>> =>
+  const view = async (creditNoteId: string) =>
     (await loadIssuedCreditNote(deps, creditNoteId)).map(viewOf);
 
   /**
@@ -128,21 +148,18 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     return viewOf(latest.get(outcome.creditNote.streamId) ?? outcome.creditNote);
   };
 
-  const thenView = async (result: Result<CommandOutcome, CommandError>): Promise<Result<CreditNoteView, CommandError>> =>
-    result.isErr() ? err(result.error) : ok(await answer(result.value));
+  const thenView = async <E>(result: Result<CommandOutcome, E>): Promise<Result<CreditNoteView, E>> => await result.asyncMap(answer);
 
-  const thenObservation = async (
-    result: Result<ObservationOutcome, CommandError>,
-  ): Promise<Result<ObservationResult, CommandError>> =>
-    result.isErr() ? err(result.error) : ok({ creditNote: await answer(result.value), changed: result.value.changed });
+  const thenObservation = async <E>(result: Result<ObservationOutcome, E>): Promise<Result<ObservationResult, E>> =>
+    await result.asyncMap(async (outcome) => ({ creditNote: await answer(outcome), changed: outcome.changed }));
 
   return {
     /** Issues a credit note and, for a confirmed processor charge, asks for the refund. */
-    issueCreditNote: (input: IssueCreditNoteInput) =>
+    issueCreditNote: (input: IssueCreditNoteInput): ResultAsync<CreditNoteView, IssueCreditNoteError> =>
       boundary(async () => thenView(await issueCreditNote(deps, input))),
 
     /** A processor refund as a webhook or another push channel reported it. */
-    observeRefund: (input: ObserveRefundInput) =>
+    observeRefund: (input: ObserveRefundInput): ResultAsync<ObservationResult, ObserveRefundError> =>
       boundary(async () => thenObservation(await observeRefund(deps, input))),
 
     /**
@@ -150,66 +167,67 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
      * in the processor's dashboard: followed as a credit note of processor
      * origin when its payment is known; `creditNote: null` when it is not.
      */
-    adoptExternalRefund: (input: AdoptExternalRefundInput) =>
-      boundary(async (): Promise<Result<AdoptionResult, CommandError>> => {
-        const adoption = await adoptExternalRefund(deps, input);
-        if (adoption.isErr()) return err(adoption.error);
-        const { creditNote, changed } = adoption.value;
-        if (creditNote === null) return ok({ creditNote: null, changed });
-        return ok({ creditNote: await answer({ ...adoption.value, creditNote }), changed });
-      }),
+    adoptExternalRefund: (input: AdoptExternalRefundInput): ResultAsync<AdoptionResult, AdoptExternalRefundError> =>
+      boundary(() =>
+        adoptExternalRefund(deps, input).map(
+          async ({ creditNote, changed, ...adoption }): Promise<AdoptionResult> => ({
+            creditNote: creditNote === null ? null : await answer({ ...adoption, creditNote }),
+            changed,
+          }),
+        ),
+      ),
 
     /** Pulls the refund's status from the processor: the same transition logic as a webhook. */
-    refreshStatus: (creditNoteId: string, input: RefreshStatusInput = {}) =>
-      boundary(async (): Promise<Result<RefreshResult, CommandError>> => {
-        const refreshed = await refreshStatus(deps, creditNoteId, input);
-        const observed = await thenObservation(refreshed);
-        return observed.map((result) => ({ ...result, processorRefund: refreshed.isOk() ? refreshed.value.processorRefund : null }));
-      }),
+    refreshStatus: (creditNoteId: string, input: RefreshStatusInput = {}): ResultAsync<RefreshResult, RefreshStatusError> =>
+      boundary(() =>
+        refreshStatus(deps, creditNoteId, input).map(
+          async (refreshed): Promise<RefreshResult> => ({
+            creditNote: await answer(refreshed),
+            changed: refreshed.changed,
+            processorRefund: refreshed.processorRefund,
+          }),
+        ),
+      ),
 
     /** Allowed from pending and failed; otherwise `Err(TransitionConflictError)` carrying the status. */
-    retryRefund: (creditNoteId: string, input: RetryRefundInput) =>
+    retryRefund: (creditNoteId: string, input: RetryRefundInput): ResultAsync<CreditNoteView, CreditNoteCommandError> =>
       boundary(async () => thenView(await retryRefund(deps, creditNoteId, input))),
 
     /** Records a refund made outside the processor. `reason` is mandatory. */
-    markRefunded: (creditNoteId: string, input: MarkRefundedInput) =>
+    markRefunded: (creditNoteId: string, input: MarkRefundedInput): ResultAsync<CreditNoteView, CreditNoteCommandError> =>
       boundary(async () => thenView(await markRefunded(deps, creditNoteId, input))),
 
     /** The charge is confirmed (docs/glossary.md#charge-confirmation-gate): every credit note waiting for it moves on. */
-    confirmCharge: (input: ConfirmChargeInput) =>
-      boundary(async (): Promise<Result<ChargeConfirmationResult, CommandError>> => {
-        const result = await confirmCharge(deps, input);
-        if (result.isErr()) return err(result.error);
-        await settle(result.value);
-        const { paymentId, changed, released } = result.value;
-        return ok({ paymentId, changed, released });
-      }),
+    confirmCharge: (input: ConfirmChargeInput): ResultAsync<ChargeConfirmationResult, ConfirmChargeError> =>
+      boundary(() =>
+        confirmCharge(deps, input).map(async (confirmed): Promise<ChargeConfirmationResult> => {
+          await settle(confirmed);
+          return { paymentId: confirmed.paymentId, changed: confirmed.changed, released: confirmed.released };
+        }),
+      ),
 
     /** The credit note replayed from its events, with the actions allowed now. */
-    getCreditNote: (creditNoteId: string) =>
-      boundary(async () => {
-        const id = validateCreditNoteId(creditNoteId);
-        return id.isErr() ? err(id.error) : view(id.value);
-      }),
+    getCreditNote: (creditNoteId: string): ResultAsync<CreditNoteView, ReadError> =>
+      boundary(() => validateCreditNoteId(creditNoteId).asyncAndThen((id) => new ResultAsync(view(id)))),
 
     /** Every event of the credit note, in order, with its envelope. */
-    history: (creditNoteId: string) =>
-      boundary(async (): Promise<Result<StoredEvent[], CommandError>> => {
-        const id = validateCreditNoteId(creditNoteId);
-        if (id.isErr()) return err(id.error);
-        const loaded = await loadCreditNote(deps.store, id.value);
-        if (loaded.isErr()) return err(loaded.error);
-        return loaded.value.version === 0 ? err(new CreditNoteNotFoundError(id.value)) : ok(loaded.value.events);
-      }),
+    history: (creditNoteId: string): ResultAsync<StoredEvent[], ReadError> =>
+      boundary(() =>
+        safeTry(async function* () {
+          const id = yield* validateCreditNoteId(creditNoteId);
+          const loaded = yield* await loadCreditNote(deps.store, id);
+          return loaded.version === 0 ? err(new CreditNoteNotFoundError(id)) : ok(loaded.events);
+        }),
+      ),
 
     /** The Credit Notes page: filtered by status or payment, ordered by id, paged by `after`. */
-    listCreditNotes: (filter: ListCreditNotesInput = {}) =>
-      boundary(async (): Promise<Result<CreditNoteView[], CommandError>> => {
-        const parsed = validateInput(listCreditNotesInputSchema, filter);
-        if (parsed.isErr()) return err(parsed.error);
-        const rows = await deps.store.listCreditNotes(parsed.value);
-        return ok(rows.map((row) => toCreditNoteView(row.state, row.version)));
-      }),
+    listCreditNotes: (filter: ListCreditNotesInput = {}): ResultAsync<CreditNoteView[], ListError> =>
+      boundary(() =>
+        safeTry(async function* () {
+          const rows = await deps.store.listCreditNotes(yield* validateInput(listCreditNotesInputSchema, filter));
+          return ok(rows.map((row) => toCreditNoteView(row.state, row.version)));
+        }),
+      ),
 
     /** Performs due side effects. Call it from a timer or a worker loop; it is safe to run several at once. */
     dispatch: (options: DispatchInput = {}): ResultAsync<DispatchReport, ValidationError | InfrastructureError> =>

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ok } from 'neverthrow';
 import { OutboxClaimLostError } from '../errors.js';
-import { isCreditNoteEvent } from '../events/envelope.js';
 import type { CommandMeta } from './commandHandler.js';
 import { applyObservation } from './commands/observeRefund.js';
 import type { ProposedCreditNoteEvent } from './creditNoteChange.js';
@@ -10,16 +9,8 @@ import { backoffDelayMs, type LifecycleDeps } from './deps.js';
 import { eventsForObservation } from './observation.js';
 import { loadCreditNote, type KnownCreditNote } from './streams.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
-import { foldCreditNote } from '../machine/fold.js';
 import type { ClaimedOutboxEntry } from '../ports/eventStore.js';
-import {
-  createRefundPayloadSchema,
-  decidedOutcomeOf,
-  decidingVersionOf,
-  notifyPayloadSchema,
-  runHookPayloadSchema,
-  type DecidedOutcome,
-} from './outboxDrafts.js';
+import { createRefundPayloadSchema, notifyPayloadSchema, runHookPayloadSchema } from './outboxDrafts.js';
 
 export type DispatchReport = {
   /** Side effects performed and recorded. */
@@ -75,36 +66,13 @@ export const createDispatcher = (deps: LifecycleDeps) => {
     return { tally: released.isErr() ? 'lost' : dead ? 'dead' : 'retried', followUps: [] };
   };
 
-  /**
-   * The credit note as it is now, and what the entry's decision was. Entries
-   * written before payloads carried `decided` get it rebuilt by replaying the
-   * stream up to the deciding version their id records; failing that (an id
-   * not of ours), from the current state, stamped with the entry's creation.
-   */
-  const loadNotice = async (
-    entry: ClaimedOutboxEntry,
-    creditNoteId: string,
-    recorded: DecidedOutcome | undefined,
-    latest: Latest,
-  ): Promise<{ decided: DecidedOutcome; creditNote: CreditNoteView }> => {
-    // What this run just decided or recorded is the credit note as it is now: no need to read it again.
+  /** The credit note as it is now: as this run last decided or recorded it, else as stored. */
+  const currentView = async (entry: ClaimedOutboxEntry, creditNoteId: string, latest: Latest): Promise<CreditNoteView> => {
     const known = latest.get(entry.streamId);
-    if (recorded !== undefined && known !== undefined) {
-      return { decided: recorded, creditNote: toCreditNoteView(known.state, known.version) };
-    }
+    if (known !== undefined) return toCreditNoteView(known.state, known.version);
     const loaded = await loadCreditNote(deps.store, creditNoteId);
     if (loaded.isErr()) throw loaded.error;
-    const { state, version, events } = loaded.value;
-    const creditNote = toCreditNoteView(state, version);
-    if (recorded !== undefined) return { decided: recorded, creditNote };
-    const decidingVersion = decidingVersionOf(entry);
-    const upTo = decidingVersion === null ? [] : events.filter((event) => event.streamVersion <= decidingVersion);
-    const deciding = upTo.at(-1);
-    if (deciding === undefined || deciding.streamVersion !== decidingVersion) {
-      return { decided: decidedOutcomeOf(state, version, entry.createdAt), creditNote };
-    }
-    const replay = foldCreditNote(upTo.flatMap((event) => (isCreditNoteEvent(event) ? [event] : [])));
-    return { decided: decidedOutcomeOf(replay.state, deciding.streamVersion, deciding.occurredAt), creditNote };
+    return toCreditNoteView(loaded.value.state, loaded.value.version);
   };
 
   const createRefund = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
@@ -186,14 +154,8 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   const notify = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
     const { creditNoteId, kind, recipient, decided } = notifyPayloadSchema.parse(entry.payload);
     try {
-      const notice = await loadNotice(entry, creditNoteId, decided, latest);
-      await deps.notifier.send({
-        idempotencyKey: entry.idempotencyKey,
-        kind,
-        recipient,
-        decided: notice.decided,
-        creditNote: notice.creditNote,
-      });
+      const creditNote = await currentView(entry, creditNoteId, latest);
+      await deps.notifier.send({ idempotencyKey: entry.idempotencyKey, kind, recipient, decided, creditNote });
     } catch (error) {
       return release(entry, error);
     }
@@ -205,8 +167,8 @@ export const createDispatcher = (deps: LifecycleDeps) => {
     const handler = deps.hooks[hook];
     if (handler === undefined) return complete(entry, 'performed');
     try {
-      const notice = await loadNotice(entry, creditNoteId, decided, latest);
-      await handler({ idempotencyKey: entry.idempotencyKey, hook, decided: notice.decided, creditNote: notice.creditNote });
+      const creditNote = await currentView(entry, creditNoteId, latest);
+      await handler({ idempotencyKey: entry.idempotencyKey, hook, decided, creditNote });
     } catch (error) {
       return release(entry, error);
     }

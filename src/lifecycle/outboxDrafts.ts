@@ -66,32 +66,23 @@ export const decidedOutcomeOf = (state: CreditNoteState, streamVersion: number, 
 /**
  * Payloads name the credit note and attempt and, for notices and hooks, what
  * was decided; the dispatcher parses the payload it reads back from the store.
- * `decided` is optional only for entries written before it existed: the
- * dispatcher then rebuilds it by replaying the stream up to the deciding version.
  */
 export const createRefundPayloadSchema = z.object({ creditNoteId: creditNoteIdSchema, attempt: z.number().int().min(1) });
 export const notifyPayloadSchema = z.object({
   creditNoteId: creditNoteIdSchema,
   kind: z.enum(['refund_completed', 'refund_failed', 'manual_refund_recorded']),
   recipient: z.enum(['client', 'merchant']),
-  decided: decidedOutcomeSchema.optional(),
+  decided: decidedOutcomeSchema,
 });
 export const runHookPayloadSchema = z.object({
   creditNoteId: creditNoteIdSchema,
   hook: z.enum(['refundSucceeded', 'refundFailed', 'refundedManually']),
-  decided: decidedOutcomeSchema.optional(),
+  decided: decidedOutcomeSchema,
 });
 
 /** Outbox entry ids are `<streamId>#<deciding version>:<idempotency key>`. */
 const outboxEntryId = (streamId: string, version: number, idempotencyKey: string) => `${streamId}#${version}:${idempotencyKey}`;
 
-/** The deciding stream version an outbox entry id records, or null if the id is not one of ours. */
-export const decidingVersionOf = (entry: { id: string; streamId: string }): number | null => {
-  const prefix = `${entry.streamId}#`;
-  if (!entry.id.startsWith(prefix)) return null;
-  const match = /^(\d+):/.exec(entry.id.slice(prefix.length));
-  return match ? Number(match[1]) : null;
-};
 
 /**
  * Turns a machine intent into an outbox entry. The entry id combines the

@@ -1,6 +1,6 @@
 import { err, ok, safeTry, type Result } from 'neverthrow';
 import { z } from 'zod';
-import { ValidationError, type CommandError } from '../../errors.js';
+import { ValidationError, type TransitionConflictError } from '../../errors.js';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import { eventSourceSchema, identifierSchema } from '../../events/primitives.js';
 import { executeCommand } from '../commandHandler.js';
@@ -36,7 +36,7 @@ export const adoptionOf = (
   refund: ProcessorRefund,
   payment: { processor: string; account: string | null },
   now: Date,
-): Result<CreditNoteChange, CommandError> => {
+): Result<CreditNoteChange, TransitionConflictError> => {
   const creditNoteId = externalCreditNoteId(payment.processor, refund.processorRefundId);
   const issued = proposeOrConflict(
     startChange(loaded),
