@@ -122,8 +122,7 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
   const dispatcher = createDispatcher(deps);
   const dispatchInline = config.dispatchInline ?? true;
 
-  const view = async (creditNoteId: string) =>
-    (await loadIssuedCreditNote(deps, creditNoteId)).map(viewOf);
+  const view = (creditNoteId: string) => new ResultAsync(loadIssuedCreditNote(deps, creditNoteId)).map(viewOf);
 
   /**
    * The append is done: performs what it made due, starting from the states
@@ -148,19 +147,19 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     return viewOf(latest.get(outcome.creditNote.streamId) ?? outcome.creditNote);
   };
 
-  const thenView = async <E>(result: Result<CommandOutcome, E>): Promise<Result<CreditNoteView, E>> => await result.asyncMap(answer);
-
-  const thenObservation = async <E>(result: Result<ObservationOutcome, E>): Promise<Result<ObservationResult, E>> =>
-    await result.asyncMap(async (outcome) => ({ creditNote: await answer(outcome), changed: outcome.changed }));
+  const answerObservation = async (outcome: ObservationOutcome): Promise<ObservationResult> => ({
+    creditNote: await answer(outcome),
+    changed: outcome.changed,
+  });
 
   return {
     /** Issues a credit note and, for a confirmed processor charge, asks for the refund. */
     issueCreditNote: (input: IssueCreditNoteInput): ResultAsync<CreditNoteView, IssueCreditNoteError> =>
-      boundary(async () => thenView(await issueCreditNote(deps, input))),
+      boundary(() => issueCreditNote(deps, input).map(answer)),
 
     /** A processor refund as a webhook or another push channel reported it. */
     observeRefund: (input: ObserveRefundInput): ResultAsync<ObservationResult, ObserveRefundError> =>
-      boundary(async () => thenObservation(await observeRefund(deps, input))),
+      boundary(() => observeRefund(deps, input).map(answerObservation)),
 
     /**
      * A refund made outside the library (no credit note in its metadata), e.g.
@@ -181,21 +180,17 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     refreshStatus: (creditNoteId: string, input: RefreshStatusInput = {}): ResultAsync<RefreshResult, RefreshStatusError> =>
       boundary(() =>
         refreshStatus(deps, creditNoteId, input).map(
-          async (refreshed): Promise<RefreshResult> => ({
-            creditNote: await answer(refreshed),
-            changed: refreshed.changed,
-            processorRefund: refreshed.processorRefund,
-          }),
+          async (refreshed): Promise<RefreshResult> => ({ ...(await answerObservation(refreshed)), processorRefund: refreshed.processorRefund }),
         ),
       ),
 
     /** Allowed from pending and failed; otherwise `Err(TransitionConflictError)` carrying the status. */
     retryRefund: (creditNoteId: string, input: RetryRefundInput): ResultAsync<CreditNoteView, CreditNoteCommandError> =>
-      boundary(async () => thenView(await retryRefund(deps, creditNoteId, input))),
+      boundary(() => retryRefund(deps, creditNoteId, input).map(answer)),
 
     /** Records a refund made outside the processor. `reason` is mandatory. */
     markRefunded: (creditNoteId: string, input: MarkRefundedInput): ResultAsync<CreditNoteView, CreditNoteCommandError> =>
-      boundary(async () => thenView(await markRefunded(deps, creditNoteId, input))),
+      boundary(() => markRefunded(deps, creditNoteId, input).map(answer)),
 
     /** The charge is confirmed (docs/glossary.md#charge-confirmation-gate): every credit note waiting for it moves on. */
     confirmCharge: (input: ConfirmChargeInput): ResultAsync<ChargeConfirmationResult, ConfirmChargeError> =>
@@ -208,7 +203,7 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
 
     /** The credit note replayed from its events, with the actions allowed now. */
     getCreditNote: (creditNoteId: string): ResultAsync<CreditNoteView, ReadError> =>
-      boundary(() => validateCreditNoteId(creditNoteId).asyncAndThen((id) => new ResultAsync(view(id)))),
+      boundary(() => validateCreditNoteId(creditNoteId).asyncAndThen(view)),
 
     /** Every event of the credit note, in order, with its envelope. */
     history: (creditNoteId: string): ResultAsync<StoredEvent[], ReadError> =>
@@ -231,10 +226,7 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
 
     /** Performs due side effects. Call it from a timer or a worker loop; it is safe to run several at once. */
     dispatch: (options: DispatchInput = {}): ResultAsync<DispatchReport, ValidationError | InfrastructureError> =>
-      boundary(async () => {
-        const parsed = validateInput(dispatchInputSchema, options);
-        return parsed.isErr() ? err(parsed.error) : ok(await dispatcher.dispatch(parsed.value));
-      }),
+      boundary(() => validateInput(dispatchInputSchema, options).asyncMap((parsed) => dispatcher.dispatch(parsed))),
 
     /**
      * A worker loop for long-running processes: `dispatch()` every `intervalMs`

@@ -179,20 +179,10 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
     return ok({ event, payload: { type: event.type, object: object.data } as StripeEventPayload });
   };
 
-  const outcomeOf = (event: StripeEventEnvelope, changed: boolean, creditNoteIds: string[]): WebhookOutcome => ({
-    eventId: event.id,
-    eventType: event.type,
-    outcome: changed ? 'applied' : 'unchanged',
-    reason: null,
-    creditNoteIds,
-  });
-  const ignored = (event: StripeEventEnvelope, reason: string): WebhookOutcome => ({
-    eventId: event.id,
-    eventType: event.type,
-    outcome: 'ignored',
-    reason,
-    creditNoteIds: [],
-  });
+  const outcomeOf = (event: StripeEventEnvelope, changed: boolean, creditNoteIds: string[]): WebhookOutcome =>
+    ({ eventId: event.id, eventType: event.type, outcome: changed ? 'applied' : 'unchanged', reason: null, creditNoteIds });
+  const ignored = (event: StripeEventEnvelope, reason: string): WebhookOutcome =>
+    ({ eventId: event.id, eventType: event.type, outcome: 'ignored', reason, creditNoteIds: [] });
 
   /** Typed answers of the lifecycle that mean "not from the right place" or "not ours" rather than failure. */
   const answerOf = (event: StripeEventEnvelope, error: CommandError): Answer => {
