@@ -142,7 +142,7 @@ export const runDemo = async (): Promise<DemoResult> => {
   const stories: Array<Pick<DemoCreditNote, 'creditNoteId' | 'story' | 'expectedStatus'>> = [
     { creditNoteId: 'cn_lost', story: 'webhook lost, Refresh status', expectedStatus: 'succeeded' },
     { creditNoteId: 'cn_retry', story: 'failed, retried, duplicate webhook', expectedStatus: 'succeeded' },
-    { creditNoteId: 'cn_wait', story: 'charge unconfirmed (D-113)', expectedStatus: 'succeeded' },
+    { creditNoteId: 'cn_wait', story: 'charge unconfirmed (gate)', expectedStatus: 'succeeded' },
     { creditNoteId: 'cn_sepa', story: 'refunded by SEPA transfer', expectedStatus: 'manual' },
   ];
 
@@ -216,7 +216,7 @@ export const runDemo = async (): Promise<DemoResult> => {
     await deliver(notice, ' delivered again (at least once)');
   }
 
-  // c) Issued before the payment's confirmation arrived (D-113): pending, released by the confirmation alone.
+  // c) Issued before the payment's confirmation arrived (docs/glossary.md#charge-confirmation-gate): pending, released by the confirmation alone.
   clock.advance(minutes(30));
   lines.push(heading('c) cn_wait: charge not confirmed yet, released by the confirmation'));
   act('merchant issues cn_wait, 45.50 EUR on pi_wait (payment_intent.succeeded not seen yet)');

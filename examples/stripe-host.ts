@@ -89,7 +89,7 @@ export const errorReply = (error: RefundLifecycleError): Reply => {
   const base = { error: error.code, message: error.message };
   if (error instanceof WebhookRejectedError) return { status: 400, body: { ...base, reason: error.reason } };
   if (error instanceof ValidationError) return { status: 422, body: { ...base, issues: error.issues } };
-  // Seed 001: a refused retry answers 409 with the current status, so the page shows the right banner.
+  // A refused retry answers 409 with the current status, so the page shows the right banner (docs/glossary.md#retry).
   if (error instanceof TransitionConflictError) return { status: 409, body: { error: error.code, status: error.status, detail: error.detail } };
   if (error instanceof RefundableBalanceExceededError) {
     return { status: 422, body: { ...base, availableAmount: error.availableAmount, chargedAmount: error.chargedAmount } };
@@ -187,7 +187,7 @@ const route = async (
   if (method !== 'POST') return { status: 405, body: { error: 'method_not_allowed' } };
   switch (action) {
     case 'refresh':
-      // Seed 000's "Refresh status" button: the same transition logic as the webhook.
+      // The "Refresh status" button (docs/glossary.md#refresh-status): the same transition logic as the webhook.
       return answer(lifecycle.refreshStatus(creditNoteId, { actor }));
     case 'retry':
       return answer(lifecycle.retryRefund(creditNoteId, { actor }));

@@ -44,7 +44,7 @@ export const eventDetail = (event: StoredEvent): string => {
     }
     case 'RefundDeferred':
       return event.data.reason === 'charge_not_confirmed'
-        ? 'charge not confirmed yet (D-113): waiting'
+        ? 'charge not confirmed yet: waiting (charge-confirmation gate)'
         : `attempt ${event.data.attempt}, ${event.data.error.code}, retry at ${event.data.retryAt ?? 'a person'}`;
     case 'RefundRequested':
       return `attempt ${event.data.attempt}, key ${event.data.idempotencyKey}`;
