@@ -1,6 +1,13 @@
 import { ok } from 'neverthrow';
 import { describe, expect, it } from 'vitest';
-import { TransitionConflictError } from '../src/errors.js';
+import {
+  CreditNoteAlreadyExistsError,
+  RefundableBalanceExceededError,
+  RefundWindowClosedError,
+  TransitionConflictError,
+} from '../src/errors.js';
+import { decideIssue, type PaymentFactsForIssue } from '../src/lifecycle/commands/issueCreditNote.js';
+import { foldPayment } from '../src/machine/paymentState.js';
 import { decideMarkRefunded } from '../src/lifecycle/commands/markRefunded.js';
 import { decideRetry } from '../src/lifecycle/commands/retryRefund.js';
 import { proposeAllowedEvents, startChange } from '../src/lifecycle/creditNoteChange.js';
@@ -248,5 +255,64 @@ describe('observations: what a processor refund tells, whatever carried it', () 
       .given([issued(), chargeNotConfirmed(), markedRefundedManually()])
       .when(observe({ processorRefundId: 're_dashboard_1', status: 'succeeded' }))
       .then([]);
+  });
+});
+
+describe('issue', () => {
+  const terms = {
+    creditNoteId: 'cn_1',
+    amount: 5_000,
+    currency: 'eur',
+    payment: { processor: 'fake', paymentId: 'pi_1', account: null },
+    reason: 'proposal amended',
+    origin: 'host',
+  } as const;
+  const noEvents = { streamId: 'payment-pi_1', version: 0, state: foldPayment([]), events: [] };
+  const onPayment = (overrides: Partial<PaymentFactsForIssue> = {}): PaymentFactsForIssue => ({
+    payment: terms.payment,
+    stream: noEvents,
+    siblings: [],
+    described: { amount: 8_000, currency: 'eur', method: 'card', refundableUntil: null },
+    describedNow: true,
+    earlier: [],
+    hostConfirmed: true,
+    ...overrides,
+  });
+  const issue = (facts: PaymentFactsForIssue | null): Decider<unknown> => (creditNote, now) =>
+    decideIssue(creditNote, terms, facts, now).map((plan) => plan.creditNotes?.[0] ?? startChange(creditNote));
+
+  it('on a confirmed charge within its balance: issued and refund attempt 1 requested', () => {
+    const { thenEffects } = spec.given([]).when(issue(onPayment())).then([
+      { type: 'CreditNoteIssued', data: terms },
+      { type: 'RefundRequested', data: { attempt: 1, idempotencyKey: 'cn_1:refund:1', amount: 5_000, currency: 'eur' } },
+    ]);
+    thenEffects(['requestRefund']);
+  });
+
+  it('on a charge not confirmed yet: issued and pending, nothing asked of the processor', () => {
+    spec
+      .given([])
+      .when(issue(onPayment({ hostConfirmed: false })))
+      .then([{ type: 'CreditNoteIssued', data: terms }, { type: 'RefundDeferred', data: { reason: 'charge_not_confirmed' } }]);
+  });
+
+  it('beyond what the payment has left to refund: refused with the balance', () => {
+    spec
+      .given([])
+      .when(issue(onPayment({ described: { amount: 4_000, currency: 'eur', method: 'card', refundableUntil: null } })))
+      .thenError(RefundableBalanceExceededError, { chargedAmount: 4_000, committedAmount: 0, requestedAmount: 5_000 });
+  });
+
+  it('after the refund window closed: refused, to be refunded by hand', () => {
+    const closed = { amount: 8_000, currency: 'eur', method: 'sepa_debit', refundableUntil: '2025-01-01T00:00:00.000Z' };
+    spec.given([]).when(issue(onPayment({ described: closed }))).thenError(RefundWindowClosedError, { recovery: 'manual_refund' });
+  });
+
+  it('the same terms again decide nothing; other terms under the same id conflict', () => {
+    spec.given([issued()]).when(issue(onPayment())).then([]);
+    spec
+      .given([issued({ amount: 4_000 })])
+      .when(issue(onPayment()))
+      .thenError(CreditNoteAlreadyExistsError, { creditNoteId: 'cn_1' });
   });
 });

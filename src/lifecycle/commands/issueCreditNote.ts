@@ -9,7 +9,7 @@ import { committedAmount, type PaymentFacts } from '../../machine/paymentState.j
 import type { PaymentRef } from '../../events/primitives.js';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import type { CreditNoteContext } from '../../machine/creditNoteState.js';
-import { executeCommand, type PaymentChange } from '../commandHandler.js';
+import { executeCommand, type PaymentChange, type Plan } from '../commandHandler.js';
 import { issueCreditNoteInputSchema, validateInput } from '../commandInputs.js';
 import { startChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
@@ -17,7 +17,7 @@ import { nextRefundStep } from '../nextRefundStep.js';
 import { loadCreditNotesOfPayment, releaseWaitingCreditNotes } from '../chargeGate.js';
 import type { CreditNoteChange } from '../creditNoteChange.js';
 import { adoptionOf, externalCreditNoteId } from './adoptExternalRefund.js';
-import { loadCreditNote, loadPayment, type LoadedCreditNote } from '../streams.js';
+import { loadCreditNote, loadPayment, type KnownCreditNote, type LoadedCreditNote, type LoadedPayment } from '../streams.js';
 import { commandMeta, outcomeFor, proposeOrConflict } from './commandSupport.js';
 
 /** The first call's promise, shared by every later call. */
@@ -26,7 +26,7 @@ const once = <T>(call: () => Promise<T>): (() => Promise<T>) => {
   return () => (answer ??= call());
 };
 
-type IssueTerms = {
+export type IssueTerms = {
   creditNoteId: string;
   amount: number;
   currency: string;
@@ -83,17 +83,75 @@ const amountOfFailedDashboardRefunds = (siblings: readonly LoadedCreditNote[]): 
  * the payment (Stripe's dashboard), not yet followed: adopted now, in the same
  * append, so the balance counts them once and their later events find them.
  */
-const adoptEarlierRefunds = (deps: LifecycleDeps, payment: PaymentRef, atProcessor: ProcessorRefund[], now: Date) =>
+/** The refunds made in the processor's dashboard before the library first looked at the payment, not yet followed. */
+const loadEarlierRefunds = (deps: LifecycleDeps, payment: PaymentRef, atProcessor: ProcessorRefund[]) =>
   safeTry(async function* () {
-    const adoptions: CreditNoteChange[] = [];
+    const earlier: EarlierRefund[] = [];
     for (const refund of atProcessor) {
       const external = refund.metadata.creditNoteId === null;
       if (!external || refund.status === 'failed' || refund.status === 'canceled') continue;
       const loaded = yield* await loadCreditNote(deps.store, externalCreditNoteId(payment.processor, refund.processorRefundId));
-      if (loaded.state.status !== 'unissued') continue;
-      adoptions.push(yield* adoptionOf(loaded, { ...refund, paymentId: payment.paymentId }, payment, now));
+      if (loaded.state.status === 'unissued') earlier.push({ loaded, refund: { ...refund, paymentId: payment.paymentId } });
     }
-    return ok(adoptions);
+    return ok(earlier);
+  });
+
+type EarlierRefund = { loaded: LoadedCreditNote; refund: ProcessorRefund };
+
+/** What an issue on a processor payment reads before it decides. */
+export type PaymentFactsForIssue = {
+  payment: PaymentRef;
+  stream: LoadedPayment;
+  /** The credit notes already refunding the payment. */
+  siblings: LoadedCreditNote[];
+  /** What the processor says was charged: from the stream, or asked now (`describedNow`). */
+  described: PaymentFacts;
+  describedNow: boolean;
+  /** Dashboard refunds made before the library first looked at the payment (asked with the description). */
+  earlier: EarlierRefund[];
+  /** The host vouches for the charge (it saw the payment succeed). */
+  hostConfirmed: boolean;
+};
+
+/**
+ * Pure: the credit note is issued and attached to its payment, within its
+ * refundable balance and refund window; refund attempt 1 is requested, or
+ * deferred while the charge is unconfirmed (docs/glossary.md#charge-confirmation-gate).
+ * The same terms again decide nothing; other terms under the same id conflict.
+ */
+export const decideIssue = (creditNote: KnownCreditNote, terms: IssueTerms, facts: PaymentFactsForIssue | null, now: Date) =>
+  safeTry(function* () {
+    if (creditNote.state.status !== 'unissued') {
+      return sameTerms(creditNote.state.context, terms)
+        ? ok<Plan<null>>({ creditNotes: [startChange(creditNote)], result: null })
+        : err(new CreditNoteAlreadyExistsError(terms.creditNoteId));
+    }
+    const issued = yield* proposeOrConflict(startChange(creditNote), { type: 'CreditNoteIssued', data: terms }, now, 'issue');
+    if (facts === null) return ok<Plan<null>>({ creditNotes: [issued], result: null });
+    const { payment, stream, siblings, described, describedNow } = facts;
+    const earlier: CreditNoteChange[] = [];
+    for (const { loaded, refund } of facts.earlier) earlier.push(yield* adoptionOf(loaded, refund, payment, now));
+    const committed =
+      committedAmount(stream.state) -
+      amountOfFailedDashboardRefunds(siblings) +
+      earlier.reduce((sum, adoption) => sum + adoption.state.context.amount, 0);
+    const refusal = refundability(payment.paymentId, terms, described, committed, now);
+    if (refusal !== null) return err(refusal);
+    const confirmed = stream.state.chargeConfirmed || facts.hostConfirmed;
+    const change = yield* proposeOrConflict(issued, nextRefundStep(issued.state, confirmed), now, 'issue');
+    // The host vouches for a charge we had not seen confirmed: that opens the gate for its siblings too.
+    const confirmsNow = confirmed && !stream.state.chargeConfirmed;
+    const released = confirmsNow ? yield* releaseWaitingCreditNotes(siblings, now) : [];
+    const events: PaymentChange['events'] = [
+      ...(describedNow && JSON.stringify(described) !== JSON.stringify(stream.state.facts) ? [{ type: 'PaymentDescribed' as const, data: described }] : []),
+      ...(confirmsNow ? [{ type: 'ChargeConfirmed' as const, data: { paymentId: payment.paymentId, processor: payment.processor } }] : []),
+      ...earlier.map(({ state: { context } }) => ({
+        type: 'CreditNoteAttached' as const,
+        data: { creditNoteId: context.creditNoteId, amount: context.amount, currency: context.currency },
+      })),
+      { type: 'CreditNoteAttached', data: { creditNoteId: terms.creditNoteId, amount: terms.amount, currency: terms.currency } },
+    ];
+    return ok<Plan<null>>({ creditNotes: [change, ...released, ...earlier], payments: [{ loaded: stream, events }], result: null });
   });
 
 /**
@@ -131,53 +189,25 @@ export const issueCreditNote = (deps: LifecycleDeps, rawInput: unknown) =>
 
     const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
       safeTry(async function* () {
-        const loaded = yield* await loadCreditNote(deps.store, creditNoteId);
-        if (loaded.state.status !== 'unissued') {
-          return sameTerms(loaded.state.context, terms)
-            ? ok({ creditNotes: [startChange(loaded)], result: null })
-            : err(new CreditNoteAlreadyExistsError(creditNoteId));
+        const creditNote = yield* await loadCreditNote(deps.store, creditNoteId);
+        if (payment === null || describePayment === null || refundsAtProcessor === null || creditNote.state.status !== 'unissued') {
+          return decideIssue(creditNote, terms, null, now);
         }
-        const issued = yield* proposeOrConflict(startChange(loaded), { type: 'CreditNoteIssued', data: terms }, now, 'issue');
-        if (payment === null || describePayment === null || refundsAtProcessor === null) {
-          return ok({ creditNotes: [issued], result: null });
-        }
-
-        const paymentStream = yield* await loadPayment(deps.store, payment.paymentId);
-        const stored = paymentStream.state.facts;
+        const stream = yield* await loadPayment(deps.store, payment.paymentId);
         // A description without an amount (not charged yet) is asked again until the processor can say.
-        const known = stored !== null && stored.amount !== null ? stored : null;
-        // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
-        const described: PaymentFacts =
-          known ?? (({ paymentId: _described, ...facts }) => facts)(yield* await describePayment());
-        const siblings = yield* await loadCreditNotesOfPayment(deps, paymentStream.state);
-        // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
-        const earlier = known === null ? yield* await adoptEarlierRefunds(deps, payment, yield* await refundsAtProcessor(), now) : [];
-        const committed =
-          committedAmount(paymentStream.state) -
-          amountOfFailedDashboardRefunds(siblings) +
-          earlier.reduce((sum, adoption) => sum + adoption.state.context.amount, 0);
-        const refusal = refundability(payment.paymentId, { amount, currency }, described, committed, now);
-        if (refusal !== null) return err(refusal);
-        const confirmed = paymentStream.state.chargeConfirmed || chargeConfirmed;
-        const change = yield* proposeOrConflict(issued, nextRefundStep(issued.state, confirmed), now, 'issue');
-        // The host vouches for a charge we had not seen confirmed: that opens the gate for its siblings too.
-        const confirmsNow = confirmed && !paymentStream.state.chargeConfirmed;
-        const released = confirmsNow ? yield* releaseWaitingCreditNotes(siblings, now) : [];
-        const paymentChange: PaymentChange = {
-          loaded: paymentStream,
-          events: [
-            ...(known === null && JSON.stringify(described) !== JSON.stringify(stored) ? [{ type: 'PaymentDescribed' as const, data: described }] : []),
-            ...(confirmsNow
-              ? [{ type: 'ChargeConfirmed' as const, data: { paymentId: payment.paymentId, processor: payment.processor } }]
-              : []),
-            ...earlier.map(({ state: { context } }) => ({
-              type: 'CreditNoteAttached' as const,
-              data: { creditNoteId: context.creditNoteId, amount: context.amount, currency: context.currency },
-            })),
-            { type: 'CreditNoteAttached', data: { creditNoteId, amount, currency } },
-          ],
+        const known = stream.state.facts?.amount != null ? stream.state.facts : null;
+        const facts: PaymentFactsForIssue = {
+          payment,
+          stream,
+          siblings: yield* await loadCreditNotesOfPayment(deps, stream.state),
+          // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
+          described: known ?? (({ paymentId: _described, ...described }) => described)(yield* await describePayment()),
+          describedNow: known === null,
+          // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
+          earlier: known === null ? yield* await loadEarlierRefunds(deps, payment, yield* await refundsAtProcessor()) : [],
+          hostConfirmed: chargeConfirmed,
         };
-        return ok({ creditNotes: [change, ...released, ...earlier], payments: [paymentChange], result: null });
+        return decideIssue(creditNote, terms, facts, now);
       }),
     );
     return ok(outcomeFor(creditNoteId, executed));
