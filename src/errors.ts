@@ -236,38 +236,5 @@ export type CommandError =
 /** Failures that are not a command's answer: the store down, or a bug. Any method may return them. */
 export type InfrastructureError = StoreError | UnexpectedError;
 
-/*
- * What each method of the lifecycle can answer, pinned by the type tests: a
- * host's switch over `error.code` sees only the codes that can happen.
- */
-type Answer<E> = E | InfrastructureError;
-export type IssueCreditNoteError = Answer<
-  | ValidationError
-  | EventValidationError
-  | CreditNoteAlreadyExistsError
-  | TransitionConflictError
-  | GatewayError
-  | RefundableBalanceExceededError
-  | RefundWindowClosedError
-  | ConcurrencyError
->;
-/** Retry and mark refunded: the credit note must exist and the lifecycle allow the move now. */
-export type CreditNoteCommandError = Answer<
-  ValidationError | EventValidationError | CreditNoteNotFoundError | TransitionConflictError | ConcurrencyError
->;
-export type ObserveRefundError = Answer<
-  ValidationError | EventValidationError | CreditNoteNotFoundError | AccountMismatchError | ConcurrencyError
->;
-export type AdoptExternalRefundError = Answer<
-  ValidationError | EventValidationError | CreditNoteNotFoundError | TransitionConflictError | AccountMismatchError | ConcurrencyError
->;
-export type RefreshStatusError = Answer<
-  ValidationError | EventValidationError | CreditNoteNotFoundError | AccountMismatchError | GatewayError | ConcurrencyError
->;
-export type ConfirmChargeError = Answer<ValidationError | EventValidationError | TransitionConflictError | ConcurrencyError>;
-/** Reads of one credit note: `getCreditNote`, `history`. */
-export type ReadError = Answer<ValidationError | EventValidationError | CreditNoteNotFoundError>;
-export type ListError = Answer<ValidationError>;
-
 const defaultClassification = (kind: GatewayErrorKind): FailureClassification =>
   kind === 'transient' ? { retry: 'may_help', recovery: 'retry' } : { retry: 'will_not_help', recovery: 'manual_refund' };

@@ -4,15 +4,8 @@ import {
   CreditNoteNotFoundError,
   StoreError,
   UnexpectedError,
-  type AdoptExternalRefundError,
-  type ConfirmChargeError,
-  type CreditNoteCommandError,
+  type EventValidationError,
   type InfrastructureError,
-  type IssueCreditNoteError,
-  type ListError,
-  type ObserveRefundError,
-  type ReadError,
-  type RefreshStatusError,
   type ValidationError,
 } from '../errors.js';
 import type { StoredEvent } from '../events/envelope.js';
@@ -79,6 +72,25 @@ export type AdoptionResult = { creditNote: CreditNoteView | null; changed: boole
 export type RefreshResult = ObservationResult & { processorRefund: ProcessorRefund | null };
 /** `changed`: the confirmation was new or released credit notes; false for a repeat. */
 export type ChargeConfirmationResult = { paymentId: string; changed: boolean; released: string[] };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- only the error side is read
+type ErrorOf<F> = F extends (...args: never[]) => ResultAsync<any, infer E> ? E : never;
+
+/*
+ * What each method can answer, derived from its command and pinned by the
+ * type tests: a host's switch over `error.code` sees only the codes that can
+ * happen. Any method may also answer an `InfrastructureError`.
+ */
+export type IssueCreditNoteError = ErrorOf<typeof issueCreditNote> | InfrastructureError;
+/** Retry and mark refunded: the credit note must exist and the lifecycle allow the move now. */
+export type CreditNoteCommandError = ErrorOf<typeof retryRefund> | ErrorOf<typeof markRefunded> | InfrastructureError;
+export type ObserveRefundError = ErrorOf<typeof observeRefund> | InfrastructureError;
+export type AdoptExternalRefundError = ErrorOf<typeof adoptExternalRefund> | InfrastructureError;
+export type RefreshStatusError = ErrorOf<typeof refreshStatus> | InfrastructureError;
+export type ConfirmChargeError = ErrorOf<typeof confirmCharge> | InfrastructureError;
+/** Reads of one credit note: `getCreditNote`, `history`. */
+export type ReadError = ValidationError | EventValidationError | CreditNoteNotFoundError | InfrastructureError;
+export type ListError = ValidationError | InfrastructureError;
 
 const noNotifier: Notifier = { send: async () => {} };
 

@@ -9,29 +9,20 @@ const transient = (code: string, message: string, cause?: unknown) =>
   new GatewayError('transient', code, message, cause === undefined ? {} : { cause });
 
 /** An answer we cannot read tells nothing about the refund: it stays in doubt and is asked again. */
-const readRefund = (answer: unknown): Result<ProcessorRefund, GatewayError> => {
-  const parsed = processorRefundSchema.safeParse(answer);
-  return parsed.success
-    ? ok(parsed.data)
-    : err(transient('invalid_processor_answer', `The processor's answer is not a refund: ${parsed.error.message}`));
-};
-
-const readRefunds = (answer: unknown): Result<ProcessorRefund[], GatewayError> => {
-  const parsed = z.array(processorRefundSchema).safeParse(answer);
-  return parsed.success
-    ? ok(parsed.data)
-    : err(transient('invalid_processor_answer', `The processor's answer is not a list of refunds: ${parsed.error.message}`));
-};
+const reading =
+  <T>(schema: z.ZodType<T>, what: string) =>
+  (answer: unknown): Result<T, GatewayError> => {
+    const parsed = schema.safeParse(answer);
+    return parsed.success
+      ? ok(parsed.data)
+      : err(transient('invalid_processor_answer', `The processor's answer is not ${what}: ${parsed.error.message}`));
+  };
 
 // The same facts the payment stream records, plus the payment they describe.
 const processorPaymentSchema = paymentDescribedSchema.extend({ paymentId: z.string().min(1) }).strict();
-
-const readPayment = (answer: unknown): Result<ProcessorPayment, GatewayError> => {
-  const parsed = processorPaymentSchema.safeParse(answer);
-  return parsed.success
-    ? ok(parsed.data)
-    : err(transient('invalid_processor_answer', `The processor's answer is not a payment: ${parsed.error.message}`));
-};
+const readRefund = reading<ProcessorRefund>(processorRefundSchema, 'a refund');
+const readRefunds = reading<ProcessorRefund[]>(z.array(processorRefundSchema), 'a list of refunds');
+const readPayment = reading<ProcessorPayment>(processorPaymentSchema, 'a payment');
 
 const readError = (error: unknown): GatewayError =>
   error instanceof GatewayError && error.processorCode.length > 0
