@@ -4,7 +4,7 @@ import type { CreditNoteStatus } from '../src/machine/creditNoteState.js';
 import type { FakeCreateBehaviour } from '../src/testing/fakeGateway.js';
 import type { NotifierMisbehaviour } from '../src/testing/recordingNotifier.js';
 import { buildSystem, checkInvariants, drain, type System } from './support/harness.js';
-import { numRuns } from './support/numRuns.js';
+import { numRuns, timeoutFor } from './support/numRuns.js';
 
 /*
  * Model-based runs: random sequences of everything a host, Stripe and the
@@ -335,5 +335,5 @@ describe('the lifecycle under random sequences of commands, webhooks, failures a
     );
     expect([...reached].sort()).toEqual(['failed', 'issued', 'manual', 'pending', 'requested', 'succeeded']);
     expect(crashes).toBeGreaterThan(0);
-  });
+  }, timeoutFor(200));
 });

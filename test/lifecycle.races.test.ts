@@ -5,7 +5,7 @@ import type { EventStore } from '../src/ports/eventStore.js';
 import type { FakeCreateBehaviour } from '../src/testing/fakeGateway.js';
 import type { NotifierMisbehaviour } from '../src/testing/recordingNotifier.js';
 import { buildSystem, checkInvariants, drain, type System } from './support/harness.js';
-import { numRuns } from './support/numRuns.js';
+import { numRuns, timeoutFor } from './support/numRuns.js';
 
 /*
  * Races: concurrent host requests, workers and webhooks interleaved by
@@ -265,5 +265,5 @@ describe('the lifecycle under concurrent commands, workers and webhooks', () => 
       }),
       { numRuns: numRuns(200) },
     );
-  });
+  }, timeoutFor(200));
 });
