@@ -16,27 +16,171 @@ import type {
 } from '../ports/eventStore.js';
 
 /**
- * An event store in memory with a database's semantics: appends are atomic
- * across streams, outbox and read model; nothing handed out or taken in is
- * shared, so a caller mutating an object cannot change what is stored.
- * For tests, demos and single-process tools; state is lost with the process.
+ * A sorted collection with ordered iteration from any point, kept as a list of
+ * short sorted chunks (a flat B-tree): insert, delete and seek cost
+ * O(log n) searches plus moves within one chunk, so no call ever walks or
+ * shifts the whole collection. `work` counts comparisons and items visited,
+ * which is what the scale test asserts on.
  */
-export const inMemoryEventStore = (): EventStore => {
+class SortedIndex<T> {
+  private readonly chunks: T[][] = [];
+  private count = 0;
+  private static readonly CHUNK = 512;
+
+  constructor(
+    private readonly compare: (a: T, b: T) => number,
+    private readonly meter: { work: number },
+  ) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** First position whose item is ≥ probe (or > probe when `strict`), as [chunk, offset]. */
+  private seek(probe: T, strict: boolean): [number, number] {
+    const passes = (item: T) => {
+      this.meter.work += 1;
+      const order = this.compare(item, probe);
+      return strict ? order > 0 : order >= 0;
+    };
+    let lo = 0;
+    let hi = this.chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = this.chunks[mid]!;
+      if (passes(chunk[chunk.length - 1]!)) hi = mid;
+      else lo = mid + 1;
+    }
+    if (lo === this.chunks.length) return [lo, 0];
+    const chunk = this.chunks[lo]!;
+    let left = 0;
+    let right = chunk.length;
+    while (left < right) {
+      const mid = (left + right) >>> 1;
+      if (passes(chunk[mid]!)) right = mid;
+      else left = mid + 1;
+    }
+    return [lo, left];
+  }
+
+  insert(item: T): void {
+    this.count += 1;
+    if (this.chunks.length === 0) {
+      this.chunks.push([item]);
+      return;
+    }
+    let [index, offset] = this.seek(item, true);
+    if (index === this.chunks.length) {
+      index -= 1;
+      offset = this.chunks[index]!.length;
+    }
+    const chunk = this.chunks[index]!;
+    chunk.splice(offset, 0, item);
+    if (chunk.length > 2 * SortedIndex.CHUNK) this.chunks.splice(index + 1, 0, chunk.splice(SortedIndex.CHUNK));
+  }
+
+  /** Removes the item comparing equal to `item`; false when there is none. */
+  delete(item: T): boolean {
+    const [index, offset] = this.seek(item, false);
+    const chunk = this.chunks[index];
+    if (chunk === undefined || offset >= chunk.length || this.compare(chunk[offset]!, item) !== 0) return false;
+    chunk.splice(offset, 1);
+    this.count -= 1;
+    if (chunk.length === 0) this.chunks.splice(index, 1);
+    return true;
+  }
+
+  /** Items in order, from the first one after `after` (from the start without it), until `take` says stop. */
+  scan(after: T | undefined, take: (item: T) => boolean): void {
+    let [index, offset] = after === undefined ? [0, 0] : this.seek(after, true);
+    for (; index < this.chunks.length; index += 1, offset = 0) {
+      const chunk = this.chunks[index]!;
+      for (; offset < chunk.length; offset += 1) {
+        this.meter.work += 1;
+        if (!take(chunk[offset]!)) return;
+      }
+    }
+  }
+}
+
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A live outbox entry's place in one of the two claim indexes: by `at` (ms), then insertion order. */
+type OutboxKey = { at: number; seq: number; id: string };
+const compareOutboxKeys = (a: OutboxKey, b: OutboxKey): number => a.at - b.at || a.seq - b.seq;
+
+type OutboxSlot = {
+  entry: OutboxEntry;
+  /** Insertion order: ties on time are claimed in it, as with a serial id. */
+  seq: number;
+  /** Where the entry is indexed: `waiting` (by availableAt), `leased` (by leaseUntil), or nowhere once completed or dead. */
+  index: { list: 'waiting' | 'leased'; key: OutboxKey } | null;
+};
+
+/** An instant in ms for the claim indexes; a time that does not parse is never due, as `Date.parse(x) <= now` says. */
+const timeOf = (iso: string): number => {
+  const time = Date.parse(iso);
+  return Number.isNaN(time) ? Number.POSITIVE_INFINITY : time;
+};
+
+/** Bounds a result like `Array.prototype.slice(0, limit)` does for the limits callers pass. */
+const maxRows = (limit: number): number => (Number.isNaN(limit) ? 0 : Math.max(0, Math.trunc(limit)));
+
+const createInMemoryEventStore = (meter: { work: number }): EventStore => {
   const streams = new Map<string, StoredEvent[]>();
   const log: StoredEvent[] = [];
-  const outbox = new Map<string, OutboxEntry>();
+  const outbox = new Map<string, OutboxSlot>();
+  const outboxByStream = new Map<string, OutboxSlot[]>();
+  // Claimable entries: never claimed, released, or claimed with a lease that had run out when last looked at.
+  const waiting = new SortedIndex<OutboxKey>(compareOutboxKeys, meter);
+  // Claimed entries by lease end: the ones whose lease runs out move back to `waiting` on the next claim.
+  const leased = new SortedIndex<OutboxKey>(compareOutboxKeys, meter);
   const creditNotes = new Map<string, CreditNoteSummary>();
+  const allCreditNotes = new SortedIndex<string>(compareStrings, meter);
+  const creditNotesBy = new Map<string, SortedIndex<string>>();
   const processorRefunds = new Map<string, ProcessorRefundLink>();
   const causes = new Set<string>();
   const refundKey = (processor: string, processorRefundId: string) => `${processor}\u0000${processorRefundId}`;
+  // Secondary index keys: by status, by payment, by both (NUL cannot occur in either).
+  const statusKey = (status: string) => `s\u0000${status}`;
+  const paymentKey = (paymentId: string) => `p\u0000${paymentId}`;
+  const bothKey = (status: string, paymentId: string) => `b\u0000${status}\u0000${paymentId}`;
+  const secondaryKeys = (row: CreditNoteSummary): string[] =>
+    row.paymentId === null
+      ? [statusKey(row.status)]
+      : [statusKey(row.status), paymentKey(row.paymentId), bothKey(row.status, row.paymentId)];
 
   const versionOf = (streamId: string): number => streams.get(streamId)?.length ?? 0;
   // Resolving on a later turn keeps callers honest about concurrency, as a real driver would.
   const later = <T>(value: T): Promise<T> => new Promise((resolve) => setImmediate(() => resolve(value)));
 
-  const heldClaim = (claim: OutboxClaim): OutboxEntry | undefined => {
-    const entry = outbox.get(claim.entryId);
-    return entry && entry.completedAt === null && entry.claim?.token === claim.token ? entry : undefined;
+  const unindex = (slot: OutboxSlot): void => {
+    if (slot.index === null) return;
+    (slot.index.list === 'waiting' ? waiting : leased).delete(slot.index.key);
+    slot.index = null;
+  };
+  const reindex = (slot: OutboxSlot, list: 'waiting' | 'leased', at: number): void => {
+    unindex(slot);
+    const key = { at, seq: slot.seq, id: slot.entry.id };
+    (list === 'waiting' ? waiting : leased).insert(key);
+    slot.index = { list, key };
+  };
+  /** Stores the entry's new state and files it where a claim will look for it. */
+  const put = (slot: OutboxSlot, entry: OutboxEntry): void => {
+    slot.entry = entry;
+    if (entry.completedAt !== null || entry.deadAt !== null) unindex(slot);
+    else if (entry.claim === null) reindex(slot, 'waiting', timeOf(entry.availableAt));
+    else reindex(slot, 'leased', timeOf(entry.claim.leaseUntil));
+  };
+  const claimable = (entry: OutboxEntry, now: number): boolean =>
+    entry.completedAt === null &&
+    entry.deadAt === null &&
+    Date.parse(entry.availableAt) <= now &&
+    (entry.claim === null || Date.parse(entry.claim.leaseUntil) <= now);
+
+  const heldClaim = (claim: OutboxClaim): OutboxSlot | undefined => {
+    const slot = outbox.get(claim.entryId);
+    return slot && slot.entry.completedAt === null && slot.entry.claim?.token === claim.token ? slot : undefined;
   };
 
   const checkAppend = (request: AppendRequest): AppendError | null => {
@@ -54,6 +198,31 @@ export const inMemoryEventStore = (): EventStore => {
     }
     return null;
   };
+
+  const upsertCreditNote = (row: CreditNoteSummary): void => {
+    const previous = creditNotes.get(row.creditNoteId);
+    creditNotes.set(row.creditNoteId, row);
+    const before = previous === undefined ? [] : secondaryKeys(previous);
+    const after = secondaryKeys(row);
+    if (previous === undefined) allCreditNotes.insert(row.creditNoteId);
+    for (const key of before) {
+      if (after.includes(key)) continue;
+      const index = creditNotesBy.get(key)!;
+      index.delete(row.creditNoteId);
+      if (index.size === 0) creditNotesBy.delete(key);
+    }
+    for (const key of after) {
+      if (before.includes(key)) continue;
+      let index = creditNotesBy.get(key);
+      if (index === undefined) {
+        index = new SortedIndex<string>(compareStrings, meter);
+        creditNotesBy.set(key, index);
+      }
+      index.insert(row.creditNoteId);
+    }
+  };
+
+  const completeSlot = (slot: OutboxSlot, now: string): void => put(slot, { ...slot.entry, claim: null, completedAt: now });
 
   return {
     async readStream(streamId) {
@@ -77,23 +246,30 @@ export const inMemoryEventStore = (): EventStore => {
         streams.set(streamId, stream);
       }
       for (const draft of request.outbox ?? []) {
-        outbox.set(draft.id, {
-          ...structuredClone(draft),
-          createdAt: now,
-          deliveries: 0,
-          claim: null,
-          completedAt: null,
-          deadAt: null,
-          lastError: null,
-        });
+        const slot: OutboxSlot = {
+          entry: {
+            ...structuredClone(draft),
+            createdAt: now,
+            deliveries: 0,
+            claim: null,
+            completedAt: null,
+            deadAt: null,
+            lastError: null,
+          },
+          seq: outbox.size,
+          index: null,
+        };
+        outbox.set(draft.id, slot);
+        const ofStream = outboxByStream.get(draft.streamId);
+        if (ofStream === undefined) outboxByStream.set(draft.streamId, [slot]);
+        else ofStream.push(slot);
+        put(slot, slot.entry);
       }
       for (const claim of request.completeOutbox ?? []) {
-        const entry = outbox.get(claim.entryId);
-        if (entry) outbox.set(claim.entryId, { ...entry, claim: null, completedAt: now });
+        const slot = outbox.get(claim.entryId);
+        if (slot) completeSlot(slot, now);
       }
-      for (const summary of request.creditNotes ?? []) {
-        creditNotes.set(summary.creditNoteId, structuredClone(summary));
-      }
+      for (const summary of request.creditNotes ?? []) upsertCreditNote(structuredClone(summary));
       for (const link of request.processorRefunds ?? []) {
         const key = refundKey(link.processor, link.processorRefundId);
         if (!processorRefunds.has(key)) processorRefunds.set(key, { ...link });
@@ -108,12 +284,23 @@ export const inMemoryEventStore = (): EventStore => {
     },
 
     async listCreditNotes(filter: ListCreditNotesFilter = {}) {
-      const rows = [...creditNotes.values()]
-        .filter((row) => filter.status === undefined || row.status === filter.status)
-        .filter((row) => filter.paymentId === undefined || row.paymentId === filter.paymentId)
-        .filter((row) => filter.after === undefined || row.creditNoteId > filter.after)
-        .sort((a, b) => (a.creditNoteId < b.creditNoteId ? -1 : a.creditNoteId > b.creditNoteId ? 1 : 0))
-        .slice(0, filter.limit ?? 100);
+      const { status, paymentId } = filter;
+      const index =
+        status !== undefined && paymentId !== undefined
+          ? creditNotesBy.get(bothKey(status, paymentId))
+          : status !== undefined
+            ? creditNotesBy.get(statusKey(status))
+            : paymentId !== undefined
+              ? creditNotesBy.get(paymentKey(paymentId))
+              : allCreditNotes;
+      const max = maxRows(filter.limit ?? 100);
+      const rows: CreditNoteSummary[] = [];
+      if (index !== undefined && max > 0) {
+        index.scan(filter.after, (id) => {
+          rows.push(creditNotes.get(id)!);
+          return rows.length < max;
+        });
+      }
       return later(structuredClone(rows));
     },
 
@@ -129,46 +316,64 @@ export const inMemoryEventStore = (): EventStore => {
     async claimOutbox(request: ClaimOutboxRequest) {
       await later(undefined);
       const now = request.now.getTime();
-      const wanted = request.entryIds === undefined ? null : new Set(request.entryIds);
-      const due = [...outbox.values()]
-        .filter(
-          (entry) =>
-            entry.completedAt === null &&
-            entry.deadAt === null &&
-            Date.parse(entry.availableAt) <= now &&
-            (entry.claim === null || Date.parse(entry.claim.leaseUntil) <= now) &&
-            (wanted === null || wanted.has(entry.id)),
-        )
-        // Stable sort: equal times keep insertion order, as a serial id would.
-        .sort((a, b) => Date.parse(a.availableAt) - Date.parse(b.availableAt))
-        .slice(0, request.limit);
+      const max = maxRows(request.limit);
+      let due: OutboxSlot[];
+      if (request.entryIds !== undefined) {
+        due = [...new Set(request.entryIds)]
+          .map((id) => outbox.get(id))
+          .filter((slot): slot is OutboxSlot => slot !== undefined && claimable(slot.entry, now))
+          .sort((a, b) => Date.parse(a.entry.availableAt) - Date.parse(b.entry.availableAt) || a.seq - b.seq)
+          .slice(0, max);
+      } else {
+        // Leases that have run out make their entries claimable again, in their availableAt order.
+        const expired: OutboxSlot[] = [];
+        leased.scan(undefined, (key) => {
+          if (key.at > now) return false;
+          expired.push(outbox.get(key.id)!);
+          return true;
+        });
+        for (const slot of expired) reindex(slot, 'waiting', timeOf(slot.entry.availableAt));
+        due = [];
+        const stillLeased: OutboxSlot[] = [];
+        if (max > 0) {
+          waiting.scan(undefined, (key) => {
+            if (key.at > now) return false;
+            const slot = outbox.get(key.id)!;
+            // A lease moved here by a claim with a later clock than this one's is not over yet.
+            if (claimable(slot.entry, now)) due.push(slot);
+            else stillLeased.push(slot);
+            return due.length < max;
+          });
+        }
+        for (const slot of stillLeased) reindex(slot, 'leased', timeOf(slot.entry.claim!.leaseUntil));
+      }
       const leaseUntil = new Date(now + request.leaseMs).toISOString();
-      const claimed = due.map((entry): ClaimedOutboxEntry => {
+      const claimed = due.map((slot): ClaimedOutboxEntry => {
         const next = {
-          ...entry,
-          deliveries: entry.deliveries + 1,
+          ...slot.entry,
+          deliveries: slot.entry.deliveries + 1,
           claim: { owner: request.owner, token: randomUUID(), leaseUntil },
         };
-        outbox.set(entry.id, next);
-        return structuredClone(next);
+        put(slot, next);
+        return next;
       });
-      return claimed;
+      return structuredClone(claimed);
     },
 
     async completeOutbox(claim, now) {
       await later(undefined);
-      const entry = heldClaim(claim);
-      if (entry === undefined) return err(new OutboxClaimLostError(claim.entryId));
-      outbox.set(entry.id, { ...entry, claim: null, completedAt: now.toISOString() });
+      const slot = heldClaim(claim);
+      if (slot === undefined) return err(new OutboxClaimLostError(claim.entryId));
+      completeSlot(slot, now.toISOString());
       return ok(undefined);
     },
 
     async releaseOutbox(claim, release) {
       await later(undefined);
-      const entry = heldClaim(claim);
-      if (entry === undefined) return err(new OutboxClaimLostError(claim.entryId));
-      outbox.set(entry.id, {
-        ...entry,
+      const slot = heldClaim(claim);
+      if (slot === undefined) return err(new OutboxClaimLostError(claim.entryId));
+      put(slot, {
+        ...slot.entry,
         claim: null,
         availableAt: release.availableAt.toISOString(),
         lastError: release.error,
@@ -178,10 +383,29 @@ export const inMemoryEventStore = (): EventStore => {
     },
 
     async listOutbox(filter = {}) {
-      const rows = [...outbox.values()].filter(
-        (entry) => filter.streamId === undefined || entry.streamId === filter.streamId,
-      );
-      return later(structuredClone(rows));
+      const slots = filter.streamId === undefined ? [...outbox.values()] : (outboxByStream.get(filter.streamId) ?? []);
+      return later(slots.map((slot) => structuredClone(slot.entry)));
     },
   };
+};
+
+/**
+ * An event store in memory with a database's semantics: appends are atomic
+ * across streams, outbox and read model; nothing handed out or taken in is
+ * shared, so a caller mutating an object cannot change what is stored.
+ * Every call costs what it returns, not what the store holds: claims and
+ * listings walk indexes (claimable outbox entries by due time, credit notes
+ * by id, status and payment) and copy only the rows they return.
+ * For tests, demos and single-process tools; state is lost with the process.
+ */
+export const inMemoryEventStore = (): EventStore => createInMemoryEventStore({ work: 0 });
+
+/**
+ * @internal The same store with a count of the index steps (comparisons and
+ * rows visited) its calls took, for tests asserting that a call's work does
+ * not grow with the store. Not part of the public API.
+ */
+export const meteredInMemoryEventStore = (): { store: EventStore; work: () => number } => {
+  const meter = { work: 0 };
+  return { store: createInMemoryEventStore(meter), work: () => meter.work };
 };
