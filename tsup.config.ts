@@ -6,9 +6,11 @@ export default defineConfig({
     testing: 'src/testing/index.ts',
     stripe: 'src/adapters/stripe/index.ts',
     'stripe-testing': 'src/testing/stripe/index.ts',
+    postgres: 'src/adapters/postgres/index.ts',
+    pglite: 'src/adapters/pglite/index.ts',
   },
-  // Optional peer: resolved from the host's node_modules, never bundled.
-  external: ['stripe'],
+  // Optional peers: resolved from the host's node_modules, never bundled.
+  external: ['stripe', 'pg', '@electric-sql/pglite'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -1,0 +1,151 @@
+import { quoteIdentifier } from './sqlClient.js';
+
+/** ISO 8601 in UTC with milliseconds, exactly as `Date.prototype.toISOString` writes it. */
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+const eventColumns = `global_position, stream_id, version, event_id, type, schema_version, data, occurred_at, actor,
+  causation_id, correlation_id, source`;
+
+const outboxColumns = (t = '') => `${t}id, ${t}seq, ${t}stream_id, ${t}kind, ${t}idempotency_key, ${t}payload,
+  ${iso(`${t}available_at`)} AS available_at, ${iso(`${t}created_at`)} AS created_at, ${t}deliveries, ${t}claim_owner,
+  ${t}claim_token, ${iso(`${t}claim_lease_until`)} AS claim_lease_until, ${iso(`${t}completed_at`)} AS completed_at,
+  ${iso(`${t}dead_at`)} AS dead_at, ${t}last_error`;
+
+const summaryColumns = 'credit_note_id, stream_id, status, payment_id, version, updated_at, state';
+
+/**
+ * Every statement the SQL event store runs, for one schema. Each read is one
+ * indexed lookup or range scan; the index each relies on is named beside it.
+ */
+export const queriesFor = (schema: string) => {
+  const s = quoteIdentifier(schema);
+  return {
+    readStream: `SELECT ${eventColumns} FROM ${s}.events WHERE stream_id = $1 ORDER BY version`,
+
+    streamVersion: `SELECT version FROM ${s}.streams WHERE stream_id = $1`,
+    /** A new stream: the head row is created by exactly one of any racing writers. */
+    createStream: `INSERT INTO ${s}.streams (stream_id, version) VALUES ($1, $2) ON CONFLICT (stream_id) DO NOTHING RETURNING version`,
+    /** An existing stream at the expected version: the row lock makes racing writers wait, then re-check. */
+    advanceStream: `UPDATE ${s}.streams SET version = $3, updated_at = now() WHERE stream_id = $1 AND version = $2 RETURNING version`,
+
+    lastPosition: `SELECT max(global_position) AS last FROM ${s}.events`,
+
+    /** Events in request order: the sequence numbers them in that order (`$1` is a JSON array). */
+    insertEvents: `INSERT INTO ${s}.events (stream_id, version, event_id, type, schema_version, data, occurred_at, actor,
+        causation_id, correlation_id, source)
+      SELECT r.stream_id, r.version, r.event_id, r.type, r.schema_version, r.data, r.occurred_at, r.actor,
+        r.causation_id, r.correlation_id, r.source
+      FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, stream_id text, version integer, event_id text, type text,
+        schema_version integer, data jsonb, occurred_at text, actor jsonb, causation_id text, correlation_id text, source text)
+      ORDER BY r.ord
+      RETURNING global_position`,
+
+    /** A duplicate id (stored, or earlier in the same append) inserts nothing, so its id is missing from the result. */
+    insertOutbox: `INSERT INTO ${s}.outbox (id, stream_id, kind, idempotency_key, payload, available_at)
+      SELECT r.id, r.stream_id, r.kind, r.idempotency_key, r.payload, r.available_at::timestamptz
+      FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, id text, stream_id text, kind text, idempotency_key text,
+        payload jsonb, available_at text)
+      ORDER BY r.ord
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id`,
+
+    upsertSummaries: `INSERT INTO ${s}.credit_note_summaries (${summaryColumns})
+      SELECT r.credit_note_id, r.stream_id, r.status, r.payment_id, r.version, r.updated_at, r.state
+      FROM jsonb_to_recordset($1::jsonb) AS r(credit_note_id text, stream_id text, status text, payment_id text,
+        version integer, updated_at text, state jsonb)
+      ON CONFLICT (credit_note_id) DO UPDATE SET stream_id = excluded.stream_id, status = excluded.status,
+        payment_id = excluded.payment_id, version = excluded.version, updated_at = excluded.updated_at, state = excluded.state`,
+
+    /** The first link of a refund is kept. */
+    insertProcessorRefunds: `INSERT INTO ${s}.processor_refunds (processor, processor_refund_id, credit_note_id, attempt)
+      SELECT r.processor, r.processor_refund_id, r.credit_note_id, r.attempt
+      FROM jsonb_to_recordset($1::jsonb) AS r(processor text, processor_refund_id text, credit_note_id text, attempt integer)
+      ON CONFLICT (processor, processor_refund_id) DO NOTHING`,
+
+    /**
+     * The global log in commit order, without gaps. Positions come from a
+     * sequence, so a transaction that started first can commit last with
+     * lower positions: a reader that checkpointed past later positions would
+     * skip its events forever. So only events of transactions older than the
+     * oldest one still running (`pg_snapshot_xmin`) are visible, all of them
+     * settled, and they are ordered by (transaction id, position): no event
+     * can later appear before the last one a reader saw. `$1`/`$2` is the
+     * (transaction id, position) of the checkpoint event, `$3` the limit.
+     * Index: events_commit_order_idx.
+     */
+    readAllAfter: `SELECT ${eventColumns} FROM ${s}.events
+      WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND (transaction_id, global_position) > ($1::xid8, $2::bigint)
+      ORDER BY transaction_id, global_position
+      LIMIT $3`,
+    /** A checkpoint position that names no stored event: everything committed after that position. */
+    readAllAfterPosition: `SELECT ${eventColumns} FROM ${s}.events
+      WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AND global_position > $1
+      ORDER BY transaction_id, global_position
+      LIMIT $2`,
+    checkpointOf: `SELECT transaction_id::text AS transaction_id FROM ${s}.events WHERE global_position = $1`,
+
+    /** Index: events_causation_id_idx. */
+    hasEventsCausedBy: `SELECT EXISTS (SELECT 1 FROM ${s}.events WHERE causation_id = $1) AS found`,
+    /** Index: processor_refunds_pkey. */
+    findProcessorRefund: `SELECT processor, processor_refund_id, credit_note_id, attempt FROM ${s}.processor_refunds
+      WHERE processor = $1 AND processor_refund_id = $2`,
+
+    /**
+     * Keyset pages through the index that matches the filter:
+     * credit_note_summaries_status_idx, credit_note_summaries_payment_idx or the primary key.
+     */
+    listCreditNotes: (filter: { status: boolean; paymentId: boolean }) => {
+      const conditions = ['credit_note_id > $1'];
+      const params: string[] = [];
+      if (filter.status) conditions.push(`status = $${conditions.length + 1}`), params.push('status');
+      if (filter.paymentId) conditions.push(`payment_id = $${conditions.length + 1}`), params.push('paymentId');
+      return {
+        sql: `SELECT ${summaryColumns} FROM ${s}.credit_note_summaries WHERE ${conditions.join(' AND ')}
+          ORDER BY credit_note_id LIMIT $${conditions.length + 1}`,
+        params,
+      };
+    },
+
+    /**
+     * Leases due entries: the partial index outbox_claimable_idx holds only
+     * entries neither completed nor dead, in hand-out order; SKIP LOCKED lets
+     * concurrent dispatchers claim disjoint entries without waiting.
+     * `$1` now, `$2` lease end, `$3` owner, `$4` limit, `$5` optional entry ids.
+     */
+    claimOutbox: (byIds: boolean) => `WITH due AS (
+        SELECT id FROM ${s}.outbox
+        WHERE completed_at IS NULL AND dead_at IS NULL AND available_at <= $1::timestamptz
+          AND (claim_lease_until IS NULL OR claim_lease_until <= $1::timestamptz)
+          ${byIds ? 'AND id = ANY($5::text[])' : ''}
+        ORDER BY available_at, seq
+        LIMIT $4
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE ${s}.outbox AS o
+      SET deliveries = o.deliveries + 1, claim_owner = $3, claim_token = gen_random_uuid()::text,
+        claim_lease_until = $2::timestamptz
+      FROM due WHERE o.id = due.id
+      RETURNING ${outboxColumns('o.')}`,
+
+    /** Settles a held claim (`$3` the completion time; null: the transaction's). */
+    completeOutbox: `UPDATE ${s}.outbox
+      SET completed_at = COALESCE($3::timestamptz, now()), claim_owner = NULL, claim_token = NULL, claim_lease_until = NULL
+      WHERE id = $1 AND claim_token = $2 AND completed_at IS NULL
+      RETURNING id`,
+    releaseOutbox: `UPDATE ${s}.outbox
+      SET available_at = $3::timestamptz, last_error = $4, dead_at = CASE WHEN $5::boolean THEN $3::timestamptz END,
+        claim_owner = NULL, claim_token = NULL, claim_lease_until = NULL
+      WHERE id = $1 AND claim_token = $2 AND completed_at IS NULL
+      RETURNING id`,
+
+    listOutbox: `SELECT ${outboxColumns()} FROM ${s}.outbox ORDER BY seq`,
+    listOutboxOfStream: `SELECT ${outboxColumns()} FROM ${s}.outbox WHERE stream_id = $1 ORDER BY seq`,
+
+    /** Empties every table (tests). */
+    truncateAll: `TRUNCATE ${s}.events, ${s}.streams, ${s}.outbox, ${s}.credit_note_summaries, ${s}.processor_refunds
+      RESTART IDENTITY`,
+  };
+};
+
+export type Queries = ReturnType<typeof queriesFor>;

@@ -1,0 +1,354 @@
+import { err, ok, type Result } from 'neverthrow';
+import { DuplicateOutboxEntryError, OutboxClaimLostError, VersionConflictError } from '../../errors.js';
+import type { DomainEvent, StoredEvent } from '../../events/envelope.js';
+import type {
+  AppendError,
+  AppendRequest,
+  ClaimedOutboxEntry,
+  CreditNoteSummary,
+  EventStore,
+  OutboxEntry,
+  ProcessorRefundLink,
+} from '../../ports/eventStore.js';
+import { queriesFor, type Queries } from './queries.js';
+import { migrate } from './schema.js';
+import { DEFAULT_SCHEMA, sqlErrorOf, UNIQUE_VIOLATION, type SqlClient } from './sqlClient.js';
+
+/** An `EventStore` in PostgreSQL (a server through `pg`, or PGlite), plus its schema's migration. */
+export type SqlEventStore = EventStore & {
+  /** The PostgreSQL schema holding the tables. */
+  readonly schema: string;
+  /** Creates or upgrades the schema; idempotent. Returns the versions it applied. */
+  migrate(): Promise<number[]>;
+};
+
+type EventRow = {
+  global_position: number | string | bigint;
+  stream_id: string;
+  version: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  occurred_at: string;
+  actor: unknown;
+  causation_id: string | null;
+  correlation_id: string;
+  source: string;
+};
+
+type OutboxRow = {
+  id: string;
+  seq: number | string | bigint;
+  stream_id: string;
+  kind: OutboxEntry['kind'];
+  idempotency_key: string;
+  payload: OutboxEntry['payload'];
+  available_at: string;
+  created_at: string;
+  deliveries: number;
+  claim_owner: string | null;
+  claim_token: string | null;
+  claim_lease_until: string | null;
+  completed_at: string | null;
+  dead_at: string | null;
+  last_error: string | null;
+};
+
+type SummaryRow = {
+  credit_note_id: string;
+  stream_id: string;
+  status: CreditNoteSummary['status'];
+  payment_id: string | null;
+  version: number;
+  updated_at: string;
+  state: CreditNoteSummary['state'];
+};
+
+const toStoredEvent = (row: EventRow): StoredEvent =>
+  ({
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: row.version,
+    schemaVersion: row.schema_version,
+    type: row.type,
+    data: row.data,
+    occurredAt: row.occurred_at,
+    actor: row.actor,
+    causationId: row.causation_id,
+    correlationId: row.correlation_id,
+    source: row.source,
+    globalPosition: Number(row.global_position),
+  }) as StoredEvent;
+
+const toOutboxEntry = (row: OutboxRow): OutboxEntry => ({
+  id: row.id,
+  streamId: row.stream_id,
+  kind: row.kind,
+  idempotencyKey: row.idempotency_key,
+  payload: row.payload,
+  availableAt: row.available_at,
+  createdAt: row.created_at,
+  deliveries: row.deliveries,
+  claim:
+    row.claim_token === null
+      ? null
+      : { owner: row.claim_owner ?? '', token: row.claim_token, leaseUntil: row.claim_lease_until ?? row.available_at },
+  completedAt: row.completed_at,
+  deadAt: row.dead_at,
+  lastError: row.last_error,
+});
+
+const toSummary = (row: SummaryRow): CreditNoteSummary => ({
+  creditNoteId: row.credit_note_id,
+  streamId: row.stream_id,
+  status: row.status,
+  paymentId: row.payment_id,
+  version: row.version,
+  updatedAt: row.updated_at,
+  state: row.state,
+});
+
+/** Thrown inside the transaction to roll it back with an expected failure. */
+class Refused {
+  constructor(readonly error: AppendError) {}
+}
+
+const eventRecord = (event: DomainEvent, ord: number, version: number) => ({
+  ord,
+  stream_id: event.streamId,
+  version,
+  event_id: event.eventId,
+  type: event.type,
+  schema_version: event.schemaVersion,
+  data: event.data,
+  occurred_at: event.occurredAt,
+  actor: event.actor,
+  causation_id: event.causationId,
+  correlation_id: event.correlationId,
+  source: event.source,
+});
+
+/**
+ * The one SQL implementation of the `EventStore` port, over any `SqlClient`.
+ * Every append is one transaction: stream heads are checked and moved first
+ * (in stream id order, so concurrent multi-stream appends cannot deadlock),
+ * then events, outbox entries, completed claims, summaries and refund links
+ * are written; any refusal rolls everything back.
+ */
+export const sqlEventStore = (client: SqlClient, options: { schema?: string } = {}): SqlEventStore => {
+  const schema = options.schema ?? DEFAULT_SCHEMA;
+  const q: Queries = queriesFor(schema);
+
+  const versionOf = async (db: SqlClient, streamId: string): Promise<number> => {
+    const { rows } = await db.query<{ version: number }>(q.streamVersion, [streamId]);
+    return rows[0]?.version ?? 0;
+  };
+
+  const writeAppend = async (tx: SqlClient, request: AppendRequest): Promise<number> => {
+    const byStreamId = [...request.streams].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+    for (const { streamId, expectedVersion, events } of byStreamId) {
+      const next = expectedVersion + events.length;
+      let moved: boolean;
+      if (events.length === 0) moved = (await versionOf(tx, streamId)) === expectedVersion;
+      else if (expectedVersion === 0) moved = (await tx.query(q.createStream, [streamId, next])).rows.length === 1;
+      else moved = (await tx.query(q.advanceStream, [streamId, expectedVersion, next])).rows.length === 1;
+      if (!moved) throw new Refused(new VersionConflictError(streamId, expectedVersion, await versionOf(tx, streamId)));
+    }
+
+    const records = request.streams.flatMap(({ expectedVersion, events }) =>
+      events.map((event, index) => ({ event, version: expectedVersion + index + 1 })),
+    );
+    let lastGlobalPosition = 0;
+    if (records.length > 0) {
+      const { rows } = await tx.query<{ global_position: number | string }>(q.insertEvents, [
+        JSON.stringify(records.map(({ event, version }, ord) => eventRecord(event, ord, version))),
+      ]);
+      for (const row of rows) lastGlobalPosition = Math.max(lastGlobalPosition, Number(row.global_position));
+    } else {
+      const { rows } = await tx.query<{ last: number | string | null }>(q.lastPosition);
+      lastGlobalPosition = Number(rows[0]?.last ?? 0);
+    }
+
+    const drafts = request.outbox ?? [];
+    if (drafts.length > 0) {
+      const { rows } = await tx.query<{ id: string }>(q.insertOutbox, [
+        JSON.stringify(
+          drafts.map((draft, ord) => ({
+            ord,
+            id: draft.id,
+            stream_id: draft.streamId,
+            kind: draft.kind,
+            idempotency_key: draft.idempotencyKey,
+            payload: draft.payload,
+            available_at: draft.availableAt,
+          })),
+        ),
+      ]);
+      const inserted = new Set(rows.map((row) => row.id));
+      const seen = new Set<string>();
+      for (const draft of drafts) {
+        if (!inserted.has(draft.id) || seen.has(draft.id)) throw new Refused(new DuplicateOutboxEntryError(draft.id));
+        seen.add(draft.id);
+      }
+    }
+
+    for (const claim of request.completeOutbox ?? []) {
+      const { rows } = await tx.query(q.completeOutbox, [claim.entryId, claim.token, null]);
+      if (rows.length === 0) throw new Refused(new OutboxClaimLostError(claim.entryId));
+    }
+
+    const summaries = request.creditNotes ?? [];
+    if (summaries.length > 0) {
+      await tx.query(q.upsertSummaries, [
+        JSON.stringify(
+          summaries.map((row) => ({
+            credit_note_id: row.creditNoteId,
+            stream_id: row.streamId,
+            status: row.status,
+            payment_id: row.paymentId,
+            version: row.version,
+            updated_at: row.updatedAt,
+            state: row.state,
+          })),
+        ),
+      ]);
+    }
+
+    const links = request.processorRefunds ?? [];
+    if (links.length > 0) {
+      await tx.query(q.insertProcessorRefunds, [
+        JSON.stringify(
+          links.map((link) => ({
+            processor: link.processor,
+            processor_refund_id: link.processorRefundId,
+            credit_note_id: link.creditNoteId,
+            attempt: link.attempt,
+          })),
+        ),
+      ]);
+    }
+    return lastGlobalPosition;
+  };
+
+  return {
+    schema,
+
+    migrate: () => migrate(client, schema),
+
+    async readStream(streamId) {
+      const { rows } = await client.query<EventRow>(q.readStream, [streamId]);
+      const events = rows.map(toStoredEvent);
+      return { version: events[events.length - 1]?.streamVersion ?? 0, events };
+    },
+
+    async append(request): Promise<Result<{ lastGlobalPosition: number }, AppendError>> {
+      try {
+        const lastGlobalPosition = await client.transaction((tx) => writeAppend(tx, request));
+        return ok({ lastGlobalPosition });
+      } catch (error) {
+        if (error instanceof Refused) return err(error.error);
+        const { code, constraint } = sqlErrorOf(error);
+        // A writer that bypassed the stream heads: the events' own unique key still refuses a stale version.
+        if (code === UNIQUE_VIOLATION && constraint === 'events_stream_version_key') {
+          for (const { streamId, expectedVersion } of request.streams) {
+            const actual = await versionOf(client, streamId);
+            if (actual !== expectedVersion) return err(new VersionConflictError(streamId, expectedVersion, actual));
+          }
+        }
+        throw error;
+      }
+    },
+
+    async readAll(options = {}) {
+      const after = options.after ?? 0;
+      const limit = options.limit ?? null;
+      let rows: EventRow[];
+      if (after <= 0) {
+        rows = (await client.query<EventRow>(q.readAllAfter, ['0', 0, limit])).rows;
+      } else {
+        const checkpoint = (await client.query<{ transaction_id: string }>(q.checkpointOf, [after])).rows[0];
+        rows =
+          checkpoint === undefined
+            ? (await client.query<EventRow>(q.readAllAfterPosition, [after, limit])).rows
+            : (await client.query<EventRow>(q.readAllAfter, [checkpoint.transaction_id, after, limit])).rows;
+      }
+      return rows.map(toStoredEvent);
+    },
+
+    async listCreditNotes(filter = {}) {
+      const { sql, params } = q.listCreditNotes({
+        status: filter.status !== undefined,
+        paymentId: filter.paymentId !== undefined,
+      });
+      const values: unknown[] = [filter.after ?? ''];
+      for (const param of params) values.push(param === 'status' ? filter.status : filter.paymentId);
+      values.push(filter.limit ?? 100);
+      const { rows } = await client.query<SummaryRow>(sql, values);
+      return rows.map(toSummary);
+    },
+
+    async hasEventsCausedBy(causationId) {
+      const { rows } = await client.query<{ found: boolean }>(q.hasEventsCausedBy, [causationId]);
+      return rows[0]?.found === true;
+    },
+
+    async findProcessorRefund({ processor, processorRefundId }) {
+      const { rows } = await client.query<{
+        processor: string;
+        processor_refund_id: string;
+        credit_note_id: string;
+        attempt: number;
+      }>(q.findProcessorRefund, [processor, processorRefundId]);
+      const row = rows[0];
+      return row === undefined
+        ? null
+        : ({
+            processor: row.processor,
+            processorRefundId: row.processor_refund_id,
+            creditNoteId: row.credit_note_id,
+            attempt: row.attempt,
+          } satisfies ProcessorRefundLink);
+    },
+
+    async claimOutbox(request) {
+      if (request.entryIds !== undefined && request.entryIds.length === 0) return [];
+      const now = request.now.getTime();
+      const params: unknown[] = [
+        new Date(now).toISOString(),
+        new Date(now + request.leaseMs).toISOString(),
+        request.owner,
+        request.limit,
+      ];
+      if (request.entryIds !== undefined) params.push([...request.entryIds]);
+      const { rows } = await client.query<OutboxRow>(q.claimOutbox(request.entryIds !== undefined), params);
+      return rows
+        .sort((a, b) => (a.available_at < b.available_at ? -1 : a.available_at > b.available_at ? 1 : Number(a.seq) - Number(b.seq)))
+        .map((row) => toOutboxEntry(row) as ClaimedOutboxEntry);
+    },
+
+    async completeOutbox(claim, now) {
+      const { rows } = await client.query(q.completeOutbox, [claim.entryId, claim.token, now.toISOString()]);
+      return rows.length === 0 ? err(new OutboxClaimLostError(claim.entryId)) : ok(undefined);
+    },
+
+    async releaseOutbox(claim, release) {
+      const { rows } = await client.query(q.releaseOutbox, [
+        claim.entryId,
+        claim.token,
+        release.availableAt.toISOString(),
+        release.error,
+        release.dead,
+      ]);
+      return rows.length === 0 ? err(new OutboxClaimLostError(claim.entryId)) : ok(undefined);
+    },
+
+    async listOutbox(filter = {}) {
+      const { rows } =
+        filter.streamId === undefined
+          ? await client.query<OutboxRow>(q.listOutbox)
+          : await client.query<OutboxRow>(q.listOutboxOfStream, [filter.streamId]);
+      return rows.map(toOutboxEntry);
+    },
+  };
+};
