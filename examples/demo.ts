@@ -1,6 +1,14 @@
 /*
- * `npm run demo`: four credit notes told as a timeline, on the in-memory store
- * with the fake processor, a recording notifier and a manual clock.
+ * `npm run demo`: four credit notes told as a timeline, on the PGlite store
+ * (embedded PostgreSQL, kept in `.refund-lifecycle-demo/` between runs) with
+ * the fake processor, a recording notifier and a manual clock.
+ * `npm run demo -- --reset` (or `DEMO_RESET=1`) empties the store first;
+ * `--dir <path>` (or `DEMO_DIR`) keeps it elsewhere, `--dir memory://` in memory.
+ *
+ * Each run tells the same stories under its own ids: run 1 uses `cn_lost`,
+ * run 2 `cn_lost_2`, and so on (the run number is counted from the credit
+ * notes earlier runs left in the store), so a run never collides with what
+ * an earlier one recorded, and its checks look at its own streams only.
  *
  * What is printed is read back from what happened: events from the store's
  * global log, refunds from the fake processor, emails from the notifier and
@@ -17,13 +25,15 @@ import {
   createRefundLifecycle,
   replayCreditNote,
   type CreditNoteStatus,
+  type EventStore,
   type HookCall,
   type OutboxEntry,
   type RefundHooks,
 } from '../src/index.js';
+import { openPglite, pgliteStore } from '../src/adapters/pglite/index.js';
+import { quoteIdentifier } from '../src/adapters/sql/sqlClient.js';
 import {
   fakeGateway,
-  inMemoryEventStore,
   manualClock,
   recordingNotifier,
   type FakeRefundNotice,
@@ -43,6 +53,8 @@ export type DemoCreditNote = {
 export type DemoCheck = { name: string; passed: boolean; detail: string };
 
 export type DemoResult = {
+  /** This run's number in its store (1 on a fresh store); ids carry `_<run>` from run 2 on. */
+  run: number;
   lines: string[];
   creditNotes: DemoCreditNote[];
   checks: DemoCheck[];
@@ -63,14 +75,63 @@ const unique = (values: readonly string[]) => new Set(values).size === values.le
 /** The outbox id names the stream version whose event decided the side effect (`<stream>#<version>:<key>`). */
 const decidedAt = (entry: OutboxEntry): string | null => /^(.+?)#(\d+):/.exec(entry.id)?.slice(1, 3).join('#') ?? null;
 
-export const runDemo = async (): Promise<DemoResult> => {
-  const store = inMemoryEventStore();
-  const gateway = fakeGateway();
+/** Where `npm run demo` keeps its PGlite database unless told otherwise (git-ignored). */
+export const DEFAULT_DEMO_DIR = '.refund-lifecycle-demo';
+
+const STORY_IDS = ['cn_lost', 'cn_retry', 'cn_wait', 'cn_sepa'] as const;
+
+/** Earlier runs in a store: how many `cn_lost` (run 1) or `cn_lost_<n>` credit notes it already holds. */
+export const countDemoRuns = async (store: Pick<EventStore, 'listCreditNotes'>): Promise<number> => {
+  let runs = 0;
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.listCreditNotes({ limit: 500, ...(after === undefined ? {} : { after }) });
+    runs += page.filter((row) => /^cn_lost(_\d+)?$/.test(row.creditNoteId)).length;
+    if (page.length < 500) return runs;
+    after = page[page.length - 1]!.creditNoteId;
+  }
+};
+
+export type DemoOptions = {
+  /** The store to run on (already migrated); the caller closes it. Default: PGlite in `where`. */
+  store?: EventStore;
+  /** Says where the data lives, in the first line. */
+  where?: string;
+};
+
+export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> => {
+  let store: EventStore;
+  let closeStore = async () => {};
+  let where = options.where ?? 'the given store';
+  if (options.store !== undefined) {
+    store = options.store;
+  } else {
+    const own = pgliteStore({ dataDir: 'memory://' });
+    await own.migrate();
+    store = own;
+    closeStore = () => own.close();
+    where = options.where ?? 'PGlite in memory';
+  }
+  try {
+    return await tellStories(store, where);
+  } finally {
+    await closeStore();
+  }
+};
+
+const tellStories = async (store: EventStore, where: string): Promise<DemoResult> => {
+  const run = (await countDemoRuns(store)) + 1;
+  // Run 1 keeps the plain ids; later runs suffix every id the store keeps unique (credit notes, payments,
+  // causation ids, the processor's refund ids through the processor name, which keys the refund links).
+  const suffix = run === 1 ? '' : `_${run}`;
+  const id = (base: string) => `${base}${suffix}`;
+  const [cnLost, cnRetry, cnWait, cnSepa] = STORY_IDS.map(id) as [string, string, string, string];
+  const gateway = fakeGateway({ processor: id('fake') });
   const notifier = recordingNotifier();
   const clock = manualClock('2026-03-02T09:00:00.000Z');
   let lastId = 0;
   // Counter ids instead of UUIDs keep the output identical from run to run.
-  const generateId = () => `id_${String((lastId += 1)).padStart(4, '0')}`;
+  const generateId = () => `id${suffix}_${String((lastId += 1)).padStart(4, '0')}`;
   const hookCalls: HookCall[] = [];
   const hooks: RefundHooks = {
     refundSucceeded: (call) => void hookCalls.push(call),
@@ -85,8 +146,11 @@ export const runDemo = async (): Promise<DemoResult> => {
   const act = (text: string, marker?: string) => lines.push(actionLine(now(), text, marker));
   const note = (text: string) => lines.push(effectLine(text));
 
-  let printedPosition = 0;
-  const printedOutbox = new Set<string>();
+  // What earlier runs left in the store is not this run's story: start printing after it.
+  const before = await store.readAll();
+  const startPosition = before.at(-1)?.globalPosition ?? 0;
+  let printedPosition = startPosition;
+  const printedOutbox = new Set<string>((await store.listOutbox()).map((entry) => entry.id));
 
   /** Prints what the global log gained since the last call, each event followed by the side effects it decided. */
   const record = async (): Promise<number> => {
@@ -127,7 +191,7 @@ export const runDemo = async (): Promise<DemoResult> => {
   const deliver = async (notice: FakeRefundNotice, label = '') => {
     act(`webhook ${notice.noticeId} ${notice.type} (${notice.refund.processorRefundId} ${notice.refund.status})${label}`, '⇢');
     const observed = await must(
-      refunds.observeRefund({ refund: notice.refund, source: 'webhook', causationId: notice.noticeId }),
+      refunds.observeRefund({ refund: notice.refund, source: 'webhook', causationId: id(notice.noticeId) }),
     );
     const appended = await record();
     if (!observed.changed && appended === 0) note('  already known: nothing appended, nothing sent');
@@ -140,24 +204,27 @@ export const runDemo = async (): Promise<DemoResult> => {
   };
 
   const stories: Array<Pick<DemoCreditNote, 'creditNoteId' | 'story' | 'expectedStatus'>> = [
-    { creditNoteId: 'cn_lost', story: 'webhook lost, Refresh status', expectedStatus: 'succeeded' },
-    { creditNoteId: 'cn_retry', story: 'failed, retried, duplicate webhook', expectedStatus: 'succeeded' },
-    { creditNoteId: 'cn_wait', story: 'charge unconfirmed (gate)', expectedStatus: 'succeeded' },
-    { creditNoteId: 'cn_sepa', story: 'refunded by SEPA transfer', expectedStatus: 'manual' },
+    { creditNoteId: cnLost, story: 'webhook lost, Refresh status', expectedStatus: 'succeeded' },
+    { creditNoteId: cnRetry, story: 'failed, retried, duplicate webhook', expectedStatus: 'succeeded' },
+    { creditNoteId: cnWait, story: 'charge unconfirmed (gate)', expectedStatus: 'succeeded' },
+    { creditNoteId: cnSepa, story: 'refunded by SEPA transfer', expectedStatus: 'manual' },
   ];
 
-  lines.push(`refund-lifecycle demo · ${now().slice(0, 10)} (UTC) · in-memory store, fake processor`);
+  lines.push(`refund-lifecycle demo · ${now().slice(0, 10)} (UTC) · PostgreSQL store (PGlite), fake processor`);
+  lines.push(
+    `data: ${where} · run ${run}, ${run - 1} earlier run${run === 2 ? '' : 's'} in the store${run === 1 ? '' : ` (ids end in ${suffix})`}`,
+  );
   lines.push('▸ what the script does   ⇢ ✗ webhooks delivered / lost   → ✉ ⚙ side effects performed');
 
   // a) The processor settles the refund, but neither webhook reaches the host: Refresh status pulls the answer.
-  lines.push(heading('a) cn_lost: the webhook never lands, Refresh status settles it'));
-  act('merchant issues cn_lost, 120.00 EUR on pi_lost (charge already confirmed)');
+  lines.push(heading(`a) ${cnLost}: the webhook never lands, Refresh status settles it`));
+  act(`merchant issues ${cnLost}, 120.00 EUR on ${id('pi_lost')} (charge already confirmed)`);
   await must(
     refunds.issueCreditNote({
-      creditNoteId: 'cn_lost',
+      creditNoteId: cnLost,
       amount: 12_000,
       currency: 'EUR',
-      payment: { paymentId: 'pi_lost', account: 'acct_studio' },
+      payment: { paymentId: id('pi_lost'), account: 'acct_studio' },
       reason: 'Workshop cancelled',
       chargeConfirmed: true,
       actor: merchant,
@@ -166,31 +233,31 @@ export const runDemo = async (): Promise<DemoResult> => {
   await record();
   drop(gateway.takeNotices(), 'the endpoint answered 502');
   clock.advance(minutes(4));
-  const lostRefundId = await processorRefundIdOf('cn_lost');
+  const lostRefundId = await processorRefundIdOf(cnLost);
   act(`the processor settles ${lostRefundId}`);
   gateway.setRefundStatus(lostRefundId, 'succeeded');
   drop(gateway.takeNotices(), 'the endpoint was down');
   clock.advance(minutes(180));
-  const stuck = await must(refunds.getCreditNote('cn_lost'));
-  act(`merchant sees cn_lost still "${stuck.status}" and clicks Refresh status`);
-  await must(refunds.refreshStatus('cn_lost', { actor: merchant }));
+  const stuck = await must(refunds.getCreditNote(cnLost));
+  act(`merchant sees ${cnLost} still "${stuck.status}" and clicks Refresh status`);
+  await must(refunds.refreshStatus(cnLost, { actor: merchant }));
   await record();
   clock.advance(minutes(1));
   act('merchant clicks Refresh status again');
-  const again = await must(refunds.refreshStatus('cn_lost', { actor: merchant }));
+  const again = await must(refunds.refreshStatus(cnLost, { actor: merchant }));
   if ((await record()) === 0) note(`  changed: ${again.changed}, nothing appended, nothing sent`);
 
   // b) The processor refuses attempt 1; the merchant fixes the cause and retries; attempt 2's webhook arrives twice.
   clock.advance(minutes(30));
-  lines.push(heading('b) cn_retry: refused, retried, settled by a webhook delivered twice'));
+  lines.push(heading(`b) ${cnRetry}: refused, retried, settled by a webhook delivered twice`));
   gateway.queue({ kind: 'fail', reason: 'insufficient_funds' });
-  act('merchant issues cn_retry, 80.00 EUR on pi_retry (the balance is too low)');
+  act(`merchant issues ${cnRetry}, 80.00 EUR on ${id('pi_retry')} (the balance is too low)`);
   await must(
     refunds.issueCreditNote({
-      creditNoteId: 'cn_retry',
+      creditNoteId: cnRetry,
       amount: 8_000,
       currency: 'EUR',
-      payment: { paymentId: 'pi_retry' },
+      payment: { paymentId: id('pi_retry') },
       reason: 'Duplicate booking',
       chargeConfirmed: true,
       actor: merchant,
@@ -199,15 +266,15 @@ export const runDemo = async (): Promise<DemoResult> => {
   await record();
   for (const notice of gateway.takeNotices()) await deliver(notice);
   clock.advance(minutes(45));
-  const refused = await must(refunds.getCreditNote('cn_retry'));
+  const refused = await must(refunds.getCreditNote(cnRetry));
   act(
     `banner: "Refund failed: ${refused.failure?.processorReason}"; merchant tops up and clicks ${refused.allowedActions.includes('retry') ? 'Retry' : '(no Retry offered)'}`,
   );
-  await must(refunds.retryRefund('cn_retry', { actor: merchant }));
+  await must(refunds.retryRefund(cnRetry, { actor: merchant }));
   await record();
   for (const notice of gateway.takeNotices()) await deliver(notice);
   clock.advance(minutes(120));
-  const retriedRefundId = await processorRefundIdOf('cn_retry');
+  const retriedRefundId = await processorRefundIdOf(cnRetry);
   act(`the processor settles ${retriedRefundId}`);
   gateway.setRefundStatus(retriedRefundId, 'succeeded');
   for (const notice of gateway.takeNotices()) {
@@ -218,42 +285,42 @@ export const runDemo = async (): Promise<DemoResult> => {
 
   // c) Issued before the payment's confirmation arrived (docs/glossary.md#charge-confirmation-gate): pending, released by the confirmation alone.
   clock.advance(minutes(30));
-  lines.push(heading('c) cn_wait: charge not confirmed yet, released by the confirmation'));
-  act('merchant issues cn_wait, 45.50 EUR on pi_wait (payment_intent.succeeded not seen yet)');
+  lines.push(heading(`c) ${cnWait}: charge not confirmed yet, released by the confirmation`));
+  act(`merchant issues ${cnWait}, 45.50 EUR on ${id('pi_wait')} (payment_intent.succeeded not seen yet)`);
   await must(
     refunds.issueCreditNote({
-      creditNoteId: 'cn_wait',
+      creditNoteId: cnWait,
       amount: 4_550,
       currency: 'EUR',
-      payment: { paymentId: 'pi_wait' },
+      payment: { paymentId: id('pi_wait') },
       reason: 'Session moved online',
       actor: merchant,
     }),
   );
   await record();
-  const waiting = await must(refunds.getCreditNote('cn_wait'));
-  note(`  cn_wait is ${waiting.status} (${waiting.pendingReason}); refunds at processor: ${gateway.refunds().filter((r) => r.metadata.creditNoteId === 'cn_wait').length}`);
+  const waiting = await must(refunds.getCreditNote(cnWait));
+  note(`  ${cnWait} is ${waiting.status} (${waiting.pendingReason}); refunds at processor: ${gateway.refunds().filter((r) => r.metadata.creditNoteId === cnWait).length}`);
   clock.advance(minutes(2));
-  act('webhook payment_intent.succeeded for pi_wait arrives: host calls confirmCharge');
+  act(`webhook payment_intent.succeeded for ${id('pi_wait')} arrives: host calls confirmCharge`);
   const confirmation = await must(
-    refunds.confirmCharge({ paymentId: 'pi_wait', source: 'webhook', causationId: 'evt_pi_wait_succeeded' }),
+    refunds.confirmCharge({ paymentId: id('pi_wait'), source: 'webhook', causationId: id('evt_pi_wait_succeeded') }),
   );
   await record();
   note(`  released by the confirmation: ${confirmation.released.join(', ') || 'none'}`);
   for (const notice of gateway.takeNotices()) await deliver(notice);
   clock.advance(minutes(90));
-  const waitRefundId = await processorRefundIdOf('cn_wait');
+  const waitRefundId = await processorRefundIdOf(cnWait);
   act(`the processor settles ${waitRefundId}`);
   gateway.setRefundStatus(waitRefundId, 'succeeded');
   for (const notice of gateway.takeNotices()) await deliver(notice);
 
   // d) The client paid by bank transfer: nothing to ask the processor, the merchant records the transfer.
   clock.advance(minutes(30));
-  lines.push(heading('d) cn_sepa: paid outside the processor, refunded by SEPA transfer'));
-  act('merchant issues cn_sepa, 300.00 EUR, paid by bank transfer');
+  lines.push(heading(`d) ${cnSepa}: paid outside the processor, refunded by SEPA transfer`));
+  act(`merchant issues ${cnSepa}, 300.00 EUR, paid by bank transfer`);
   const sepa = await must(
     refunds.issueCreditNote({
-      creditNoteId: 'cn_sepa',
+      creditNoteId: cnSepa,
       amount: 30_000,
       currency: 'EUR',
       payment: null,
@@ -262,11 +329,11 @@ export const runDemo = async (): Promise<DemoResult> => {
     }),
   );
   await record();
-  note(`  cn_sepa is ${sepa.status}; allowed actions: ${sepa.allowedActions.join(', ') || 'none'}`);
+  note(`  ${cnSepa} is ${sepa.status}; allowed actions: ${sepa.allowedActions.join(', ') || 'none'}`);
   clock.advance(minutes(60));
   act('merchant sends the transfer and clicks Mark refunded');
   await must(
-    refunds.markRefunded('cn_sepa', {
+    refunds.markRefunded(cnSepa, {
       reason: 'Refunded by SEPA transfer from the studio account',
       reference: 'SEPA-2026-03-0042',
       method: 'bank_transfer',
@@ -318,15 +385,18 @@ export const runDemo = async (): Promise<DemoResult> => {
   const hookKeys = hookCalls.map((call) => call.idempotencyKey);
   check('no hook run twice', unique(hookKeys), `${hookKeys.length} hook calls, ${new Set(hookKeys).size} distinct keys`);
 
-  const log = await store.readAll();
-  const gapless = log.every((event, index) => event.globalPosition === index + 1);
+  // This run's part of the global log. PostgreSQL hands positions out from a sequence, so a rolled-back
+  // append may leave a hole between positions; an event lost from a stream would leave a hole in its versions.
+  const log = await store.readAll({ after: startPosition });
+  const increasing = log.every((event, index) => event.globalPosition > (log[index - 1]?.globalPosition ?? startPosition));
   const streams = new Map<string, number[]>();
   for (const event of log) streams.set(event.streamId, [...(streams.get(event.streamId) ?? []), event.streamVersion]);
   const versionsGapless = [...streams.values()].every((versions) => versions.every((version, index) => version === index + 1));
+  const storedVersions = await Promise.all([...streams].map(async ([streamId, versions]) => (await store.readStream(streamId)).version === versions.length));
   check(
     'no event lost',
-    gapless && versionsGapless,
-    `${log.length} events in the global log, ${streams.size} streams, positions and versions without gaps`,
+    increasing && versionsGapless && storedVersions.every(Boolean),
+    `${log.length} events in the global log, ${streams.size} streams, versions without gaps, in commit order`,
   );
 
   const unexplained: string[] = [];
@@ -348,7 +418,7 @@ export const runDemo = async (): Promise<DemoResult> => {
     unexplained.length === 0 ? `replayCreditNote(history) = getCreditNote for ${stories.length} credit notes` : `differs for ${unexplained.join(', ')}`,
   );
 
-  const outbox = await store.listOutbox();
+  const outbox = (await store.listOutbox()).filter((entry) => streams.has(entry.streamId));
   const waitingEntries = outbox.filter((entry) => entry.completedAt === null);
   check(
     'outbox drained',
@@ -381,13 +451,37 @@ export const runDemo = async (): Promise<DemoResult> => {
   );
   lines.push(`Total: ${processorRefunds.length} refunds at the processor (${money(processorRefunds.reduce((sum, r) => sum + (r.status === 'succeeded' ? r.amount : 0), 0), 'eur')} succeeded), ${delivered.length} notifications, ${hookCalls.length} hook calls, ${log.length} events, last at ${clockTime(log.at(-1)?.occurredAt ?? now())}.`);
 
-  return { lines, creditNotes, checks, passed };
+  return { run, lines, creditNotes, checks, passed };
+};
+
+const argValue = (args: readonly string[], name: string): string | undefined => {
+  const index = args.indexOf(name);
+  if (index >= 0) return args[index + 1];
+  return args.find((arg) => arg.startsWith(`${name}=`))?.slice(name.length + 1);
+};
+
+/** `npm run demo [-- --reset] [-- --dir <path>]`: the demo on a PGlite database kept between runs. */
+export const runDemoCli = async (args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<DemoResult> => {
+  const reset = args.includes('--reset') || (env.DEMO_RESET !== undefined && !['', '0', 'false'].includes(env.DEMO_RESET));
+  const dir = argValue(args, '--dir') ?? env.DEMO_DIR ?? DEFAULT_DEMO_DIR;
+  const dataDir = dir.includes('://') ? dir : resolve(dir);
+  const db = await openPglite(dataDir);
+  try {
+    const store = pgliteStore({ db });
+    // Reset drops the demo's schema only: nothing outside the database is deleted.
+    if (reset) await db.exec(`DROP SCHEMA IF EXISTS ${quoteIdentifier(store.schema)} CASCADE`);
+    await store.migrate();
+    const shown = dir.includes('://') ? dataDir : dir;
+    return await runDemo({ store, where: `PGlite in ${shown}${reset ? ' (reset)' : ''}` });
+  } finally {
+    await db.close();
+  }
 };
 
 const runAsScript = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 
 if (runAsScript) {
-  runDemo().then(
+  runDemoCli(process.argv.slice(2)).then(
     (result) => {
       console.log(result.lines.join('\n'));
       if (!result.passed) process.exitCode = 1;

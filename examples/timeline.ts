@@ -6,7 +6,7 @@
 import type { OutboxEntry, ProcessorRefund, StoredEvent } from '../src/index.js';
 
 const TIME_WIDTH = 10;
-const SUBJECT_WIDTH = 11;
+const SUBJECT_WIDTH = 12;
 const TYPE_WIDTH = 24;
 
 /** Where side-effect lines start, under the event type column. */

@@ -12,6 +12,16 @@ export type PostgresStoreOptions = (
 ) & {
   /** PostgreSQL schema holding the tables; default `refund_lifecycle`. */
   schema?: string;
+  /**
+   * Longest a statement of the store may run, in milliseconds (PostgreSQL's
+   * `statement_timeout`): a statement stuck behind a lock or on a slow server
+   * fails instead, the append rolls back whole and the command answers a
+   * `StoreError`. On a pool the store opens it is set per connection; on a
+   * pool the host passes it is set with `SET LOCAL` inside each of the store's
+   * transactions (its single statements then run in one too), so the host's
+   * own use of its connections is untouched. Default: the server's setting.
+   */
+  statementTimeoutMs?: number;
 };
 
 export type PostgresEventStore = SqlEventStore & {
@@ -19,10 +29,17 @@ export type PostgresEventStore = SqlEventStore & {
   close(): Promise<void>;
 };
 
-/** Queries run on any pooled connection; a transaction holds one connection from BEGIN to COMMIT. */
-const poolClient = (pool: pg.Pool): SqlClient => {
+const ignoreError = () => {};
+
+/**
+ * Queries run on any pooled connection; a transaction holds one connection
+ * from BEGIN to COMMIT. With `localTimeoutMs`, each transaction sets its own
+ * `statement_timeout` and single statements run in a transaction of their own.
+ */
+const poolClient = (pool: pg.Pool, localTimeoutMs?: number): SqlClient => {
   const on = (connection: pg.Pool | pg.PoolClient, inTransaction: boolean): SqlClient => ({
     async query<T>(sql: string, params?: unknown[]) {
+      if (!inTransaction && localTimeoutMs !== undefined) return on(pool, false).transaction((tx) => tx.query<T>(sql, params));
       const result = await connection.query(sql, params);
       return { rows: result.rows as T[] };
     },
@@ -32,10 +49,14 @@ const poolClient = (pool: pg.Pool): SqlClient => {
     async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
       if (inTransaction) return fn(on(connection, true));
       const client = await pool.connect();
+      // A connection the server drops while it is checked out emits 'error' besides failing the query in flight:
+      // listened to here, it only fails the transaction (and is destroyed on release), never the process.
+      client.on('error', ignoreError);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         try {
+          if (localTimeoutMs !== undefined) await client.query(`SET LOCAL statement_timeout = ${localTimeoutMs}`);
           const result = await fn(on(client, true));
           await client.query('COMMIT');
           return result;
@@ -49,6 +70,7 @@ const poolClient = (pool: pg.Pool): SqlClient => {
           throw error;
         }
       } finally {
+        client.removeListener('error', ignoreError);
         client.release(broken);
       }
     },
@@ -56,8 +78,11 @@ const poolClient = (pool: pg.Pool): SqlClient => {
   return on(pool, false);
 };
 
-const ownPool = (connectionString: string): pg.Pool => {
-  const pool = new pg.Pool({ connectionString });
+const ownPool = (connectionString: string, statementTimeoutMs?: number): pg.Pool => {
+  const pool = new pg.Pool({
+    connectionString,
+    ...(statementTimeoutMs === undefined ? {} : { statement_timeout: statementTimeoutMs }),
+  });
   // An idle connection dropped by the server is removed from the pool; without a listener it would crash the process.
   pool.on('error', () => {});
   return pool;
@@ -73,9 +98,16 @@ const ownPool = (connectionString: string): pg.Pool => {
  * ```
  */
 export const postgresStore = (options: PostgresStoreOptions): PostgresEventStore => {
+  const timeout = options.statementTimeoutMs;
+  if (timeout !== undefined && (!Number.isSafeInteger(timeout) || timeout <= 0)) {
+    throw new RangeError(`statementTimeoutMs must be a positive whole number of milliseconds, got ${timeout}`);
+  }
   const ownsPool = options.pool === undefined;
-  const pool = options.pool ?? ownPool(options.connectionString);
-  const store = sqlEventStore(poolClient(pool), options.schema === undefined ? {} : { schema: options.schema });
+  const pool = options.pool ?? ownPool(options.connectionString, timeout);
+  const store = sqlEventStore(
+    poolClient(pool, ownsPool ? undefined : timeout),
+    options.schema === undefined ? {} : { schema: options.schema },
+  );
   return {
     ...store,
     async close() {
