@@ -189,11 +189,16 @@ export const issueCreditNote = (deps: LifecycleDeps, rawInput: unknown) =>
 
     const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
       safeTry(async function* () {
-        const creditNote = yield* await loadCreditNote(deps.store, creditNoteId);
-        if (payment === null || describePayment === null || refundsAtProcessor === null || creditNote.state.status !== 'unissued') {
-          return decideIssue(creditNote, terms, null, now);
+        const read = yield* await loadCreditNote(deps.store, creditNoteId);
+        if (payment === null || describePayment === null || refundsAtProcessor === null || read.state.status !== 'unissued') {
+          return decideIssue(read, terms, null, now);
         }
         const stream = yield* await loadPayment(deps.store, payment.paymentId);
+        // The two streams are read one after the other: a payment that already lists this credit note means another
+        // writer issued it in between, so its own stream is read again rather than counting it twice.
+        const attached = stream.state.creditNotes.some((attachment) => attachment.creditNoteId === creditNoteId);
+        const creditNote = attached ? yield* await loadCreditNote(deps.store, creditNoteId) : read;
+        if (creditNote.state.status !== 'unissued') return decideIssue(creditNote, terms, null, now);
         // A description without an amount (not charged yet) is asked again until the processor can say.
         const known = stream.state.facts?.amount != null ? stream.state.facts : null;
         const facts: PaymentFactsForIssue = {
