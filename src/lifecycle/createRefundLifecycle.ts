@@ -251,7 +251,10 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
       let stopped = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let round: Promise<void> = Promise.resolve();
+      let busy = false;
+      let wokenWhileBusy = false;
       const tick = () => {
+        busy = true;
         round = boundary(async () => ok(await dispatcher.dispatch()))
           .match(
             () => undefined,
@@ -264,15 +267,35 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
             },
           )
           .then(() => {
-            if (!stopped) timer = setTimeout(tick, intervalMs);
+            busy = false;
+            if (stopped) return;
+            if (wokenWhileBusy) {
+              wokenWhileBusy = false;
+              tick();
+            } else timer = setTimeout(tick, intervalMs);
           });
       };
+      // A store that can tell of new outbox entries (PostgreSQL LISTEN/NOTIFY) wakes the loop at once.
+      const wake = () => {
+        if (stopped) return;
+        if (busy) wokenWhileBusy = true;
+        else {
+          clearTimeout(timer);
+          tick();
+        }
+      };
+      const unwatch = deps.store.watchOutbox?.(wake).catch(() => undefined);
       tick();
       return {
         stop: async (): Promise<void> => {
           stopped = true;
           clearTimeout(timer);
           await round;
+          try {
+            await (await unwatch)?.();
+          } catch {
+            // The listening connection is already gone: nothing left to stop.
+          }
         },
       };
     },

@@ -27,5 +27,6 @@ export const guardedStore = (store: EventStore): EventStore => {
     completeOutbox: guard(store.completeOutbox.bind(store)),
     releaseOutbox: guard(store.releaseOutbox.bind(store)),
     listOutbox: guard(store.listOutbox.bind(store)),
+    ...(store.watchOutbox === undefined ? {} : { watchOutbox: guard(store.watchOutbox.bind(store)) }),
   };
 };

@@ -124,4 +124,11 @@ export interface EventStore {
     release: { availableAt: Date; error: string; dead: boolean },
   ): Promise<Result<void, OutboxClaimLostError>>;
   listOutbox(filter?: { streamId?: string }): Promise<OutboxEntry[]>;
+  /**
+   * Optional: calls `onAppended` soon after any append, from any process,
+   * that enqueued outbox entries (PostgreSQL's LISTEN/NOTIFY), so dispatchers
+   * wake at once instead of at their next poll; polling stays the fallback.
+   * Resolves once listening, to the function that stops it.
+   */
+  watchOutbox?(onAppended: () => void): Promise<() => Promise<void>>;
 }

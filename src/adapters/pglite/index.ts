@@ -1,5 +1,5 @@
 import { sqlEventStore, type SqlEventStore } from '../sql/sqlEventStore.js';
-import type { SqlClient } from '../sql/sqlClient.js';
+import { outboxChannel, type SqlClient } from '../sql/sqlClient.js';
 
 export { INIT_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from '../sql/schema.js';
 export { DEFAULT_SCHEMA, type SqlClient } from '../sql/sqlClient.js';
@@ -21,6 +21,7 @@ export type PGliteTransactionLike = {
 /** What the store uses of a PGlite instance; a `PGlite` from `@electric-sql/pglite` is one. */
 export type PGliteLike = PGliteTransactionLike & {
   transaction<T>(fn: (tx: PGliteTransactionLike) => Promise<T>): Promise<T>;
+  listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 };
 
@@ -91,6 +92,10 @@ export const pgliteStore = (options: PgliteStoreOptions): PgliteEventStore => {
   const store = sqlEventStore(pgliteClient(open), options.schema === undefined ? {} : { schema: options.schema });
   return {
     ...store,
+    async watchOutbox(onAppended) {
+      // PGlite is one process: this wakes the dispatchers that share the instance.
+      return (await open()).listen(outboxChannel(store.schema), () => onAppended());
+    },
     async close() {
       if (given === undefined && opening !== undefined) await (await opening).close();
     },

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { sqlEventStore, type SqlEventStore } from '../sql/sqlEventStore.js';
-import type { SqlClient } from '../sql/sqlClient.js';
+import { outboxChannel, quoteIdentifier, type SqlClient } from '../sql/sqlClient.js';
 
 export { INIT_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from '../sql/schema.js';
 export { DEFAULT_SCHEMA, type SqlClient } from '../sql/sqlClient.js';
@@ -110,6 +110,24 @@ export const postgresStore = (options: PostgresStoreOptions): PostgresEventStore
   );
   return {
     ...store,
+    async watchOutbox(onAppended) {
+      // A connection of its own for as long as it listens: LISTEN belongs to a session.
+      const channel = outboxChannel(store.schema);
+      const listener = await pool.connect();
+      const heard = (message: { channel: string }) => {
+        if (message.channel === channel) onAppended();
+      };
+      listener.on('notification', heard);
+      await listener.query(`LISTEN ${quoteIdentifier(channel)}`);
+      return async () => {
+        listener.off('notification', heard);
+        try {
+          await listener.query(`UNLISTEN ${quoteIdentifier(channel)}`);
+        } finally {
+          listener.release();
+        }
+      };
+    },
     async close() {
       if (ownsPool) await pool.end();
     },

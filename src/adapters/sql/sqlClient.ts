@@ -31,3 +31,6 @@ export const quoteIdentifier = (name: string): string => {
 };
 
 export const DEFAULT_SCHEMA = 'refund_lifecycle';
+
+/** The channel an append that enqueued outbox entries notifies (delivered at commit, to every listener). */
+export const outboxChannel = (schema: string): string => `${schema}_outbox`;

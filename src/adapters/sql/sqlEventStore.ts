@@ -12,7 +12,7 @@ import type {
 } from '../../ports/eventStore.js';
 import { queriesFor, type Queries } from './queries.js';
 import { migrate } from './schema.js';
-import { DEFAULT_SCHEMA, sqlErrorOf, UNIQUE_VIOLATION, type SqlClient } from './sqlClient.js';
+import { DEFAULT_SCHEMA, outboxChannel, sqlErrorOf, UNIQUE_VIOLATION, type SqlClient } from './sqlClient.js';
 
 /** An `EventStore` in PostgreSQL (a server through `pg`, or PGlite), plus its schema's migration. */
 export type SqlEventStore = EventStore & {
@@ -186,6 +186,8 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
         ),
       ]);
       const inserted = new Set(rows.map((row) => row.id));
+      // Transactional: listeners hear of it at commit, never of an append that rolled back.
+      if (inserted.size > 0) await tx.query('SELECT pg_notify($1, $2)', [outboxChannel(schema), '']);
       const seen = new Set<string>();
       for (const draft of drafts) {
         if (!inserted.has(draft.id) || seen.has(draft.id)) throw new Refused(new DuplicateOutboxEntryError(draft.id));
