@@ -1,6 +1,6 @@
 import type { Result } from 'neverthrow';
 import Stripe from 'stripe';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { startFakeStripe } from './support.js';
 import {
   adviseOnRefusal,
@@ -162,6 +162,25 @@ describe("Stripe's errors, through the SDK's own classes", () => {
     expect(error.cause).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
     expect(error.classification).toEqual({ retry: 'may_help', recovery: 'retry' });
     expect(fake.refunds()).toEqual([]);
+  });
+
+  it('a second call under a key whose first call is still running (409 idempotency_key_in_use) is transient, never a refusal', async () => {
+    // A worker whose lease ran out mid-call and the worker that took the entry over: if the second answer were a
+    // failure, the attempt would be failed while the first call makes the refund, and a retry under a new key would
+    // refund twice.
+    const { fake, gateway, payment } = await stripeWorld();
+    let release!: () => void;
+    fake.delayNext({ path: '/v1/refunds', method: 'POST', until: new Promise<void>((resolve) => (release = resolve)), stage: 'before_processing' });
+    const request = attemptOf(payment, 'cn_1', 1, 1_000);
+    const first = gateway.createRefund(request);
+    await vi.waitFor(() => expect(refundCreations(fake)).toHaveLength(1));
+
+    const error = errorOf(await gateway.createRefund(request));
+    release();
+
+    expect(error).toMatchObject({ kind: 'transient', processorCode: 'idempotency_key_in_use' });
+    expect(valueOf(await first).processorRefundId).toBe(fake.refunds()[0]!.id);
+    expect(fake.refunds()).toHaveLength(1);
   });
 
   it('a server error (500) is transient', async () => {

@@ -125,7 +125,11 @@ export const toGatewayError = (error: unknown): GatewayError => {
       error instanceof Stripe.errors.StripeConnectionError ||
       error instanceof Stripe.errors.StripeAPIError ||
       (error.statusCode !== undefined && error.statusCode >= 500) ||
-      error.code === 'lock_timeout';
+      error.code === 'lock_timeout' ||
+      // Another call under the same key is still running (a worker whose lease ran out mid-call): its answer, not a
+      // refusal, settles the attempt. Recorded as a failure, a retry under a new key would refund twice.
+      error.code === 'idempotency_key_in_use' ||
+      error.statusCode === 409;
     if (transient) return new GatewayError('transient', code || 'api_error', error.message, { cause: error });
     const advice = adviseOnRefusal(error.code);
     return new GatewayError('definitive', code || 'invalid_request_error', error.message, {
