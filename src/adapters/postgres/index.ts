@@ -114,17 +114,30 @@ export const postgresStore = (options: PostgresStoreOptions): PostgresEventStore
       // A connection of its own for as long as it listens: LISTEN belongs to a session.
       const channel = outboxChannel(store.schema);
       const listener = await pool.connect();
+      // A dropped listening connection must not crash the process: the worker falls back to polling.
+      let dropped: Error | undefined;
+      const lost = (error: Error) => {
+        dropped = error;
+      };
       const heard = (message: { channel: string }) => {
         if (message.channel === channel) onAppended();
       };
+      listener.on('error', lost);
       listener.on('notification', heard);
-      await listener.query(`LISTEN ${quoteIdentifier(channel)}`);
+      try {
+        await listener.query(`LISTEN ${quoteIdentifier(channel)}`);
+      } catch (error) {
+        listener.off('notification', heard);
+        listener.release(error instanceof Error ? error : true);
+        throw error;
+      }
       return async () => {
         listener.off('notification', heard);
         try {
-          await listener.query(`UNLISTEN ${quoteIdentifier(channel)}`);
+          if (dropped === undefined) await listener.query(`UNLISTEN ${quoteIdentifier(channel)}`);
         } finally {
-          listener.release();
+          listener.off('error', lost);
+          listener.release(dropped ?? false);
         }
       };
     },
