@@ -32,5 +32,19 @@ export const quoteIdentifier = (name: string): string => {
 
 export const DEFAULT_SCHEMA = 'refund_lifecycle';
 
-/** The channel an append that enqueued outbox entries notifies (delivered at commit, to every listener). */
-export const outboxChannel = (schema: string): string => `${schema}_outbox`;
+/**
+ * The channel an append that enqueued outbox entries notifies (delivered at
+ * commit, to every listener). Channel names are identifiers, 63 bytes at most:
+ * a longer schema name is shortened with a hash of itself.
+ */
+export const outboxChannel = (schema: string): string => {
+  const channel = `${schema}_outbox`;
+  if (new TextEncoder().encode(channel).length <= 63) return channel;
+  // FNV-1a, twice with different seeds: short, stable, and free of Node-only modules (PGlite runs in browsers too).
+  const fnv = (seed: number) => {
+    let hash = seed;
+    for (const char of schema) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619) >>> 0;
+    return hash.toString(16).padStart(8, '0');
+  };
+  return `outbox_${fnv(2166136261)}${fnv(84696351)}`;
+};
