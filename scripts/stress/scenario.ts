@@ -15,8 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { postgresStore } from '../../src/adapters/postgres/index.js';
-import { isCreditNoteEvent, type StoredEvent } from '../../src/events/envelope.js';
-import type { CreditNoteEvent } from '../../src/events/creditNoteEvents.js';
+import { isCreditNoteEvent } from '../../src/events/envelope.js';
 import { foldCreditNote } from '../../src/machine/fold.js';
 import type { CreditNoteSummary, OutboxEntry } from '../../src/ports/eventStore.js';
 import { startFakeStripeServer } from '../../src/testing/stripe/fakeStripeServer.js';
@@ -32,6 +31,7 @@ import {
   type WorkerEnv,
   type WorkerStats,
 } from './protocol.js';
+import { countBy, toMachineEvent } from '../../test/support/replayAndCount.js';
 
 export type StressOptions = {
   databaseUrl: string;
@@ -137,14 +137,6 @@ const runPhase = (workers: readonly Worker[], messageFor: (worker: Worker) => To
       ),
   );
 
-const toMachineEvent = (event: StoredEvent) =>
-  ({ type: event.type, data: event.data, occurredAt: event.occurredAt }) as CreditNoteEvent;
-
-const countBy = <T>(items: readonly T[], key: (item: T) => string): Map<string, number> => {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
-  return counts;
-};
 
 export const runStress = async (options: StressOptions): Promise<StressResult> => {
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);

@@ -12,6 +12,7 @@ import { inMemoryEventStore } from '../../src/adapters/inMemoryEventStore.js';
 import { fakeGateway, type FakeGatewayOptions } from '../../src/testing/fakeGateway.js';
 import { manualClock } from '../../src/testing/manualClock.js';
 import { recordingNotifier } from '../../src/testing/recordingNotifier.js';
+import { countBy, toMachineEvent } from './replayAndCount.js';
 
 export class SimulatedCrash extends Error {}
 
@@ -170,14 +171,6 @@ export const buildSystem = (options: SystemOptions = {}) => {
 
 export type System = ReturnType<typeof buildSystem>;
 
-const toMachineEvent = (event: StoredEvent) =>
-  ({ type: event.type, data: event.data, occurredAt: event.occurredAt }) as CreditNoteEvent;
-
-const countBy = <T>(items: readonly T[], key: (item: T) => string): Map<string, number> => {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
-  return counts;
-};
 
 const expectAtMostOnce = (counts: Map<string, number>, what: string) => {
   for (const [key, count] of counts) expect(count, `${what} ${key}`).toBeLessThanOrEqual(1);
