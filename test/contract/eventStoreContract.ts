@@ -763,21 +763,33 @@ export const describeEventStoreContract = (
           creditNotes: [summary('cn_1', 'issued', 'pi_1')],
         });
 
+        // A store may hand out its own frozen data (then a write throws) or a copy (then the write lands on it).
+        const mutate = (write: () => void) => {
+          try {
+            write();
+          } catch (error) {
+            expect(error).toBeInstanceOf(TypeError);
+          }
+        };
         const fromStream = await store.readStream(issued.streamId);
-        (fromStream.events[0]!.data as { amount: number }).amount = 1;
-        fromStream.events.push(fromStream.events[0]!);
+        mutate(() => ((fromStream.events[0]!.data as { amount: number }).amount = 1));
+        mutate(() => fromStream.events.push(fromStream.events[0]!));
         const fromLog = await store.readAll();
-        fromLog[0]!.actor.id = 'intruder';
-        fromLog[0]!.globalPosition = 999;
+        mutate(() => (fromLog[0]!.actor.id = 'intruder'));
+        mutate(() => (fromLog[0]!.globalPosition = 999));
         const fromList = await store.listCreditNotes();
-        fromList[0]!.status = 'manual';
-        fromList[0]!.state.context.amount = 1;
+        mutate(() => (fromList[0]!.status = 'manual'));
+        mutate(() => (fromList[0]!.state.context.amount = 1));
         const fromOutbox = await store.listOutbox();
-        (fromOutbox[0]!.payload as { attempt: number }).attempt = 99;
+        mutate(() => ((fromOutbox[0]!.payload as { attempt: number }).attempt = 99));
         const [claimed] = await store.claimOutbox({ owner: 'worker_a', now: at(1000), leaseMs: LEASE_MS, limit: 10 });
         const token = claimed!.claim.token;
-        claimed!.claim.token = 'forged';
-        claimed!.deliveries = 42;
+        mutate(() => (claimed!.claim.token = 'forged'));
+        mutate(() => (claimed!.deliveries = 42));
+        const refundLink = { processor: 'stripe', processorRefundId: 're_isolation', creditNoteId: 'cn_1', attempt: 1 };
+        await store.append({ streams: [], processorRefunds: [refundLink] });
+        const found = await store.findProcessorRefund({ processor: 'stripe', processorRefundId: 're_isolation' });
+        mutate(() => (found!.creditNoteId = 'cn_intruder'));
 
         const stream = await store.readStream(issued.streamId);
         expect(stream.version).toBe(1);
@@ -790,6 +802,7 @@ export const describeEventStoreContract = (
         expect(entry!.deliveries).toBe(1);
         expect((await store.completeOutbox({ entryId: 'ob_1', token: 'forged' }, at(2000))).isErr()).toBe(true);
         expect((await store.completeOutbox({ entryId: 'ob_1', token }, at(2000))).isOk()).toBe(true);
+        expect((await store.findProcessorRefund({ processor: 'stripe', processorRefundId: 're_isolation' }))?.creditNoteId).toBe('cn_1');
       });
     });
   });
