@@ -23,12 +23,18 @@ const envelopeFields = {
 const allDataSchemas = { ...creditNoteEventDataSchemas, ...paymentEventDataSchemas };
 export type DomainEventType = keyof typeof allDataSchemas;
 
+/** One object schema per event type: the envelope's fields, the type, and that type's data. */
+export const eventSchemasByType = Object.fromEntries(
+  Object.entries(allDataSchemas).map(([type, data]) => [type, z.object({ ...envelopeFields, type: z.literal(type), data })]),
+) as unknown as Record<DomainEventType, z.ZodObject>;
+
 export const eventEnvelopeSchema = z.discriminatedUnion(
   'type',
-  Object.entries(allDataSchemas).map(([type, data]) =>
-    z.object({ ...envelopeFields, type: z.literal(type), data }),
-  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+  Object.values(eventSchemasByType) as unknown as [z.ZodObject, ...z.ZodObject[]],
 );
+
+/** A stored event is an event plus the position the store gave it in the global log. */
+export const globalPositionSchema = z.number().int().min(1);
 
 type EnvelopeMeta = {
   eventId: string;
