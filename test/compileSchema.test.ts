@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -16,8 +18,11 @@ import {
   paymentRefSchema,
 } from '../src/events/primitives.js';
 import * as commandInputs from '../src/lifecycle/commandInputs.js';
+import { handledEventObjects, stripeEventEnvelopeSchema } from '../src/adapters/stripe/stripeEventSchemas.js';
 import { creditNoteEventArb } from './support/creditNoteEventArbitraries.js';
 import { numRuns } from './support/numRuns.js';
+
+const fixtureDir = path.join(import.meta.dirname, 'stripe', 'fixtures');
 
 /*
  * The compiled validators must accept exactly what zod accepts and return
@@ -144,6 +149,50 @@ describe('compiled schemas', () => {
         }
       }),
       { numRuns: numRuns(2_000) },
+    );
+  });
+
+  it('compile every Stripe event schema the webhook handler validates with', () => {
+    for (const [name, schema] of Object.entries({ stripeEventEnvelopeSchema, ...handledEventObjects })) {
+      expect(compileSchema(schema as z.ZodType), name).toMatchObject({ compiled: true });
+    }
+  });
+
+  it('accept and return exactly what zod does for real Stripe events, valid or broken anywhere', () => {
+    const fixtures = readdirSync(fixtureDir)
+      .filter((name) => name.startsWith('event.') && name.endsWith('.json'))
+      .map((name) => JSON.parse(readFileSync(path.join(fixtureDir, name), 'utf8')) as Record<string, unknown>);
+    const brokenEventArb = fc
+      .tuple(fc.constantFrom(...fixtures), fc.array(fc.tuple(fc.nat(), fc.nat(), fc.nat(), edgyValue), { maxLength: 3 }))
+      .map(([fixture, edits]) => {
+        const event = structuredClone(fixture);
+        for (const [a, b, c, value] of edits) {
+          // Somewhere in the envelope, in data, or in data.object.
+          const data = event.data as Record<string, unknown> | undefined;
+          const object = data?.object as Record<string, unknown> | undefined;
+          const targets = [event, data, object].filter(
+            (candidate): candidate is Record<string, unknown> =>
+              typeof candidate === 'object' && candidate !== null && !Array.isArray(candidate),
+          );
+          const target = targets[a % targets.length]!;
+          const keys = Object.keys(target);
+          if (keys.length === 0) continue;
+          if (c % 4 === 0) delete target[keys[b % keys.length]!];
+          else target[keys[b % keys.length]!] = value;
+        }
+        return event;
+      });
+    const schemas = { stripeEventEnvelopeSchema, ...handledEventObjects } as Record<string, z.ZodType>;
+    const checks = Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, compileSchema(schema).check]));
+    fc.assert(
+      fc.property(brokenEventArb, (event) => {
+        expect(compiledAnswer(checks.stripeEventEnvelopeSchema!, event)).toStrictEqual(zodAnswer(stripeEventEnvelopeSchema, event));
+        const object = (event.data as { object?: unknown } | undefined)?.object;
+        for (const type of Object.keys(handledEventObjects)) {
+          expect(compiledAnswer(checks[type]!, object), type).toStrictEqual(zodAnswer(schemas[type]!, object));
+        }
+      }),
+      { numRuns: numRuns(1_000) },
     );
   });
 

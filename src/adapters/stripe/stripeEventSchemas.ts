@@ -9,13 +9,18 @@ import { z } from 'zod';
  * without a new API version; every field read downstream is declared here.
  */
 
+/** An id with one of Stripe's prefixes and something after it (prefixes are letters and `_`, safe in a pattern). */
 const prefixed = (what: string, ...prefixes: string[]) =>
   z
     .string()
     .max(255)
-    .refine((id) => prefixes.some((prefix) => id.startsWith(prefix) && id.length > prefix.length), {
-      message: `must be a ${what} id (${prefixes.join(' or ')}…)`,
-    });
+    .regex(new RegExp(`^(?:${prefixes.join('|')})[\\s\\S]`), `must be a ${what} id (${prefixes.join(' or ')}…)`);
+
+/** Any JSON object; what it must hold is checked against the event's type. */
+const anyObject = z.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  { message: 'must be an object' },
+);
 
 const eventId = prefixed('Stripe event', 'evt_');
 const accountId = prefixed('Connect account', 'acct_');
@@ -97,8 +102,8 @@ export const stripeEventEnvelopeSchema = z.object({
   livemode: z.boolean(),
   account: accountId.optional(),
   data: z.object({
-    object: z.record(z.string(), z.unknown()),
-    previous_attributes: z.record(z.string(), z.unknown()).optional(),
+    object: anyObject,
+    previous_attributes: anyObject.optional(),
   }),
 });
 export type StripeEventEnvelope = z.output<typeof stripeEventEnvelopeSchema>;

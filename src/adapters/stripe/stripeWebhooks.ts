@@ -1,6 +1,8 @@
 import { err, ok, ResultAsync, safeTry, type Result } from 'neverthrow';
 import Stripe from 'stripe';
 import { RefundLifecycleError, UnexpectedError, type CommandError, type ValidationIssue } from '../../errors.js';
+import type { z } from 'zod';
+import { fastSafeParse } from '../../events/compileSchema.js';
 import { toValidationIssues } from '../../events/validationIssues.js';
 import type { RefundLifecycle } from '../../lifecycle/createRefundLifecycle.js';
 import { systemClock, type Clock } from '../../ports/notifier.js';
@@ -9,6 +11,7 @@ import {
   isHandledEventType,
   stripeEventEnvelopeSchema,
   stripeRefundSchema,
+  type HandledEventType,
   type StripeChargePayload,
   type StripeEventEnvelope,
   type StripeEventPayload,
@@ -96,6 +99,12 @@ const reject = (reason: WebhookRejection, message: string, options?: { cause?: u
  * hear of card refunds only through `charge.refunded`, whose refund list is
  * not expanded since 2022-11-15: for them the handler asks Stripe.
  */
+// Compiled once: every delivery is validated, so the check must cost little next to the signature's.
+const parseEnvelope = fastSafeParse(stripeEventEnvelopeSchema);
+const parseObject = Object.fromEntries(
+  Object.entries(handledEventObjects).map(([type, schema]) => [type, fastSafeParse(schema as z.ZodType)]),
+) as { [T in HandledEventType]: (input: unknown) => z.ZodSafeParseResult<z.output<(typeof handledEventObjects)[T]>> };
+
 const refundEventsForEveryRefund = (apiVersion: string | null): boolean =>
   apiVersion !== null && /^\d{4}-\d{2}-\d{2}/.test(apiVersion) && apiVersion.slice(0, 10) >= '2024-10-28';
 
@@ -164,14 +173,14 @@ export const stripeWebhooks = (options: StripeWebhooksOptions) => {
         'A thin event (v2.core.event) carries no object to act on: send this endpoint snapshot events (an event destination of payload style "snapshot")',
       );
     }
-    const envelope = stripeEventEnvelopeSchema.safeParse(body);
+    const envelope = parseEnvelope(body);
     if (!envelope.success) {
       const issues = toValidationIssues(envelope.error);
       return reject('payload_invalid', `The signed body is not a Stripe event: ${describe(issues)}`, { issues });
     }
     const event = envelope.data;
     if (!isHandledEventType(event.type)) return ok({ event, payload: null });
-    const object = handledEventObjects[event.type].safeParse(event.data.object);
+    const object = parseObject[event.type](event.data.object);
     if (!object.success) {
       const issues = toValidationIssues(object.error).map((issue) => ({ ...issue, path: `data.object.${issue.path}` }));
       return reject('payload_invalid', `Event ${event.id} (${event.type}) carries no valid object: ${describe(issues)}`, { issues });
