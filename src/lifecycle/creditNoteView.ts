@@ -71,22 +71,18 @@ export type CreditNoteView = {
   version: number;
 };
 
-const probe = { occurredAt: new Date(0).toISOString() };
+// What a Retry or a Mark-as-refunded button would propose, asked of the machine without being recorded.
+const retryProbe = { occurredAt: new Date(0).toISOString(), type: 'RetryRequested', data: {} } as const;
+const markRefundedProbe = {
+  occurredAt: new Date(0).toISOString(),
+  type: 'MarkedRefundedManually',
+  data: { reason: 'probe', reference: null, method: 'other' },
+} as const;
 
 export const allowedActions = (state: CreditNoteState): CreditNoteAction[] => {
   const actions: CreditNoteAction[] = [];
-  if (machineAccepts(state, { ...probe, type: 'RetryRequested', data: {} })) {
-    actions.push('retry');
-  }
-  if (
-    machineAccepts(state, {
-      ...probe,
-      type: 'MarkedRefundedManually',
-      data: { reason: 'probe', reference: null, method: 'other' },
-    })
-  ) {
-    actions.push('mark_refunded');
-  }
+  if (machineAccepts(state, retryProbe)) actions.push('retry');
+  if (machineAccepts(state, markRefundedProbe)) actions.push('mark_refunded');
   if (isRefundInFlight(state.context.refund)) {
     actions.push('refresh');
   }

@@ -1,5 +1,5 @@
-import { err, ok, safeTry, type Result } from 'neverthrow';
-import { EventValidationError, type ValidationIssue } from '../errors.js';
+import { err, ok, type Result } from 'neverthrow';
+import { EventValidationError } from '../errors.js';
 import { isCreditNoteEvent, isPaymentEvent, type StoredEvent } from '../events/envelope.js';
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
 import type { PaymentEvent } from '../events/paymentEvents.js';
@@ -17,50 +17,52 @@ export type KnownCreditNote = { streamId: string; version: number; state: Credit
 export type LoadedCreditNote = KnownCreditNote & { events: StoredEvent[] };
 export type LoadedPayment = { streamId: string; version: number; state: PaymentState; events: StoredEvent[] };
 
-const toDomain = (event: StoredEvent) => ({ type: event.type, data: event.data, occurredAt: event.occurredAt });
-
 /** Stored events are data entering the process: each is validated, and the replay must be one the machine accepts. */
-const readValidated = (store: EventStore, streamId: string) =>
-  safeTry(async function* () {
-    const { version, events } = await store.readStream(streamId);
-    const parsed: StoredEvent[] = [];
-    for (const [index, raw] of events.entries()) {
-      const at = (issue: ValidationIssue) => ({ path: `${streamId}[${index}].${issue.path}`, message: issue.message });
-      parsed.push(yield* parseStoredEvent(raw).mapErr((error) => new EventValidationError(error.issues.map(at))));
+const readValidated = async (store: EventStore, streamId: string): Promise<Result<{ version: number; events: StoredEvent[] }, EventValidationError>> => {
+  const { version, events } = await store.readStream(streamId);
+  const parsed: StoredEvent[] = new Array(events.length);
+  for (let index = 0; index < events.length; index += 1) {
+    const event = parseStoredEvent(events[index]);
+    if (event.isErr()) {
+      return err(new EventValidationError(event.error.issues.map((issue) => ({ path: `${streamId}[${index}].${issue.path}`, message: issue.message }))));
     }
-    return ok({ version, events: parsed });
-  });
+    parsed[index] = event.value;
+  }
+  return ok({ version, events: parsed });
+};
 
 export const loadCreditNote = async (
   store: EventStore,
   creditNoteId: string,
-): Promise<Result<LoadedCreditNote, EventValidationError>> =>
-  safeTry(async function* () {
-    const streamId = creditNoteStreamId(creditNoteId);
-    const { version, events } = yield* readValidated(store, streamId);
-    const replay = foldCreditNote(events.filter(isCreditNoteEvent).map((event) => toDomain(event) as CreditNoteEvent));
-    if (replay.rejected !== null) {
-      return err(
-        new EventValidationError([
-          {
-            path: `${streamId}[${replay.rejected.index}]`,
-            message: `${replay.rejected.event.type} is not a transition the lifecycle allows from ${replay.state.status}`,
-          },
-        ]),
-      );
-    }
-    return ok({ streamId, version, state: replay.state, events });
-  });
+): Promise<Result<LoadedCreditNote, EventValidationError>> => {
+  const streamId = creditNoteStreamId(creditNoteId);
+  const read = await readValidated(store, streamId);
+  if (read.isErr()) return err(read.error);
+  const { version, events } = read.value;
+  // A stored event is a domain event with its envelope around it: the fold reads only type, data and occurredAt.
+  const replay = foldCreditNote(events.filter(isCreditNoteEvent) as CreditNoteEvent[]);
+  if (replay.rejected !== null) {
+    return err(
+      new EventValidationError([
+        {
+          path: `${streamId}[${replay.rejected.index}]`,
+          message: `${replay.rejected.event.type} is not a transition the lifecycle allows from ${replay.state.status}`,
+        },
+      ]),
+    );
+  }
+  return ok({ streamId, version, state: replay.state, events });
+};
 
 export const loadPayment = async (
   store: EventStore,
   paymentId: string,
 ): Promise<Result<LoadedPayment, EventValidationError>> => {
   const streamId = paymentStreamId(paymentId);
-  return readValidated(store, streamId).map(({ version, events }) => ({
+  return (await readValidated(store, streamId)).map(({ version, events }) => ({
     streamId,
     version,
-    state: foldPayment(events.filter(isPaymentEvent).map((event) => toDomain(event) as PaymentEvent)),
+    state: foldPayment(events.filter(isPaymentEvent) as PaymentEvent[]),
     events,
   }));
 };

@@ -11,17 +11,19 @@ import { runGuard, runUpdate } from './rules.js';
  * (`decideWithXState`) on generated sequences, rejections and intents included.
  */
 
-// Indexed on first use: creditNoteMachine.ts imports this module, so the table may not exist yet when it loads.
-let rowsByStateAndEvent: Map<string, TransitionRow[]> | undefined;
+// Indexed on first use (creditNoteMachine.ts imports this module, so the table may not exist yet when it loads):
+// rows by state, then by event type, without building a key string per event.
+let rowsByState: Map<string, Map<string, TransitionRow[]>> | undefined;
 const rowsFor = (state: CreditNoteState, event: CreditNoteEvent): TransitionRow[] | undefined => {
-  if (rowsByStateAndEvent === undefined) {
-    rowsByStateAndEvent = new Map();
+  if (rowsByState === undefined) {
+    rowsByState = new Map();
     for (const row of transitionTable) {
-      const key = `${row.from}/${row.event}`;
-      rowsByStateAndEvent.set(key, [...(rowsByStateAndEvent.get(key) ?? []), row]);
+      let byEvent = rowsByState.get(row.from);
+      if (byEvent === undefined) rowsByState.set(row.from, (byEvent = new Map()));
+      byEvent.set(row.event, [...(byEvent.get(row.event) ?? []), row]);
     }
   }
-  return rowsByStateAndEvent.get(`${state.status}/${event.type}`);
+  return rowsByState.get(state.status)?.get(event.type);
 };
 
 /** Applies one event: what follows and which side effects it asks for; a rejected event leaves the state untouched. */
