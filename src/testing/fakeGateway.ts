@@ -83,8 +83,12 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
     noticeSequence += 1;
     notices.push({ noticeId: `evt_fake_${noticeSequence}`, type, refund: copy(refund) });
   };
+  // By payment, so a host suite's cost per call does not grow with every refund it made before.
+  const refundIdsByPayment = new Map<string, string[]>();
+  const refundsOf = (paymentId: string): ProcessorRefund[] =>
+    (refundIdsByPayment.get(paymentId) ?? []).map((id) => refunds.get(id)!);
   const refundedSoFar = (paymentId: string) =>
-    [...refunds.values()]
+    refundsOf(paymentId)
       .filter((refund) => refund.paymentId === paymentId && refund.status !== 'failed' && refund.status !== 'canceled')
       .reduce((sum, refund) => sum + refund.amount, 0);
 
@@ -140,6 +144,7 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
       metadata: { creditNoteId: request.metadata.creditNoteId, attempt: request.metadata.attempt },
     };
     refunds.set(refund.processorRefundId, refund);
+    refundIdsByPayment.set(refund.paymentId, [...(refundIdsByPayment.get(refund.paymentId) ?? []), refund.processorRefundId]);
     byKey.set(request.idempotencyKey, { fingerprint, refundId: refund.processorRefundId });
     notice('refund.created', refund);
     if (options.answerLatency) await options.answerLatency();
@@ -161,7 +166,7 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
     },
     async findRefunds(payment: PaymentRef) {
       await wait();
-      return ok([...refunds.values()].filter((refund) => refund.paymentId === payment.paymentId).map(copy));
+      return ok(refundsOf(payment.paymentId).map(copy));
     },
     async describePayment(payment: PaymentRef) {
       await wait();
