@@ -18,6 +18,7 @@ import {
   paymentRefSchema,
 } from '../src/events/primitives.js';
 import * as commandInputs from '../src/lifecycle/commandInputs.js';
+import { createRefundPayloadSchema, notifyPayloadSchema, runHookPayloadSchema } from '../src/lifecycle/outboxDrafts.js';
 import { handledEventObjects, stripeEventEnvelopeSchema } from '../src/adapters/stripe/stripeEventSchemas.js';
 import { creditNoteEventArb } from './support/creditNoteEventArbitraries.js';
 import { numRuns } from './support/numRuns.js';
@@ -196,9 +197,12 @@ describe('compiled schemas', () => {
     );
   });
 
-  it('compile every command input schema', () => {
-    const inputSchemas = Object.entries(commandInputs).filter(([name]) => name.endsWith('InputSchema'));
-    expect(inputSchemas.length).toBeGreaterThan(5);
+  it('compile every command input schema, outbox payload and processor answer', () => {
+    const inputSchemas = [
+      ...Object.entries(commandInputs).filter(([name]) => name.endsWith('InputSchema') || name === 'processorRefundSchema'),
+      ...Object.entries({ createRefundPayloadSchema, notifyPayloadSchema, runHookPayloadSchema }),
+    ];
+    expect(inputSchemas.length).toBeGreaterThan(8);
     for (const [name, schema] of inputSchemas) expect(compileSchema(schema as z.ZodType), name).toMatchObject({ compiled: true });
   });
 

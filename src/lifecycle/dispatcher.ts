@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ok } from 'neverthrow';
 import { OutboxClaimLostError } from '../errors.js';
+import { fastParse } from '../events/compileSchema.js';
 import type { CommandMeta } from './commandHandler.js';
 import { applyObservation } from './commands/observeRefund.js';
 import type { ProposedCreditNoteEvent } from './creditNoteChange.js';
@@ -24,6 +25,11 @@ export type DispatchReport = {
   /** Another dispatcher took the entry over after our lease ran out. */
   lost: number;
 };
+
+// An outbox entry's payload is read back from the store: validated like any stored data, through compiled checks.
+const readCreateRefundPayload = fastParse(createRefundPayloadSchema);
+const readNotifyPayload = fastParse(notifyPayloadSchema);
+const readRunHookPayload = fastParse(runHookPayloadSchema);
 
 type Outcome = { tally: keyof DispatchReport; followUps: string[] };
 
@@ -76,7 +82,7 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   };
 
   const createRefund = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
-    const { creditNoteId, attempt } = createRefundPayloadSchema.parse(entry.payload);
+    const { creditNoteId, attempt } = readCreateRefundPayload(entry.payload);
     // Right after a command's append, its decision is the stream's state: nothing can settle, retry or refund by hand
     // an attempt before its refund is asked for, and the call is idempotent under the attempt's key anyway. A later
     // writer makes our append conflict and the result is decided again on a fresh read.
@@ -152,7 +158,7 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   };
 
   const notify = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
-    const { creditNoteId, kind, recipient, decided } = notifyPayloadSchema.parse(entry.payload);
+    const { creditNoteId, kind, recipient, decided } = readNotifyPayload(entry.payload);
     try {
       const creditNote = await currentView(entry, creditNoteId, latest);
       await deps.notifier.send({ idempotencyKey: entry.idempotencyKey, kind, recipient, decided, creditNote });
@@ -163,7 +169,7 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   };
 
   const runHook = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
-    const { creditNoteId, hook, decided } = runHookPayloadSchema.parse(entry.payload);
+    const { creditNoteId, hook, decided } = readRunHookPayload(entry.payload);
     const handler = deps.hooks[hook];
     if (handler === undefined) return complete(entry, 'performed');
     try {

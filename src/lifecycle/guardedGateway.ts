@@ -1,6 +1,7 @@
 import { err, ok, type Result } from 'neverthrow';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
+import { fastSafeParse } from '../events/compileSchema.js';
 import type { ProcessorPayment, ProcessorRefund, RefundGateway } from '../ports/refundGateway.js';
 import { paymentDescribedSchema } from '../events/paymentEvents.js';
 import { processorRefundSchema } from './commandInputs.js';
@@ -10,13 +11,15 @@ const transient = (code: string, message: string, cause?: unknown) =>
 
 /** An answer we cannot read tells nothing about the refund: it stays in doubt and is asked again. */
 const reading =
-  <T>(schema: z.ZodType<T>, what: string) =>
-  (answer: unknown): Result<T, GatewayError> => {
-    const parsed = schema.safeParse(answer);
+  <T>(schema: z.ZodType<T>, what: string) => {
+  const parse = fastSafeParse(schema);
+  return (answer: unknown): Result<T, GatewayError> => {
+    const parsed = parse(answer);
     return parsed.success
       ? ok(parsed.data)
       : err(transient('invalid_processor_answer', `The processor's answer is not ${what}: ${parsed.error.message}`));
   };
+};
 
 // The same facts the payment stream records, plus the payment they describe.
 const processorPaymentSchema = paymentDescribedSchema.extend({ paymentId: z.string().min(1) }).strict();
