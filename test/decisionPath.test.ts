@@ -23,6 +23,11 @@ const countingStore = (store: EventStore) => {
       reads.set(streamId, (reads.get(streamId) ?? 0) + 1);
       return store.readStream(streamId);
     },
+    listCreditNotes: async (filter) => {
+      const key = `list ${JSON.stringify(filter)}`;
+      reads.set(key, (reads.get(key) ?? 0) + 1);
+      return store.listCreditNotes(filter);
+    },
   };
   return {
     store: counted,
@@ -104,8 +109,13 @@ describe('each command reads a stream once', () => {
 
     // The answer already holds the processor's acceptance, recorded by the inline dispatch.
     expect(issued._unsafeUnwrap()).toMatchObject({ status: 'requested', refund: { status: 'accepted' } });
-    // Its own stream, the payment's, and the sibling whose amount counts against the balance.
-    expect(counting.reads()).toEqual({ 'credit-note-cn_2': 1, 'payment-pi_1': 1, 'credit-note-cn_1': 1 });
+    // Its own stream, the payment's, and one read-model page of the siblings whose amounts count against the balance
+    // (never a replay per sibling).
+    expect(counting.reads()).toEqual({
+      'credit-note-cn_2': 1,
+      'payment-pi_1': 1,
+      'list {"paymentId":"pi_1","limit":500}': 1,
+    });
   });
 
   it('the Stripe webhook endpoint reads the credit note once for a fresh event and once for its redelivery', async () => {

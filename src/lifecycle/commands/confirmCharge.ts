@@ -34,7 +34,7 @@ export const confirmCharge = (deps: LifecycleDeps, rawInput: unknown) =>
           // The other id is written only when credit notes use it; the payment's own id always, so a credit note
           // issued later finds its charge confirmed.
           if (id !== paymentId && payment.state.creditNotes.length === 0) continue;
-          const siblings = yield* await loadCreditNotesOfPayment(deps, payment.state);
+          const siblings = yield* await loadCreditNotesOfPayment(deps, id, payment.state);
           creditNotes.push(...(yield* releaseWaitingCreditNotes(siblings, now)));
           const confirmation = { type: 'ChargeConfirmed' as const, data: { paymentId: id, processor } };
           payments.push({ loaded: payment, events: payment.state.chargeConfirmed ? [] : [confirmation] });

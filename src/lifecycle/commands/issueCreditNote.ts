@@ -73,7 +73,7 @@ const refundability = (
  * nothing back and will not be retried (only the library's own refunds are):
  * its amount is free again, unless the merchant records it as refunded by hand.
  */
-const amountOfFailedDashboardRefunds = (siblings: readonly LoadedCreditNote[]): number =>
+const amountOfFailedDashboardRefunds = (siblings: readonly KnownCreditNote[]): number =>
   siblings
     .filter(({ state }) => state.context.origin === 'processor' && state.status === 'failed')
     .reduce((sum, { state }) => sum + state.context.amount, 0);
@@ -103,7 +103,7 @@ export type PaymentFactsForIssue = {
   payment: PaymentRef;
   stream: LoadedPayment;
   /** The credit notes already refunding the payment. */
-  siblings: LoadedCreditNote[];
+  siblings: KnownCreditNote[];
   /** What the processor says was charged: from the stream, or asked now (`describedNow`). */
   described: PaymentFacts;
   describedNow: boolean;
@@ -204,7 +204,7 @@ export const issueCreditNote = (deps: LifecycleDeps, rawInput: unknown) =>
         const facts: PaymentFactsForIssue = {
           payment,
           stream,
-          siblings: yield* await loadCreditNotesOfPayment(deps, stream.state),
+          siblings: yield* await loadCreditNotesOfPayment(deps, payment.paymentId, stream.state),
           // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
           described: known ?? (({ paymentId: _described, ...described }) => described)(yield* await describePayment()),
           describedNow: known === null,
