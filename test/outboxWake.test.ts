@@ -40,6 +40,49 @@ const wakesTheWorker = async (store: EventStore) => {
   }
 };
 
+/** Only appends that ask for it notify: an inline-dispatching process performs its entries itself. */
+const notifiesOnlyWhenAsked = async (store: EventStore) => {
+  let woken = 0;
+  const unwatch = await store.watchOutbox!(() => (woken += 1));
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+  const appendWith = (id: string, wakeDispatchers?: boolean) =>
+    store.append({
+      streams: [],
+      outbox: [{ id, streamId: 'credit-note-cn_w', kind: 'notify', idempotencyKey: id, payload: {}, availableAt: new Date(0).toISOString() }],
+      ...(wakeDispatchers === undefined ? {} : { wakeDispatchers }),
+    });
+  try {
+    (await appendWith('ob_quiet', false))._unsafeUnwrap();
+    await settle();
+    expect(woken).toBe(0);
+    (await appendWith('ob_loud'))._unsafeUnwrap();
+    await vi.waitFor(() => expect(woken).toBe(1), { timeout: 5_000, interval: 20 });
+  } finally {
+    await unwatch();
+  }
+
+  // A lifecycle that dispatches inline (the default) performs what it enqueued itself and wakes nobody.
+  const gateway = fakeGateway();
+  woken = 0;
+  const stopWatching = await store.watchOutbox!(() => (woken += 1));
+  try {
+    const issued = await createRefundLifecycle({ store, gateway }).issueCreditNote({
+      creditNoteId: 'cn_inline',
+      amount: 2_000,
+      currency: 'EUR',
+      payment: { paymentId: 'pi_inline' },
+      reason: 'proposal amended',
+      chargeConfirmed: true,
+      actor,
+    });
+    expect(issued._unsafeUnwrap().refund?.status).toBe('accepted');
+    await settle();
+    expect(woken).toBe(0);
+  } finally {
+    await stopWatching();
+  }
+};
+
 describe('a worker wakes when another process enqueues a side effect', () => {
   it('on PGlite', async () => {
     const db = await openPglite('memory://');
@@ -47,6 +90,7 @@ describe('a worker wakes when another process enqueues a side effect', () => {
     await store.migrate();
     try {
       await wakesTheWorker(store);
+      await notifiesOnlyWhenAsked(store);
     } finally {
       await db.close();
     }
@@ -67,6 +111,7 @@ describe('a worker wakes when another process enqueues a side effect', () => {
     it('across connections, through LISTEN/NOTIFY', async () => {
       await store.migrate();
       await wakesTheWorker(store);
+      await notifiesOnlyWhenAsked(store);
     });
   });
 });

@@ -41,6 +41,8 @@ export type HandlerDeps = {
   generateId: () => string;
   /** Which side effects a refund adopted from the processor's dashboard still asks for. Default: all. */
   adoptedRefunds?: AdoptedRefundEffects;
+  /** Whether a command's append wakes listening dispatchers (`AppendRequest.wakeDispatchers`); default true. */
+  wakeDispatchers?: boolean;
 };
 
 /**
@@ -121,14 +123,19 @@ export async function executeCommand<T, E>(
   return err(new ConcurrencyError(MAX_DECISION_ATTEMPTS, lastConflict as VersionConflictError));
 }
 
-/** Every processor refund a change names, so the store can lead the refund's later news back to its credit note. */
+/**
+ * Every processor refund a change names for the first time, so the store can
+ * lead the refund's later news back to its credit note. The refund the
+ * credit note already knew was linked by the append that first named it.
+ */
 const processorRefundLinks = (change: CreditNoteChange): ProcessorRefundLink[] => {
   const { creditNoteId, payment } = change.state.context;
   if (payment === null) return [];
+  const known = change.loaded.state.context.refund?.processorRefundId ?? null;
   const links = new Map<string, ProcessorRefundLink>();
   for (const event of change.events) {
     const processorRefundId = 'processorRefundId' in event.data ? event.data.processorRefundId : null;
-    if (processorRefundId == null || !('attempt' in event.data)) continue;
+    if (processorRefundId == null || processorRefundId === known || !('attempt' in event.data)) continue;
     links.set(processorRefundId, { processor: payment.processor, processorRefundId, creditNoteId, attempt: event.data.attempt });
   }
   return [...links.values()];
@@ -160,6 +167,8 @@ const buildAppend = <T>(
     completeOutbox: claims,
     creditNotes: [],
     processorRefunds: [],
+    // A dispatcher recording a result performs what it enqueues itself, in the same run.
+    wakeDispatchers: claims.length === 0 && (deps.wakeDispatchers ?? true),
   };
   const written = [
     ...(plan.creditNotes ?? []).map((change) => ({ loaded: change.loaded, events: change.events })),

@@ -130,6 +130,8 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     generateId: config.generateId ?? randomUUID,
     policy: { ...defaultRetryPolicy, ...config.retryPolicy },
     adoptedRefunds: { notifyClient: true, runHooks: true, ...config.adoptedRefunds },
+    // What a command enqueues is performed right after its append, here, unless another process is to do it.
+    wakeDispatchers: !(config.dispatchInline ?? true),
   };
   const dispatcher = createDispatcher(deps);
   const dispatchInline = config.dispatchInline ?? true;

@@ -37,4 +37,6 @@ export type LifecycleDeps = {
   generateId: () => string;
   policy: RetryPolicy;
   adoptedRefunds: AdoptedRefundEffects;
+  /** False when this process performs what its commands enqueue right after appending (inline dispatch). */
+  wakeDispatchers: boolean;
 };

@@ -69,6 +69,14 @@ export type AppendRequest = {
   creditNotes?: CreditNoteSummary[];
   /** Refund ids first recorded by this append; a link already stored is kept as it is. */
   processorRefunds?: ProcessorRefundLink[];
+  /**
+   * Whether dispatchers listening through `watchOutbox` hear of this append's
+   * outbox entries (default true). The appender that performs them itself
+   * right after passes false: waking every worker would only have them race
+   * for its entries, and PostgreSQL serialises the commits of transactions
+   * that notify.
+   */
+  wakeDispatchers?: boolean;
 };
 
 export type AppendError = VersionConflictError | OutboxClaimLostError | DuplicateOutboxEntryError;

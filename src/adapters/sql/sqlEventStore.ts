@@ -187,7 +187,7 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
       ]);
       const inserted = new Set(rows.map((row) => row.id));
       // Transactional: listeners hear of it at commit, never of an append that rolled back.
-      if (inserted.size > 0) await tx.query('SELECT pg_notify($1, $2)', [outboxChannel(schema), '']);
+      if (inserted.size > 0 && request.wakeDispatchers !== false) await tx.query('SELECT pg_notify($1, $2)', [outboxChannel(schema), '']);
       const seen = new Set<string>();
       for (const draft of drafts) {
         if (!inserted.has(draft.id) || seen.has(draft.id)) throw new Refused(new DuplicateOutboxEntryError(draft.id));
