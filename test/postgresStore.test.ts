@@ -21,10 +21,12 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL store', () => {
   const schema = `refund_lifecycle_test_${randomBytes(6).toString('hex')}`;
   let pool: pg.Pool;
   let store: PostgresEventStore;
+  let unprepared: PostgresEventStore;
 
   beforeAll(async () => {
     pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     store = postgresStore({ pool, schema });
+    unprepared = postgresStore({ pool, schema, preparedStatements: false });
     expect(await store.migrate()).toEqual([1]);
     expect(await store.migrate()).toEqual([]);
   });
@@ -69,6 +71,30 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL store', () => {
       client.release();
     }
   });
+
+  it('keeps to those indexes under the generic plans prepared statements settle on', async () => {
+    const client = await pool.connect();
+    try {
+      await expectIndexedPlans(schema, async (sql, params) => {
+        await client.query('BEGIN');
+        try {
+          await client.query('SET LOCAL enable_seqscan = off');
+          await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+          await client.query(`PREPARE plan_probe AS ${sql}`);
+          const args = params.map((param) => (param === null ? 'NULL' : client.escapeLiteral(String(param)))).join(', ');
+          const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE plan_probe(${args})`);
+          return rows.map((row) => row['QUERY PLAN']).join('\n');
+        } finally {
+          await client.query('ROLLBACK');
+          await client.query('DEALLOCATE ALL');
+        }
+      });
+    } finally {
+      client.release();
+    }
+  });
+
+  describeEventStoreContract('PostgreSQL without prepared statements', () => unprepared);
 
   describe('global log without gaps', () => {
     const issued = (creditNoteId: string): DomainEvent =>
