@@ -2,12 +2,19 @@
  * `npm run bench` (issue 10): throughput figures, each against a baseline timed
  * in the same process and run, so the ratio means something across machines.
  *
- *   npm run bench                  # default: 2,000 credit notes
- *   npm run bench -- --size 500    # another number of credit notes
- *   npm run bench -- --smoke       # tiny sizes, a few iterations (what test/bench.smoke.test.ts runs)
+ *   npm run bench                  # everything (about 15 minutes): in-process ratios at 2,000 credit notes,
+ *                                  # flat with size 10,000 vs 1,000,000, replay of 1M and 5M events,
+ *                                  # PostgreSQL (when DATABASE_URL is set) and PGlite
+ *   npm run bench -- --quick       # smaller sizes (10k vs 100k, 1M events, PostgreSQL 10k vs 100k)
+ *   npm run bench -- --size 500    # another number of credit notes for the in-process ratios
+ *   npm run bench -- --write       # also writes bench/results.md and bench/results.json
+ * test/bench.smoke.test.ts runs every part at a tiny size, so the scripts never rot.
  */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import Stripe from 'stripe';
 import { Bench, type Fn } from 'tinybench';
 import { inMemoryEventStore } from '../src/adapters/inMemoryEventStore.js';
@@ -21,8 +28,10 @@ import { decideWithXState } from '../src/machine/creditNoteMachine.js';
 import { initialCreditNoteState } from '../src/machine/creditNoteState.js';
 import { foldCreditNote } from '../src/machine/fold.js';
 import { manualClock } from '../src/testing/manualClock.js';
-import { recordingNotifier } from '../src/testing/recordingNotifier.js';
 import { startFakeStripeServer, type SignedWebhook } from '../src/testing/stripe/index.js';
+import { formatPgTable, runPgliteBench, runPostgresBench, type PgBenchRow } from './postgres.js';
+import { formatReplayMemoryTable, runReplayMemoryBench, type ReplayMemoryRow } from './replayMemory.js';
+import { formatScale, type ScaleResult } from './scale.js';
 
 export type BenchRow = {
   name: string;
@@ -78,7 +87,10 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchRow[]> 
     const clock = manualClock('2026-03-02T09:00:00.000Z');
     fake.setClock(Math.floor(clock.now().getTime() / 1000));
     const store = inMemoryEventStore();
-    const lifecycle = createRefundLifecycle({ store, gateway: stripeGateway({ stripe }), notifier: recordingNotifier(), clock });
+    // A notifier that only counts: the host's mailer costs what it costs, and what is measured is the library's work.
+    let notified = 0;
+    const notifier = { send: async () => void (notified += 1) };
+    const lifecycle = createRefundLifecycle({ store, gateway: stripeGateway({ stripe }), notifier, clock });
     const webhooks = stripeWebhooks({ lifecycle, stripe, webhookSecret: fake.webhookSecret, clock });
     const handle = async (webhook: SignedWebhook) => {
       const outcome = (await webhooks.handleWebhook({ rawBody: webhook.rawBody, signature: webhook.signature }))._unsafeUnwrap();
@@ -141,6 +153,7 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchRow[]> 
       { time: 0, iterations: measured.length, warmup: false },
     );
     if (next !== measured.length) throw new Error(`fresh pass handled ${next} of ${measured.length} webhooks`);
+    if (notified < total) throw new Error(`${notified} notifications for ${total} refunds that succeeded`);
     log('webhooks: duplicates…');
     let dup = 0;
     const duplicateOps = await measure(
@@ -241,16 +254,103 @@ export const formatTable = (rows: readonly BenchRow[]): string =>
 export const machineLine = (): string =>
   `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}, ${os.platform()} ${os.release()}`;
 
+/** Flat with size runs in a process of its own: a million credit notes need a big heap and a clean collector. */
+const runScaleInChild = (args: string[]): Promise<ScaleResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--max-old-space-size=16384', '--import', 'tsx', fileURLToPath(new URL('./scale.ts', import.meta.url)), '--json', ...args],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as ScaleResult) : reject(new Error(`bench/scale.ts exited with ${code}`))));
+  });
+
+export type BenchResults = {
+  machine: string;
+  date: string;
+  seconds: number;
+  throughput: BenchRow[];
+  scale: ScaleResult;
+  replay: ReplayMemoryRow[];
+  postgres: PgBenchRow[] | null;
+  pglite: PgBenchRow[];
+};
+
+export const formatResults = (results: BenchResults): string =>
+  [
+    `${results.machine}; ${results.date}; ${results.seconds.toFixed(0)} s`,
+    '',
+    '### Throughput in memory, against baselines timed in the same run',
+    '',
+    formatTable(results.throughput),
+    '',
+    '### Flat with size, in memory',
+    '',
+    formatScale(results.scale),
+    '',
+    `Seeded at ${Math.round(results.scale.seedPerSecond).toLocaleString('en-US')} credit notes/s; heap ${Math.round(results.scale.heapMb).toLocaleString('en-US')} MB at ${results.scale.big.toLocaleString('en-US')}.`,
+    '',
+    '### Replay of a JSONL log in a process of its own',
+    '',
+    formatReplayMemoryTable(results.replay),
+    '',
+    '### PostgreSQL',
+    '',
+    results.postgres === null ? 'Not measured: DATABASE_URL was not set.' : formatPgTable(results.postgres),
+    '',
+    '### PGlite',
+    '',
+    formatPgTable(results.pglite),
+  ].join('\n');
+
 const main = async () => {
   const args = process.argv.slice(2);
-  const smoke = args.includes('--smoke');
+  const quick = args.includes('--quick');
   const sizeAt = args.indexOf('--size');
   const size = sizeAt === -1 ? undefined : Number(args[sizeAt + 1]);
   if (size !== undefined && !(Number.isSafeInteger(size) && size > 0)) throw new Error('--size needs a positive integer');
+  const log = (line: string) => console.error(line);
+  const databaseUrl = process.env.DATABASE_URL;
   const started = performance.now();
-  const rows = await runBench({ smoke, ...(size === undefined ? {} : { size }), log: (line) => console.error(line) });
-  console.log(`\n${machineLine()}; ${new Date().toISOString()}; ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-  console.log(formatTable(rows));
+
+  log('── throughput in memory');
+  const throughput = await runBench({ ...(size === undefined ? {} : { size }), log });
+  log('── flat with size, in memory');
+  const scale = await runScaleInChild(quick ? ['--small', '10000', '--big', '100000', '--ops', '1000'] : []);
+  log('── replay');
+  const replay = await runReplayMemoryBench({ ...(quick ? { events: [1_000_000] } : {}), log });
+  log('── PostgreSQL');
+  const postgres =
+    databaseUrl === undefined || databaseUrl === ''
+      ? null
+      : await runPostgresBench({ databaseUrl, log, ...(quick ? { sizes: { small: 10_000, big: 100_000 } } : {}) });
+  log('── PGlite');
+  const pglite = await runPgliteBench({ log });
+
+  const results: BenchResults = {
+    machine: machineLine(),
+    date: new Date().toISOString(),
+    seconds: (performance.now() - started) / 1000,
+    throughput,
+    scale,
+    replay,
+    postgres,
+    pglite,
+  };
+  const table = formatResults(results);
+  console.log(`\n${table}`);
+  if (args.includes('--write')) {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(
+      path.join(here, 'results.md'),
+      `# npm run bench — results\n\nWritten by \`npm run bench -- --write\`${quick ? ' --quick' : ''}. Every ratio compares two figures timed in the same run.\n\n${table}\n`,
+    );
+    log('wrote bench/results.md and bench/results.json');
+  }
 };
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
