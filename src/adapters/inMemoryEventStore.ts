@@ -118,6 +118,27 @@ const frozenCopy = <T>(value: T): Readonly<T> => {
   return Object.freeze(copy) as T;
 };
 
+/**
+ * An outbox entry with some fields changed, as a new frozen object. Spelled
+ * out rather than spread: V8 copies a spread-then-extended literal field by
+ * field through a slow path, and this runs several times per side effect.
+ */
+const entryWith = (entry: OutboxEntry, change: Partial<Omit<OutboxEntry, 'id' | 'streamId' | 'kind' | 'idempotencyKey' | 'payload' | 'createdAt'>>): OutboxEntry =>
+  Object.freeze({
+    id: entry.id,
+    streamId: entry.streamId,
+    kind: entry.kind,
+    idempotencyKey: entry.idempotencyKey,
+    payload: entry.payload,
+    availableAt: change.availableAt ?? entry.availableAt,
+    createdAt: entry.createdAt,
+    deliveries: change.deliveries ?? entry.deliveries,
+    claim: change.claim === undefined ? entry.claim : change.claim,
+    completedAt: change.completedAt === undefined ? entry.completedAt : change.completedAt,
+    deadAt: change.deadAt === undefined ? entry.deadAt : change.deadAt,
+    lastError: change.lastError === undefined ? entry.lastError : change.lastError,
+  });
+
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A live outbox entry's place in one of the two claim indexes: by `at` (ms), then insertion order. */
@@ -241,8 +262,7 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
     }
   };
 
-  const completeSlot = (slot: OutboxSlot, now: string): void =>
-    put(slot, Object.freeze({ ...slot.entry, claim: null, completedAt: now }));
+  const completeSlot = (slot: OutboxSlot, now: string): void => put(slot, entryWith(slot.entry, { claim: null, completedAt: now }));
 
   return {
     async readStream(streamId) {
@@ -258,7 +278,21 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
       for (const { streamId, events } of request.streams) {
         const stream = streams.get(streamId) ?? [];
         for (const event of events) {
-          const stored = frozenCopy({ ...event, globalPosition: log.length + 1 }) as StoredEvent;
+          // The envelope's fields spelled out, as a SQL store keeps them in its columns: faster than a spread.
+          const stored = Object.freeze({
+            eventId: event.eventId,
+            streamId: event.streamId,
+            streamVersion: event.streamVersion,
+            schemaVersion: event.schemaVersion,
+            occurredAt: event.occurredAt,
+            actor: frozenCopy(event.actor),
+            causationId: event.causationId,
+            correlationId: event.correlationId,
+            source: event.source,
+            type: event.type,
+            data: frozenCopy(event.data),
+            globalPosition: log.length + 1,
+          }) as StoredEvent;
           stream.push(stored);
           log.push(stored);
           if (stored.causationId !== null) causes.add(stored.causationId);
@@ -267,8 +301,13 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
       }
       for (const draft of request.outbox ?? []) {
         const slot: OutboxSlot = {
-          entry: frozenCopy({
-            ...draft,
+          entry: Object.freeze({
+            id: draft.id,
+            streamId: draft.streamId,
+            kind: draft.kind,
+            idempotencyKey: draft.idempotencyKey,
+            payload: frozenCopy(draft.payload),
+            availableAt: draft.availableAt,
             createdAt: now,
             deliveries: 0,
             claim: null,
@@ -369,11 +408,10 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
       }
       const leaseUntil = new Date(now + request.leaseMs).toISOString();
       const claimed = due.map((slot): ClaimedOutboxEntry => {
-        const next = Object.freeze({
-          ...slot.entry,
+        const next = entryWith(slot.entry, {
           deliveries: slot.entry.deliveries + 1,
           claim: Object.freeze({ owner: request.owner, token: randomUUID(), leaseUntil }),
-        });
+        }) as ClaimedOutboxEntry;
         put(slot, next);
         return next;
       });
@@ -394,8 +432,7 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
       if (slot === undefined) return err(new OutboxClaimLostError(claim.entryId));
       put(
         slot,
-        Object.freeze({
-          ...slot.entry,
+        entryWith(slot.entry, {
           claim: null,
           availableAt: release.availableAt.toISOString(),
           lastError: release.error,
