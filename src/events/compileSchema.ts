@@ -46,6 +46,22 @@ class Emitter {
     return `k[${this.constants.length - 1}]`;
   }
 
+  /** A test that `input` is one of `values`: compared inline when they are few plain strings or numbers. */
+  oneOf(values: unknown[], input: string): string {
+    const inlinable = (value: unknown) => typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0));
+    if (values.length > 0 && values.length <= 8 && values.every(inlinable)) {
+      return `(${values.map((value) => `${input} === ${JSON.stringify(value)}`).join(' || ')})`;
+    }
+    return `${this.constant(new Set(values))}.has(${input})`;
+  }
+
+  /** A bound as a literal when it prints back to itself, else as a constant. */
+  numberLiteral(value: number | undefined): string {
+    return typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0) && Number(String(value)) === value
+      ? String(value)
+      : this.constant(value);
+  }
+
   name(): string {
     this.names += 1;
     return `v${this.names}`;
@@ -65,9 +81,9 @@ class Emitter {
       case 'boolean':
         return `if (typeof ${input} !== 'boolean') return r; ${output} = ${input};`;
       case 'literal':
-        return `if (!${this.constant(def.values)}.includes(${input})) return r; ${output} = ${input};`;
+        return `if (!${this.oneOf(def.values as unknown[], input)}) return r; ${output} = ${input};`;
       case 'enum':
-        return `if (!${this.constant(new Set(Object.values(def.entries as object)))}.has(${input})) return r; ${output} = ${input};`;
+        return `if (!${this.oneOf(Object.values(def.entries as object), input)}) return r; ${output} = ${input};`;
       case 'nullable':
         return `if (${input} === null) ${output} = null; else { ${this.emit(def.innerType as z.ZodType, input, output)} }`;
       case 'optional':
@@ -140,10 +156,10 @@ class Emitter {
           lines.push(`if (!Number.isSafeInteger(${input})) return r;`);
           break;
         case 'greater_than':
-          lines.push(`if (!(${input} ${check.inclusive ? '>=' : '>'} ${this.constant(check.value)})) return r;`);
+          lines.push(`if (!(${input} ${check.inclusive ? '>=' : '>'} ${this.numberLiteral(check.value)})) return r;`);
           break;
         case 'less_than':
-          lines.push(`if (!(${input} ${check.inclusive ? '<=' : '<'} ${this.constant(check.value)})) return r;`);
+          lines.push(`if (!(${input} ${check.inclusive ? '<=' : '<'} ${this.numberLiteral(check.value)})) return r;`);
           break;
         default:
           fail(`number check ${check.check}`);
@@ -175,15 +191,25 @@ class Emitter {
       lines.push(`for (const ${key} in ${input}) if (!${this.constant(new Set(Object.keys(shape)))}.has(${key})) return r;`);
     }
     // Unknown keys are dropped, as zod's default object does.
-    lines.push(`const ${result} = {};`);
-    for (const [key, schema] of Object.entries(shape)) {
+    const fields = Object.entries(shape).map(([key, schema]) => {
       const { optin, optout } = (schema as unknown as { _zod: { optin?: string; optout?: string } })._zod;
       // zod leaves an absent optional key out of its answer; other ways of being optional stay with zod.
       const optional = optin === 'optional' && optout === 'optional';
       if (!optional && optin === 'optional') fail('optional input with a required output');
-      const quoted = JSON.stringify(key);
-      const field = this.name();
-      const value = this.name();
+      return { key, quoted: JSON.stringify(key), schema, optional, field: this.name(), value: this.name() };
+    });
+    // Built as one literal when every key is always there (V8 then creates it with its final shape at once);
+    // key by key otherwise. A `__proto__` key would set a literal's prototype: that shape is built key by key too.
+    const literal = fields.every(({ optional, key }) => !optional && key !== '__proto__');
+    if (literal) {
+      for (const { quoted, schema, field, value } of fields) {
+        lines.push(`const ${field} = ${input}[${quoted}]; let ${value}; ${this.emit(schema, field, value)}`);
+      }
+      lines.push(`${output} = { ${fields.map(({ quoted, value }) => `${quoted}: ${value}`).join(', ')} };`);
+      return lines.join(' ');
+    }
+    lines.push(`const ${result} = {};`);
+    for (const { quoted, schema, optional, field, value } of fields) {
       const read = `const ${field} = ${input}[${quoted}]; let ${value}; ${this.emit(schema, field, value)} ${result}[${quoted}] = ${value};`;
       lines.push(optional ? `if (${quoted} in ${input}) { ${read} }` : `{ ${read} }`);
     }
