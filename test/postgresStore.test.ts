@@ -27,7 +27,7 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL store', () => {
     pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     store = postgresStore({ pool, schema });
     unprepared = postgresStore({ pool, schema, preparedStatements: false });
-    expect(await store.migrate()).toEqual([1]);
+    expect(await store.migrate()).toEqual([1, 2]);
     expect(await store.migrate()).toEqual([]);
   });
 
@@ -48,7 +48,7 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL store', () => {
     const stores = Array.from({ length: 4 }, () => postgresStore({ pool, schema: other }));
     try {
       const applied = await Promise.all(stores.map((candidate) => candidate.migrate()));
-      expect(applied.flat()).toEqual([1]);
+      expect(applied.flat().sort()).toEqual([1, 2]);
     } finally {
       await pool.query(`DROP SCHEMA IF EXISTS "${other}" CASCADE`);
     }
@@ -131,11 +131,23 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL store', () => {
         paused();
         await released;
       };
-      const insertEvents = queriesFor(schema).insertEvents;
+      const appendEvents = queriesFor(schema).appendEvents;
+      // The append is one statement: it runs in a transaction of the test's that takes its transaction id first.
       const client: SqlClient = {
         async query<T>(sql: string, params?: unknown[]) {
-          if (pauseAt === 'events' && sql === insertEvents) await hold();
-          return { rows: (await connection.query(sql, params)).rows as T[] };
+          if (sql !== appendEvents) return { rows: (await connection.query(sql, params)).rows as T[] };
+          await connection.query('BEGIN');
+          try {
+            await connection.query('SELECT pg_current_xact_id()');
+            if (pauseAt === 'events') await hold();
+            const { rows } = await connection.query(sql, params);
+            if (pauseAt === 'commit') await hold();
+            await connection.query('COMMIT');
+            return { rows: rows as T[] };
+          } catch (error) {
+            await connection.query('ROLLBACK');
+            throw error;
+          }
         },
         async exec(sql) {
           await connection.query(sql);
@@ -144,7 +156,6 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL store', () => {
           await connection.query('BEGIN');
           try {
             const result = await fn(client);
-            if (pauseAt === 'commit') await hold();
             await connection.query('COMMIT');
             return result;
           } catch (error) {

@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { INIT_SQL, MIGRATIONS } from '../src/adapters/sql/schema.js';
+import { APPEND_FUNCTION_SQL, INIT_SQL, MIGRATIONS } from '../src/adapters/sql/schema.js';
 import { outboxChannel } from '../src/adapters/sql/sqlClient.js';
 
 describe('SQL schema', () => {
   it('ships sql/001_init.sql byte for byte as INIT_SQL, for hosts with their own migration tool', () => {
     expect(readFileSync(new URL('../sql/001_init.sql', import.meta.url), 'utf8')).toBe(INIT_SQL);
+  });
+
+  it('ships sql/002_append_function.sql byte for byte as migration 2', () => {
+    expect(readFileSync(new URL('../sql/002_append_function.sql', import.meta.url), 'utf8')).toBe(APPEND_FUNCTION_SQL);
   });
 
   it('numbers migrations 1, 2, 3… with no gap', () => {

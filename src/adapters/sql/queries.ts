@@ -23,44 +23,9 @@ export const queriesFor = (schema: string) => {
     readStream: `SELECT ${eventColumns} FROM ${s}.events WHERE stream_id = $1 ORDER BY version`,
 
     streamVersion: `SELECT version FROM ${s}.streams WHERE stream_id = $1`,
-    /** A new stream: the head row is created by exactly one of any racing writers. */
-    createStream: `INSERT INTO ${s}.streams (stream_id, version) VALUES ($1, $2) ON CONFLICT (stream_id) DO NOTHING RETURNING version`,
-    /** An existing stream at the expected version: the row lock makes racing writers wait, then re-check. */
-    advanceStream: `UPDATE ${s}.streams SET version = $3, updated_at = now() WHERE stream_id = $1 AND version = $2 RETURNING version`,
 
-    lastPosition: `SELECT max(global_position) AS last FROM ${s}.events`,
-
-    /** Events in request order: the sequence numbers them in that order (`$1` is a JSON array). */
-    insertEvents: `INSERT INTO ${s}.events (stream_id, version, event_id, type, schema_version, data, occurred_at, actor,
-        causation_id, correlation_id, source)
-      SELECT r.stream_id, r.version, r.event_id, r.type, r.schema_version, r.data, r.occurred_at, r.actor,
-        r.causation_id, r.correlation_id, r.source
-      FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, stream_id text, version integer, event_id text, type text,
-        schema_version integer, data jsonb, occurred_at text, actor jsonb, causation_id text, correlation_id text, source text)
-      ORDER BY r.ord
-      RETURNING global_position`,
-
-    /** A duplicate id (stored, or earlier in the same append) inserts nothing, so its id is missing from the result. */
-    insertOutbox: `INSERT INTO ${s}.outbox (id, stream_id, kind, idempotency_key, payload, available_at)
-      SELECT r.id, r.stream_id, r.kind, r.idempotency_key, r.payload, r.available_at::timestamptz
-      FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, id text, stream_id text, kind text, idempotency_key text,
-        payload jsonb, available_at text)
-      ORDER BY r.ord
-      ON CONFLICT (id) DO NOTHING
-      RETURNING id`,
-
-    upsertSummaries: `INSERT INTO ${s}.credit_note_summaries (${summaryColumns})
-      SELECT r.credit_note_id, r.stream_id, r.status, r.payment_id, r.version, r.updated_at, r.state
-      FROM jsonb_to_recordset($1::jsonb) AS r(credit_note_id text, stream_id text, status text, payment_id text,
-        version integer, updated_at text, state jsonb)
-      ON CONFLICT (credit_note_id) DO UPDATE SET stream_id = excluded.stream_id, status = excluded.status,
-        payment_id = excluded.payment_id, version = excluded.version, updated_at = excluded.updated_at, state = excluded.state`,
-
-    /** The first link of a refund is kept. */
-    insertProcessorRefunds: `INSERT INTO ${s}.processor_refunds (processor, processor_refund_id, credit_note_id, attempt)
-      SELECT r.processor, r.processor_refund_id, r.credit_note_id, r.attempt
-      FROM jsonb_to_recordset($1::jsonb) AS r(processor text, processor_refund_id text, credit_note_id text, attempt integer)
-      ON CONFLICT (processor, processor_refund_id) DO NOTHING`,
+    /** The whole append, in the schema's function (sql/002_append_function.sql); `$1` is its JSON document. */
+    appendEvents: `SELECT ${s}.append_events($1::jsonb) AS last`,
 
     /**
      * The global log in commit order, without gaps. Positions come from a

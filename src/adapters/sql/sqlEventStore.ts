@@ -109,10 +109,6 @@ const toSummary = (row: SummaryRow): CreditNoteSummary => ({
   state: row.state,
 });
 
-/** Thrown inside the transaction to roll it back with an expected failure. */
-class Refused {
-  constructor(readonly error: AppendError) {}
-}
 
 const eventRecord = (event: DomainEvent, ord: number, version: number) => ({
   ord,
@@ -131,10 +127,11 @@ const eventRecord = (event: DomainEvent, ord: number, version: number) => ({
 
 /**
  * The one SQL implementation of the `EventStore` port, over any `SqlClient`.
- * Every append is one transaction: stream heads are checked and moved first
- * (in stream id order, so concurrent multi-stream appends cannot deadlock),
- * then events, outbox entries, completed claims, summaries and refund links
- * are written; any refusal rolls everything back.
+ * Every append is one call of the schema's `append_events` function, hence
+ * one transaction and one round trip: stream heads are checked and moved
+ * first (in stream id order, so concurrent multi-stream appends cannot
+ * deadlock), then events, outbox entries, completed claims, summaries and
+ * refund links are written; any refusal rolls everything back.
  */
 export const sqlEventStore = (client: SqlClient, options: { schema?: string } = {}): SqlEventStore => {
   const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -145,92 +142,59 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
     return rows[0]?.version ?? 0;
   };
 
-  const writeAppend = async (tx: SqlClient, request: AppendRequest): Promise<number> => {
-    const byStreamId = [...request.streams].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
-    for (const { streamId, expectedVersion, events } of byStreamId) {
-      const next = expectedVersion + events.length;
-      let moved: boolean;
-      if (events.length === 0) moved = (await versionOf(tx, streamId)) === expectedVersion;
-      else if (expectedVersion === 0) moved = (await tx.query(q.createStream, [streamId, next])).rows.length === 1;
-      else moved = (await tx.query(q.advanceStream, [streamId, expectedVersion, next])).rows.length === 1;
-      if (!moved) throw new Refused(new VersionConflictError(streamId, expectedVersion, await versionOf(tx, streamId)));
-    }
+  /** The append as `append_events` takes it (sql/002_append_function.sql): one JSON document, one round trip. */
+  const appendDocument = (request: AppendRequest) =>
+    JSON.stringify({
+      heads: request.streams.map(({ streamId, expectedVersion, events }) => ({
+        stream_id: streamId,
+        expected_version: expectedVersion,
+        next_version: expectedVersion + events.length,
+      })),
+      events: request.streams
+        .flatMap(({ expectedVersion, events }) => events.map((event, index) => ({ event, version: expectedVersion + index + 1 })))
+        .map(({ event, version }, ord) => eventRecord(event, ord, version)),
+      outbox: (request.outbox ?? []).map((draft, ord) => ({
+        ord,
+        id: draft.id,
+        stream_id: draft.streamId,
+        kind: draft.kind,
+        idempotency_key: draft.idempotencyKey,
+        payload: draft.payload,
+        available_at: draft.availableAt,
+      })),
+      complete: (request.completeOutbox ?? []).map((claim) => ({ entry_id: claim.entryId, token: claim.token })),
+      summaries: (request.creditNotes ?? []).map((row) => ({
+        credit_note_id: row.creditNoteId,
+        stream_id: row.streamId,
+        status: row.status,
+        payment_id: row.paymentId,
+        version: row.version,
+        updated_at: row.updatedAt,
+        state: row.state,
+      })),
+      links: (request.processorRefunds ?? []).map((link) => ({
+        processor: link.processor,
+        processor_refund_id: link.processorRefundId,
+        credit_note_id: link.creditNoteId,
+        attempt: link.attempt,
+      })),
+      wake: request.wakeDispatchers !== false,
+      channel: outboxChannel(schema),
+    });
 
-    const records = request.streams.flatMap(({ expectedVersion, events }) =>
-      events.map((event, index) => ({ event, version: expectedVersion + index + 1 })),
-    );
-    let lastGlobalPosition = 0;
-    if (records.length > 0) {
-      const { rows } = await tx.query<{ global_position: number | string }>(q.insertEvents, [
-        JSON.stringify(records.map(({ event, version }, ord) => eventRecord(event, ord, version))),
-      ]);
-      for (const row of rows) lastGlobalPosition = Math.max(lastGlobalPosition, Number(row.global_position));
-    } else {
-      const { rows } = await tx.query<{ last: number | string | null }>(q.lastPosition);
-      lastGlobalPosition = Number(rows[0]?.last ?? 0);
-    }
-
-    const drafts = request.outbox ?? [];
-    if (drafts.length > 0) {
-      const { rows } = await tx.query<{ id: string }>(q.insertOutbox, [
-        JSON.stringify(
-          drafts.map((draft, ord) => ({
-            ord,
-            id: draft.id,
-            stream_id: draft.streamId,
-            kind: draft.kind,
-            idempotency_key: draft.idempotencyKey,
-            payload: draft.payload,
-            available_at: draft.availableAt,
-          })),
-        ),
-      ]);
-      const inserted = new Set(rows.map((row) => row.id));
-      // Transactional: listeners hear of it at commit, never of an append that rolled back.
-      if (inserted.size > 0 && request.wakeDispatchers !== false) await tx.query('SELECT pg_notify($1, $2)', [outboxChannel(schema), '']);
-      const seen = new Set<string>();
-      for (const draft of drafts) {
-        if (!inserted.has(draft.id) || seen.has(draft.id)) throw new Refused(new DuplicateOutboxEntryError(draft.id));
-        seen.add(draft.id);
-      }
-    }
-
-    for (const claim of request.completeOutbox ?? []) {
-      const { rows } = await tx.query(q.completeOutbox, [claim.entryId, claim.token, null]);
-      if (rows.length === 0) throw new Refused(new OutboxClaimLostError(claim.entryId));
-    }
-
-    const summaries = request.creditNotes ?? [];
-    if (summaries.length > 0) {
-      await tx.query(q.upsertSummaries, [
-        JSON.stringify(
-          summaries.map((row) => ({
-            credit_note_id: row.creditNoteId,
-            stream_id: row.streamId,
-            status: row.status,
-            payment_id: row.paymentId,
-            version: row.version,
-            updated_at: row.updatedAt,
-            state: row.state,
-          })),
-        ),
-      ]);
-    }
-
-    const links = request.processorRefunds ?? [];
-    if (links.length > 0) {
-      await tx.query(q.insertProcessorRefunds, [
-        JSON.stringify(
-          links.map((link) => ({
-            processor: link.processor,
-            processor_refund_id: link.processorRefundId,
-            credit_note_id: link.creditNoteId,
-            attempt: link.attempt,
-          })),
-        ),
-      ]);
-    }
-    return lastGlobalPosition;
+  /** A refusal raised by append_events, as the port's typed error. */
+  const refusalOf = (error: unknown): AppendError | null => {
+    const { code } = sqlErrorOf(error);
+    if (code !== 'RL001' && code !== 'RL002' && code !== 'RL003') return null;
+    const detail = JSON.parse((error as { detail?: string }).detail ?? '{}') as {
+      streamId?: string;
+      expected?: number;
+      actual?: number;
+      entryId?: string;
+    };
+    if (code === 'RL001') return new VersionConflictError(detail.streamId ?? '', detail.expected ?? 0, detail.actual ?? 0);
+    if (code === 'RL002') return new DuplicateOutboxEntryError(detail.entryId ?? '');
+    return new OutboxClaimLostError(detail.entryId ?? '');
   };
 
   return {
@@ -246,10 +210,11 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
 
     async append(request): Promise<Result<{ lastGlobalPosition: number }, AppendError>> {
       try {
-        const lastGlobalPosition = await client.transaction((tx) => writeAppend(tx, request));
-        return ok({ lastGlobalPosition });
+        const { rows } = await client.query<{ last: number | string }>(q.appendEvents, [appendDocument(request)]);
+        return ok({ lastGlobalPosition: Number(rows[0]!.last) });
       } catch (error) {
-        if (error instanceof Refused) return err(error.error);
+        const refusal = refusalOf(error);
+        if (refusal !== null) return err(refusal);
         const { code, constraint } = sqlErrorOf(error);
         // A writer that bypassed the stream heads: the events' own unique key still refuses a stale version.
         if (code === UNIQUE_VIOLATION && constraint === 'events_stream_version_key') {
