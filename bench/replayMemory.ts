@@ -39,20 +39,12 @@ import { isCreditNoteEvent, type StoredEvent } from '../src/events/envelope.js';
 import { parseStoredEvent } from '../src/events/parseEvent.js';
 import { initialCreditNoteState, type CreditNoteState } from '../src/machine/creditNoteState.js';
 import { evolveCreditNote, foldCreditNote } from '../src/machine/fold.js';
+import { seededRandom } from '../scripts/stress/protocol.js';
 
 // ─── the log ─────────────────────────────────────────────────────────────────
 
-/** mulberry32: a small deterministic PRNG, so both files hold the very same events. */
-const prng = (seed: number) => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
+/** The stress scenario's seeded PRNG (mulberry32), so both files hold the very same events. */
+const prng = seededRandom;
 type Rng = () => number;
 
 const hash32 = (n: number): number => {
@@ -456,7 +448,7 @@ export const verifyLifecycles = (streams: number): Record<string, number> => {
       if (result.isErr()) throw new Error(`stream ${stream}: ${JSON.stringify(result.error.issues)}`);
       return result.value;
     });
-    const domain = parsed.filter(isCreditNoteEvent).map(toDomain);
+    const domain = parsed.filter(isCreditNoteEvent) as CreditNoteEvent[];
     for (let cut = 1; cut <= domain.length; cut += 1) {
       const { state, rejected } = foldCreditNote(domain.slice(0, cut));
       if (rejected !== null) throw new Error(`stream ${stream}: ${rejected.event.type} rejected at ${rejected.index} from ${state.status}`);
@@ -490,9 +482,6 @@ export type ChildResult = {
   creditNotes: number;
   statuses: Record<string, number>;
 };
-
-/** As streams.ts's toDomain: what the fold reads of a stored event. */
-const toDomain = (event: StoredEvent) => ({ type: event.type, data: event.data, occurredAt: event.occurredAt }) as CreditNoteEvent;
 
 /**
  * 64 KB, as fs streams read by default. Strings decoded from chunks above ~128 KB go to V8's large-object space and
@@ -589,7 +578,7 @@ export const replayFile = async (mode: Mode, file: string, reader: Reader): Prom
         if (event.streamVersion !== 1) throw new Error(`line ${events}: ${event.streamId} starts at version ${event.streamVersion}`);
         current = event.streamId;
       }
-      held.push(toDomain(event));
+      held.push(event); // as streams.ts's loadCreditNote: the fold reads stored events as they are
     };
     finish = () => {
       if (current !== null) fold();
@@ -602,7 +591,7 @@ export const replayFile = async (mode: Mode, file: string, reader: Reader): Prom
       const event = parsed(JSON.parse(line), events);
       if (!isCreditNoteEvent(event)) return;
       const state = states.get(event.streamId) ?? initialCreditNoteState;
-      const decision = evolveCreditNote(state, toDomain(event));
+      const decision = evolveCreditNote(state, event);
       if (!decision.accepted) throw new Error(`line ${events}: ${event.type} rejected from ${state.status} in ${event.streamId}`);
       states.set(event.streamId, decision.state);
     };
