@@ -57,6 +57,18 @@ const edgyValue: fc.Arbitrary<unknown> = fc.oneof(
     'a'.repeat(201),
     'a'.repeat(255),
     'a'.repeat(256),
+    // zod measures lengths in code points: a surrogate pair is one, a lone surrogate one too.
+    '😀',
+    '😀😀',
+    '😀😀😀',
+    '😀😀😀😀',
+    'a😀',
+    '\ud83d',
+    '\ud83d\ud83d',
+    '🏦'.repeat(200),
+    '🏦'.repeat(256),
+    '🙏'.repeat(999),
+    '🙏'.repeat(1001),
     '2026-03-02T09:00:00.000Z',
     '2026-03-02T09:00:00+01:00',
     '2026-03-02T09:00:00',
@@ -222,6 +234,7 @@ describe('compiled schemas', () => {
       boundedNumber: z.number().min(-1).max(1),
       positiveNumber: z.number().positive(),
       shortString: z.string().min(1).max(3),
+      twoToThree: z.string().min(2).max(3),
       trimmedString: z.string().trim().min(1),
       nullableDefault: z.string().nullable().default(null),
       enumDefault: z.enum(['host', 'processor']).default('host'),
@@ -241,6 +254,32 @@ describe('compiled schemas', () => {
         }),
         { numRuns: numRuns(300) },
       );
+    }
+  });
+
+  it('agrees with zod on corners it leaves to zod, compiled or not', () => {
+    enum Numeric {
+      A,
+      B,
+    }
+    const corners: Record<string, z.ZodType> = {
+      optionalOverDefault: z.object({ a: z.string().default('x').optional() }),
+      customRequiredKey: z.object({ a: z.custom(() => true) }),
+      undefinedLiteralKey: z.object({ a: z.literal([undefined, 'x']) }),
+      protoKey: z.object({ ['__proto__']: z.string().optional(), b: z.string() }),
+      exactOptional: z.object({ a: z.string().exactOptional() }),
+      numericEnum: z.enum(Numeric),
+      transformWithContext: z.string().transform((value, context) => {
+        if (value === 'bad') context.issues.push({ code: 'custom', message: 'bad', input: value });
+        return value.length;
+      }),
+    };
+    const inputs: unknown[] = [{}, { a: undefined }, { a: 'x' }, { b: 'x' }, { a: 'x', b: 'y' }, 'A', 0, 1, 'bad', 'good', undefined, null];
+    for (const [name, schema] of Object.entries(corners)) {
+      const { check } = compileSchema(schema);
+      for (const input of inputs) {
+        expect(compiledAnswer(check, input), `${name} ${JSON.stringify(input)}`).toStrictEqual(zodAnswer(schema, input));
+      }
     }
   });
 

@@ -408,6 +408,15 @@ describe('markRefunded', () => {
     ]);
   });
 
+  it('measures a reason or reference in characters, as people write them: 255 emoji are a valid reference', async () => {
+    await reach.issued();
+    const reference = '🏦'.repeat(255); // 510 UTF-16 units, 255 characters
+    const marked = okValue(await fx.lifecycle.markRefunded('cn_1', { reason: '🙏'.repeat(1000), reference, actor }));
+    expect(marked.manual).toMatchObject({ reference });
+    // And it reads back: the stream replays.
+    expect((await view()).manual).toMatchObject({ reference });
+  });
+
   it('defaults the method to other and the reference to null', async () => {
     await reach.issued();
     const marked = okValue(await fx.lifecycle.markRefunded('cn_1', { reason: 'cash at the front desk', actor }));

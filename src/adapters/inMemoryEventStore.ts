@@ -114,7 +114,12 @@ const frozenCopy = <T>(value: T): Readonly<T> => {
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy)) as unknown as T;
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) copy[key] = frozenCopy((value as Record<string, unknown>)[key]);
+  for (const key of Object.keys(value)) {
+    const field = frozenCopy((value as Record<string, unknown>)[key]);
+    // An own `__proto__` key (JSON can hold one) stays a key, as in a database, instead of becoming the prototype.
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: field, enumerable: true, writable: true, configurable: true });
+    else copy[key] = field;
+  }
   return Object.freeze(copy) as T;
 };
 

@@ -22,13 +22,54 @@ type CheckDef = {
   when?: unknown;
 };
 
-const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+type Internals = { def: Def; optin?: string; optout?: string; values?: Set<unknown>; traits?: Set<string> };
+const internalsOf = (schema: z.ZodType): Internals => (schema as unknown as { _zod: Internals })._zod;
+const defOf = (schema: z.ZodType): Def => internalsOf(schema).def;
+const traitsOf = (schema: z.ZodType): Set<string> => internalsOf(schema).traits ?? new Set();
+const valuesOf = (schema: z.ZodType): Set<unknown> => {
+  const values = internalsOf(schema).values;
+  return values instanceof Set ? values : fail('a literal or enum without values');
+};
+
+/** Whether a schema could take `undefined` for a value: then only the key's presence tells zod's answer. */
+const acceptsUndefined = (schema: z.ZodType): boolean => {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'custom':
+    case 'optional':
+      return true;
+    case 'literal':
+      return valuesOf(schema).has(undefined);
+    case 'nullable':
+      return acceptsUndefined(def.innerType as z.ZodType);
+    case 'pipe':
+      return acceptsUndefined(def.in as z.ZodType);
+    case 'union':
+      return (def.options as z.ZodType[]).some(acceptsUndefined);
+    default:
+      return false;
+  }
+};
 
 /** Thrown while compiling: the schema uses a feature the compiler does not know, so zod itself must run it. */
 class Unsupported extends Error {}
 
 const fail = (what: string): never => {
   throw new Unsupported(what);
+};
+
+/** Unicode code points in a string, as zod 4 measures lengths: a well-formed surrogate pair counts once. */
+const codePoints = (text: string): number => {
+  let count = text.length;
+  for (let index = 0; index < text.length - 1; index += 1) {
+    const high = text.charCodeAt(index);
+    const low = text.charCodeAt(index + 1);
+    if (high >= 0xd800 && high <= 0xdbff && low >= 0xdc00 && low <= 0xdfff) {
+      count -= 1;
+      index += 1;
+    }
+  }
+  return count;
 };
 
 /**
@@ -80,13 +121,15 @@ class Emitter {
         return this.number(def, input, output);
       case 'boolean':
         return `if (typeof ${input} !== 'boolean') return r; ${output} = ${input};`;
+      // The values zod itself accepts (an enum built from a numeric TypeScript enum leaves out its reverse keys).
       case 'literal':
-        return `if (!${this.oneOf(def.values as unknown[], input)}) return r; ${output} = ${input};`;
       case 'enum':
-        return `if (!${this.oneOf(Object.values(def.entries as object), input)}) return r; ${output} = ${input};`;
+        return `if (!${this.oneOf([...valuesOf(schema)], input)}) return r; ${output} = ${input};`;
       case 'nullable':
         return `if (${input} === null) ${output} = null; else { ${this.emit(def.innerType as z.ZodType, input, output)} }`;
       case 'optional':
+        if (traitsOf(schema).has('$ZodExactOptional')) fail('exact optional');
+        if (internalsOf(def.innerType as z.ZodType).optin === 'defaulted') fail('optional over a default');
         return `if (${input} === undefined) ${output} = undefined; else { ${this.emit(def.innerType as z.ZodType, input, output)} }`;
       case 'default':
         // Read on every use, as zod does: its getter hands out a fresh copy of an object default.
@@ -119,12 +162,17 @@ class Emitter {
       // Length checks carry a `when` that only asks whether the value has a length, which a string always has.
       if (check.when !== undefined && check.check !== 'min_length' && check.check !== 'max_length') fail('conditional check');
       switch (check.check) {
-        case 'min_length':
-          lines.push(`if (${value}.length < ${Number(check.minimum)}) return r;`);
+        // zod measures strings in code points: a surrogate pair is one. Counted only where units leave it in doubt.
+        case 'min_length': {
+          const minimum = Number(check.minimum);
+          lines.push(`if (${value}.length < ${minimum} || (${value}.length < ${minimum * 2} && ${this.constant(codePoints)}(${value}) < ${minimum})) return r;`);
           break;
-        case 'max_length':
-          lines.push(`if (${value}.length > ${Number(check.maximum)}) return r;`);
+        }
+        case 'max_length': {
+          const maximum = Number(check.maximum);
+          lines.push(`if (${value}.length > ${maximum} && ${this.constant(codePoints)}(${value}) > ${maximum}) return r;`);
           break;
+        }
         case 'string_format':
           // Formats whose whole check is their pattern; others (url, jwt…) run code of their own.
           if ((check.format !== 'regex' && check.format !== 'datetime') || !(check.pattern instanceof RegExp)) {
@@ -172,11 +220,19 @@ class Emitter {
   private pipe(def: Def, input: string, output: string): string {
     const outDef = defOf(def.out as z.ZodType);
     if (outDef.type !== 'transform') fail('pipe into a schema');
-    const transform = outDef.transform as (value: unknown) => unknown;
-    // A transform that takes zod's context may report issues through it: only zod can run that.
-    if (transform.length > 1) fail('transform with a context');
+    const transform = outDef.transform as (value: unknown, payload: { value: unknown; issues: unknown[] }) => unknown;
+    // Called as zod calls it, with a payload to report issues in. One that reports any, answers a promise or
+    // throws is refused here, and zod then runs it (and throws what it throws).
     const value = this.name();
-    return `let ${value}; ${this.emit(def.in as z.ZodType, input, value)} ${output} = ${this.constant(transform)}(${value});`;
+    const payload = this.name();
+    const result = this.name();
+    return [
+      `let ${value}; ${this.emit(def.in as z.ZodType, input, value)}`,
+      `const ${payload} = { value: ${value}, issues: [] }; let ${result};`,
+      `try { ${result} = ${this.constant(transform)}(${value}, ${payload}); } catch { return r; }`,
+      `if (${payload}.issues.length > 0 || (typeof ${result} === 'object' && ${result} !== null && typeof ${result}.then === 'function')) return r;`,
+      `${output} = ${result};`,
+    ].join(' ');
   }
 
   private object(def: Def, input: string, output: string): string {
@@ -191,13 +247,17 @@ class Emitter {
       lines.push(`for (const ${key} in ${input}) if (!${this.constant(new Set(Object.keys(shape)))}.has(${key})) return r;`);
     }
     // Unknown keys are dropped, as zod's default object does.
+    if (Object.hasOwn(shape, '__proto__')) fail('a __proto__ key');
     const fields = Object.entries(shape).map(([key, schema]) => {
-      const { optin, optout } = (schema as unknown as { _zod: { optin?: string; optout?: string } })._zod;
+      const { optin, optout } = internalsOf(schema);
       // zod leaves an absent optional key out of its answer; other ways of being optional stay with zod.
       const optional = optin === 'optional' && optout === 'optional';
       if (!optional && optin === 'optional') fail('optional input with a required output');
-      return { key, quoted: JSON.stringify(key), schema, optional, field: this.name(), value: this.name() };
+      // zod refuses an absent required key even when its schema would take `undefined` (z.custom, a literal).
+      const mustBePresent = optin === undefined && acceptsUndefined(schema);
+      return { key, quoted: JSON.stringify(key), schema, optional, mustBePresent, field: this.name(), value: this.name() };
     });
+    for (const { quoted, mustBePresent } of fields) if (mustBePresent) lines.push(`if (!(${quoted} in ${input})) return r;`);
     // Built as one literal when every key is always there (V8 then creates it with its final shape at once);
     // key by key otherwise. A `__proto__` key would set a literal's prototype: that shape is built key by key too.
     const literal = fields.every(({ optional, key }) => !optional && key !== '__proto__');

@@ -3,7 +3,7 @@ import { DuplicateOutboxEntryError, OutboxClaimLostError, VersionConflictError }
 import type { DomainEvent, DomainEventType, StoredEvent } from '../../src/events/envelope.js';
 import { parseEvent } from '../../src/events/parseEvent.js';
 import { emptyCreditNoteContext, type CreditNoteStatus } from '../../src/machine/creditNoteState.js';
-import type { CreditNoteSummary, EventStore, OutboxDraft } from '../../src/ports/eventStore.js';
+import type { CreditNoteSummary, EventStore, JsonValue, OutboxDraft } from '../../src/ports/eventStore.js';
 
 /*
  * The one contract every EventStore adapter passes (in-memory, PostgreSQL,
@@ -752,6 +752,18 @@ export const describeEventStoreContract = (
         expect((await store.readStream(issued.streamId)).events.map(withoutPosition)).toEqual([pristine]);
         expect((await store.listOutbox())[0]!.payload).toEqual(outboxDraft('ob_1', issued.streamId).payload);
         expect(await store.listCreditNotes()).toEqual([pristineRow]);
+      });
+
+      it('keeps an own __proto__ key of a payload (JSON can hold one) as a key, never as a prototype', async () => {
+        const payload = JSON.parse('{"__proto__": {"polluted": true}, "attempt": 1}') as { [key: string]: JsonValue };
+        await store.append({
+          streams: [],
+          outbox: [{ ...outboxDraft('ob_proto', 'credit-note-cn_1'), payload }],
+        });
+        const [entry] = await store.listOutbox();
+        expect(Object.keys(entry!.payload).sort()).toEqual(['__proto__', 'attempt']);
+        expect(Object.getPrototypeOf(entry!.payload)).toBe(Object.prototype);
+        expect((entry!.payload as { polluted?: unknown }).polluted).toBeUndefined();
       });
 
       it('is not changed by mutating what it returned', async () => {
