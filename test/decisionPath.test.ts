@@ -23,6 +23,10 @@ const countingStore = (store: EventStore) => {
       reads.set(streamId, (reads.get(streamId) ?? 0) + 1);
       return store.readStream(streamId);
     },
+    hasEventsCausedBy: async (causationId) => {
+      reads.set('hasEventsCausedBy', (reads.get('hasEventsCausedBy') ?? 0) + 1);
+      return store.hasEventsCausedBy(causationId);
+    },
     listCreditNotes: async (filter) => {
       const key = `list ${JSON.stringify(filter)}`;
       reads.set(key, (reads.get(key) ?? 0) + 1);
@@ -90,9 +94,9 @@ describe('each command reads a stream once', () => {
     expect(observed._unsafeUnwrap()).toMatchObject({ changed: true, creditNote: { status: 'succeeded', version: 4 } });
     expect(notifier.delivered().map((notification) => notification.kind)).toEqual(['refund_completed']);
     expect(hookCalls).toEqual(['cn_1:hook:refundSucceeded:1']);
-    expect(counting.reads()).toEqual({ 'credit-note-cn_1': 1 });
+    expect(counting.reads()).toEqual({ 'credit-note-cn_1': 1, hasEventsCausedBy: 1 });
 
-    // Its redelivery writes nothing and reads the credit note once more, to answer.
+    // Its redelivery writes nothing and reads the credit note once more, to answer; the stream shows it was applied.
     counting.reset();
     const again = await lifecycle.observeRefund({ refund: settled!.refund, source: 'webhook', causationId: settled!.noticeId });
     expect(again._unsafeUnwrap()).toMatchObject({ changed: false, creditNote: { status: 'succeeded', version: 4 } });
@@ -136,10 +140,12 @@ describe('each command reads a stream once', () => {
 
     counting.reset();
     expect((await world.deliver([updated]))[0]!._unsafeUnwrap()).toMatchObject({ outcome: 'applied' });
-    expect(counting.reads()).toEqual({ 'credit-note-cn_1': 1 });
+    // A fresh delivery asks the store whether its event id wrote anywhere…
+    expect(counting.reads()).toEqual({ 'credit-note-cn_1': 1, hasEventsCausedBy: 1 });
 
     counting.reset();
     expect((await world.deliver([updated]))[0]!._unsafeUnwrap()).toMatchObject({ outcome: 'unchanged' });
+    // …a redelivery finds it in the stream it just read, and asks nothing more.
     expect(counting.reads()).toEqual({ 'credit-note-cn_1': 1 });
   });
 });

@@ -16,7 +16,8 @@ import type { LifecycleDeps } from '../deps.js';
 import type { CreditNoteState } from '../../machine/creditNoteState.js';
 import { eventsForObservation } from '../observation.js';
 import { commandMeta, loadIssuedCreditNote, outcomeFor, type CommandOutcome } from './commandSupport.js';
-import type { KnownCreditNote } from '../streams.js';
+import type { KnownCreditNote, LoadedCreditNote } from '../streams.js';
+import type { StoredEvent } from '../../events/envelope.js';
 
 export type ObservationOutcome = CommandOutcome & { changed: boolean };
 
@@ -78,7 +79,10 @@ export async function applyObservation(
       if (checks.account !== undefined && checks.account !== expectedAccount) {
         return err(new AccountMismatchError(creditNoteId, expectedAccount, checks.account));
       }
-      const redelivered = checks.oncePerCause === true && (await isCauseRecorded(deps, meta));
+      // A delivery that wrote to this stream says so in the events just read; only otherwise is the store asked.
+      const recordedHere =
+        meta.causationId !== null && eventsRead(loaded).some((event) => event.causationId === meta.causationId);
+      const redelivered = checks.oncePerCause === true && (recordedHere || (await isCauseRecorded(deps, meta)));
       const change = redelivered
         ? startChange(loaded)
         : proposeAllowedEvents(startChange(loaded), propose(loaded.state), now.toISOString());
@@ -87,6 +91,10 @@ export async function applyObservation(
   const executed = claim === undefined ? await executeCommand(deps, meta, decide) : await executeCommand(deps, meta, decide, claim);
   return executed.map((done) => ({ ...outcomeFor(creditNoteId, done), changed: done.result }));
 }
+
+/** The events a load read with its state; none when the caller handed in a state it decided. */
+const eventsRead = (known: KnownCreditNote | LoadedCreditNote): readonly StoredEvent[] =>
+  'events' in known ? (known as LoadedCreditNote).events : [];
 
 /** Whether the delivery that caused this command already wrote something (then it is a redelivery). */
 export const isCauseRecorded = async (deps: LifecycleDeps, meta: CommandMeta): Promise<boolean> =>
