@@ -310,10 +310,10 @@ class Emitter {
     for (const option of options) {
       const optionDef = defOf(option);
       if (optionDef.type !== 'object') fail('discriminated option that is not an object');
-      const discriminant = defOf((optionDef.shape as Record<string, z.ZodType>)[discriminator]!);
-      if (discriminant.type !== 'literal') fail('discriminator that is not a literal');
+      const discriminant = (optionDef.shape as Record<string, z.ZodType>)[discriminator]!;
+      if (defOf(discriminant).type !== 'literal') fail('discriminator that is not a literal');
       const check = compileNode(option);
-      for (const literal of discriminant.values as unknown[]) byValue.set(literal, check);
+      for (const literal of valuesOf(discriminant)) byValue.set(literal, check);
     }
     const check = this.name();
     return [
@@ -365,11 +365,21 @@ export const compileSchema = (schema: z.ZodType): CompiledSchema => {
 };
 
 /**
+ * The schema's compiled check, compiled on its first call: a module that
+ * declares its checks costs nothing to import, and a check never used is never
+ * generated.
+ */
+export const lazyCheck = (schema: z.ZodType): Check => {
+  let check: Check | undefined;
+  return (input) => (check ??= compileSchema(schema).check)(input);
+};
+
+/**
  * A drop-in for `schema.safeParse`: the compiled check answers an accepted
  * input; zod runs only on a rejected one, to say what is wrong.
  */
 export const fastSafeParse = <S extends z.ZodType>(schema: S): ((input: unknown) => z.ZodSafeParseResult<z.output<S>>) => {
-  const { check } = compileSchema(schema);
+  const check = lazyCheck(schema);
   return (input) => {
     const value = check(input);
     return value === REJECTED ? schema.safeParse(input) : { success: true, data: value as z.output<S> };
@@ -378,7 +388,7 @@ export const fastSafeParse = <S extends z.ZodType>(schema: S): ((input: unknown)
 
 /** A drop-in for `schema.parse`: the compiled check answers an accepted input; zod throws its error for a rejected one. */
 export const fastParse = <S extends z.ZodType>(schema: S): ((input: unknown) => z.output<S>) => {
-  const { check } = compileSchema(schema);
+  const check = lazyCheck(schema);
   return (input) => {
     const value = check(input);
     return value === REJECTED ? schema.parse(input) : (value as z.output<S>);

@@ -1,6 +1,6 @@
 import { err, ok, type Result } from 'neverthrow';
 import { EventValidationError } from '../errors.js';
-import { compileSchema, REJECTED } from './compileSchema.js';
+import { lazyCheck, REJECTED } from './compileSchema.js';
 import {
   eventEnvelopeSchema,
   eventSchemasByType,
@@ -13,7 +13,7 @@ import {
 import { toValidationIssues } from './validationIssues.js';
 
 const compileByType = (extend: (schema: (typeof eventSchemasByType)[DomainEventType]) => (typeof eventSchemasByType)[DomainEventType]) =>
-  new Map(Object.entries(eventSchemasByType).map(([type, schema]) => [type, compileSchema(extend(schema)).check]));
+  new Map(Object.entries(eventSchemasByType).map(([type, schema]) => [type, lazyCheck(extend(schema))]));
 
 // One compiled check per event type, chosen by `type`: no union to try, no generic check machinery per field.
 const eventChecks = compileByType((schema) => schema);
