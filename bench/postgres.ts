@@ -64,6 +64,7 @@ import { manualClock } from '../src/testing/manualClock.js';
 import { recordingNotifier } from '../src/testing/recordingNotifier.js';
 import { startFakeStripeServer, type FakeStripeServer, type SignedWebhook } from '../src/testing/stripe/index.js';
 import { formatTable, machineLine, type BenchRow } from './run.js';
+import { recordingAppends } from './support.js';
 
 export type PostgresBenchOptions = {
   databaseUrl: string;
@@ -431,14 +432,6 @@ const copySchema = async (pool: pg.Pool, from: string, to: string) => {
 };
 
 /** A store that hands every append request it receives to `record` before writing it. */
-const recording = (store: EventStore, record: (request: AppendRequest) => void): EventStore => ({
-  ...store,
-  append: (request) => {
-    record(request);
-    return store.append(request);
-  },
-});
-
 const webhookFigures = async (options: { databaseUrl: string; smoke: boolean; log: (line: string) => void }): Promise<PgBenchRow[]> => {
   const { databaseUrl, smoke, log } = options;
   const workerCounts = [1, 4, 8];
@@ -465,7 +458,7 @@ const webhookFigures = async (options: { databaseUrl: string; smoke: boolean; lo
     // Warm-up: both paths, one connection.
     const warm = signed.slice(0, warmup);
     const warmRequests: AppendRequest[] = [];
-    await applyAll(world.lane(recording(postgresStore({ pool: counting.pool, schema: ours }), (r) => warmRequests.push(r))), warm);
+    await applyAll(world.lane(recordingAppends(postgresStore({ pool: counting.pool, schema: ours }), (r) => warmRequests.push(r))), warm);
     for (const request of warmRequests) await runRawTransaction(counting.pool, rawAppendStatements(copy, request));
 
     const rows: PgBenchRow[] = [];
@@ -473,7 +466,7 @@ const webhookFigures = async (options: { databaseUrl: string; smoke: boolean; lo
       const batch = signed.slice(warmup + index * perRun, warmup + (index + 1) * perRun);
       let requests: AppendRequest[] = [];
       const lanes = Array.from({ length: workers }, () =>
-        world.lane(recording(postgresStore({ pool: counting.pool, schema: ours }), (r) => requests.push(r))),
+        world.lane(recordingAppends(postgresStore({ pool: counting.pool, schema: ours }), (r) => requests.push(r))),
       );
       log(`webhooks: ${batch.length} with ${workers} worker(s), then as many baseline transactions on ${workers} connection(s), in ${rounds} alternating rounds…`);
       // Ours and the baseline take turns, so that whatever else the machine does weighs on both alike.
@@ -926,7 +919,7 @@ export const runPostgresBench = async (options: PostgresBenchOptions): Promise<P
  */
 const capturedIssueAppends = async (n: number): Promise<AppendRequest[]> => {
   const requests: AppendRequest[] = [];
-  const store = recording(inMemoryEventStore(), (request) => requests.push(request));
+  const store = recordingAppends(inMemoryEventStore(), (request) => requests.push(request));
   const lifecycle = createRefundLifecycle({ store, gateway: fakeGateway(), clock: manualClock('2026-03-02T09:00:00.000Z'), dispatchInline: false });
   for (let i = 0; i < n; i += 1) {
     (

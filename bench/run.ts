@@ -32,6 +32,7 @@ import { startFakeStripeServer, type SignedWebhook } from '../src/testing/stripe
 import { formatPgTable, runPgliteBench, runPostgresBench, type PgBenchRow } from './postgres.js';
 import { formatReplayMemoryTable, runReplayMemoryBench, type ReplayMemoryRow } from './replayMemory.js';
 import { formatScale, type ScaleResult } from './scale.js';
+import { countingNotifier } from './support.js';
 
 export type BenchRow = {
   name: string;
@@ -87,9 +88,7 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchRow[]> 
     const clock = manualClock('2026-03-02T09:00:00.000Z');
     fake.setClock(Math.floor(clock.now().getTime() / 1000));
     const store = inMemoryEventStore();
-    // A notifier that only counts: the host's mailer costs what it costs, and what is measured is the library's work.
-    let notified = 0;
-    const notifier = { send: async () => void (notified += 1) };
+    const { notifier, sent: notified } = countingNotifier();
     const lifecycle = createRefundLifecycle({ store, gateway: stripeGateway({ stripe }), notifier, clock });
     const webhooks = stripeWebhooks({ lifecycle, stripe, webhookSecret: fake.webhookSecret, clock });
     const handle = async (webhook: SignedWebhook) => {
@@ -153,7 +152,7 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchRow[]> 
       { time: 0, iterations: measured.length, warmup: false },
     );
     if (next !== measured.length) throw new Error(`fresh pass handled ${next} of ${measured.length} webhooks`);
-    if (notified < total) throw new Error(`${notified} notifications for ${total} refunds that succeeded`);
+    if (notified() < total) throw new Error(`${notified()} notifications for ${total} refunds that succeeded`);
     log('webhooks: duplicates…');
     let dup = 0;
     const duplicateOps = await measure(

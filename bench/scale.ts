@@ -18,6 +18,7 @@ import type { AppendRequest, EventStore } from '../src/ports/eventStore.js';
 import { fakeGateway } from '../src/testing/fakeGateway.js';
 import { manualClock } from '../src/testing/manualClock.js';
 import { signWebhookPayload } from '../src/testing/stripe/webhooks.js';
+import { countingNotifier, recordingAppends } from './support.js';
 
 export type ScaleRow = {
   operation: string;
@@ -44,12 +45,6 @@ const webhookSecret = 'whsec_scale';
 const actor = { kind: 'user', id: 'bench' } as const;
 const TEMPLATE = 'tpl0';
 
-/** A counting notifier: the host's mailer costs what it costs; what is measured here is the library's own work. */
-const countingNotifier = () => {
-  let sent = 0;
-  return { notifier: { send: async () => void (sent += 1) }, sent: () => sent };
-};
-
 /**
  * The appends of one real credit note's whole life, as text with its ids
  * marked, to be stamped out for any number of credit notes.
@@ -57,14 +52,8 @@ const countingNotifier = () => {
 const recordTemplate = async (): Promise<string[]> => {
   const store = inMemoryEventStore();
   const appends: string[] = [];
-  const recording: EventStore = {
-    ...store,
-    append: (request) => {
-      // Claims are this run's; a copy's side effects are completed in bulk after it is appended.
-      appends.push(JSON.stringify({ ...request, completeOutbox: [] } satisfies AppendRequest));
-      return store.append(request);
-    },
-  };
+  // Claims are this run's; a copy's side effects are completed in bulk after it is appended.
+  const recording = recordingAppends(store, (request) => appends.push(JSON.stringify({ ...request, completeOutbox: [] } satisfies AppendRequest)));
   let ids = 0;
   const gateway = fakeGateway({ processor: 'stripe' });
   const lifecycle = createRefundLifecycle({
