@@ -70,6 +70,7 @@ const validPayloads: Array<[DomainEventType, unknown]> = [
 ];
 
 const issuedData = validPayloads[0]![1] as Record<string, unknown>;
+const { origin: _origin, ...issuedWithoutOrigin } = issuedData;
 
 const paths = (input: unknown): string[] => {
   const result = parseEvent(input);
@@ -81,12 +82,24 @@ const paths = (input: unknown): string[] => {
 };
 
 describe('parseEvent', () => {
-  it('reads a RefundAccepted or RefundProgressed written before pendingReason existed as giving no reason', () => {
+  it('reads a RefundAccepted or RefundProgressed of schema version 1, before pendingReason existed, as giving no reason', () => {
     for (const type of ['RefundAccepted', 'RefundProgressed'] as const) {
-      const old = envelope(type, { attempt: 1, processorRefundId: 're_1', processorStatus: 'pending' });
+      const old = envelope(type, { attempt: 1, processorRefundId: 're_1', processorStatus: 'pending' }, { schemaVersion: 1 });
 
-      expect(parseEvent(old)._unsafeUnwrap().data).toEqual({ attempt: 1, processorRefundId: 're_1', processorStatus: 'pending', pendingReason: null });
+      const parsed = parseEvent(old)._unsafeUnwrap();
+
+      expect(parsed.data).toEqual({ attempt: 1, processorRefundId: 're_1', processorStatus: 'pending', pendingReason: null });
+      expect(parsed.schemaVersion).toBe(CURRENT_SCHEMA_VERSION);
     }
+  });
+
+  it.each<[DomainEventType, Record<string, unknown>, string]>([
+    ['CreditNoteIssued', issuedWithoutOrigin, 'data.origin'],
+    ['RefundAccepted', { attempt: 1, processorRefundId: 're_1', processorStatus: 'pending' }, 'data.pendingReason'],
+    ['RefundProgressed', { attempt: 1, processorRefundId: 're_1', processorStatus: 'pending' }, 'data.pendingReason'],
+  ])('requires %s of the current schema version to carry %s', (type, data, path) => {
+    // Only older versions may lack it: a current writer that leaves it out has a bug worth hearing about.
+    expect(paths(envelope(type, data))).toEqual([path]);
   });
 
   it.each(validPayloads)('accepts a valid %s and returns it unchanged', (type, data) => {
@@ -145,7 +158,9 @@ describe('parseEvent', () => {
   it.each<[string, Record<string, unknown>, string]>([
     ['a negative streamVersion', { streamVersion: -1 }, 'streamVersion'],
     ['a streamVersion of 0', { streamVersion: 0 }, 'streamVersion'],
-    ['schemaVersion 2 (a newer writer)', { schemaVersion: 2 }, 'schemaVersion'],
+    ['a schemaVersion of a newer writer', { schemaVersion: CURRENT_SCHEMA_VERSION + 1 }, 'schemaVersion'],
+    ['a schemaVersion of 0', { schemaVersion: 0 }, 'schemaVersion'],
+    ['a schemaVersion as a string', { schemaVersion: String(CURRENT_SCHEMA_VERSION) }, 'schemaVersion'],
     ['occurredAt that is not ISO 8601', { occurredAt: 'March 1st 2025' }, 'occurredAt'],
     ['occurredAt without a time zone', { occurredAt: '2025-03-01T10:00:00' }, 'occurredAt'],
     ['an unknown actor kind', { actor: { kind: 'robot', id: 'r_1' } }, 'actor.kind'],
@@ -172,7 +187,7 @@ describe('parseEvent', () => {
   });
 
   it('refuses attempt 0: attempts are numbered from 1', () => {
-    expect(paths(envelope('RefundAccepted', { attempt: 0, processorRefundId: 're_1', processorStatus: 'pending' }))).toEqual(
+    expect(paths(envelope('RefundAccepted', { attempt: 0, processorRefundId: 're_1', processorStatus: 'pending', pendingReason: null }))).toEqual(
       ['data.attempt'],
     );
   });
@@ -197,7 +212,7 @@ describe('parseStoredEvent', () => {
   );
 
   it('still validates the event itself', () => {
-    const result = parseStoredEvent({ ...stored(1), schemaVersion: 2 });
+    const result = parseStoredEvent({ ...stored(1), schemaVersion: CURRENT_SCHEMA_VERSION + 1 });
 
     expect(result._unsafeUnwrapErr().field).toBe('schemaVersion');
   });

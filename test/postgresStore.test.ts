@@ -6,7 +6,7 @@ import { queriesFor } from '../src/adapters/sql/queries.js';
 import type { SqlClient } from '../src/adapters/sql/sqlClient.js';
 import { sqlEventStore } from '../src/adapters/sql/sqlEventStore.js';
 import { parseEvent } from '../src/events/parseEvent.js';
-import type { DomainEvent, StoredEvent } from '../src/events/envelope.js';
+import { CURRENT_SCHEMA_VERSION, type DomainEvent, type StoredEvent } from '../src/events/envelope.js';
 import type { EventStore } from '../src/ports/eventStore.js';
 import { describeEventStoreContract } from './contract/eventStoreContract.js';
 import { expectIndexedPlans } from './support/sqlPlans.js';
@@ -97,9 +97,9 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL store', () => {
         eventId: `evt_${creditNoteId}`,
         streamId: `credit-note-${creditNoteId}`,
         streamVersion: 1,
-        schemaVersion: 1,
+        schemaVersion: CURRENT_SCHEMA_VERSION,
         type: 'CreditNoteIssued',
-        data: { creditNoteId, amount: 5000, currency: 'EUR', payment: null, reason: 'order cancelled' },
+        data: { creditNoteId, amount: 5000, currency: 'EUR', payment: null, reason: 'order cancelled', origin: 'host' },
         occurredAt: '2030-01-01T00:00:00.000Z',
         actor: { kind: 'user', id: 'u_gaps' },
         causationId: null,

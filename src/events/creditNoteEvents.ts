@@ -12,8 +12,8 @@ import {
   refundMethodSchema,
 } from './primitives.js';
 
-/** Absent from events written before it existed: those read as "no reason given". */
-const pendingReasonField = processorPendingReasonSchema.nullable().default(null);
+/** `null`: the processor gave no reason (events of schema version 1 lacked the field; upcast.ts reads them so). */
+const pendingReasonField = processorPendingReasonSchema.nullable();
 
 const attemptSchema = z.number().int().min(1, 'attempts are numbered from 1');
 
@@ -24,8 +24,11 @@ export const creditNoteIssuedSchema = z.object({
   currency: currencySchema,
   payment: paymentRefSchema.nullable(),
   reason: z.string().trim().min(1, 'is required').max(1000),
-  /** `processor`: a refund made outside the library (e.g. in the Stripe dashboard) that the lifecycle follows. */
-  origin: z.enum(['host', 'processor']).default('host'),
+  /**
+   * `processor`: a refund made outside the library (e.g. in the Stripe dashboard) that the lifecycle follows.
+   * Events of schema version 1 lacked it; upcast.ts reads them as `host`.
+   */
+  origin: z.enum(['host', 'processor']),
 });
 
 /** The refund could not be asked for yet; the credit note waits in `pending`. */

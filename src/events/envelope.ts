@@ -3,7 +3,13 @@ import { creditNoteEventDataSchemas, type CreditNoteEvent } from './creditNoteEv
 import { paymentEventDataSchemas, type PaymentEvent } from './paymentEvents.js';
 import { actorSchema, eventSourceSchema, isoTimestampSchema, type Actor, type EventSource } from './primitives.js';
 
-export const CURRENT_SCHEMA_VERSION = 1;
+/**
+ * The shape events are written in. Raise it with a step in `upcast.ts` whenever
+ * a change would make an event already stored fail validation or mean
+ * something else: stored events are never rewritten, they are upcast on read.
+ * 2: `CreditNoteIssued.origin` and `pendingReason` (RefundAccepted, RefundProgressed) became required.
+ */
+export const CURRENT_SCHEMA_VERSION = 2;
 
 const envelopeFields = {
   eventId: z.string().min(1),

@@ -2,6 +2,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { EventValidationError } from '../errors.js';
 import { lazyCheck, REJECTED } from './compileSchema.js';
 import {
+  CURRENT_SCHEMA_VERSION,
   eventEnvelopeSchema,
   eventSchemasByType,
   globalPositionSchema,
@@ -10,6 +11,7 @@ import {
   type DomainEventType,
   type StoredEvent,
 } from './envelope.js';
+import { upcastEvent } from './upcast.js';
 import { toValidationIssues } from './validationIssues.js';
 
 const compileByType = (extend: (schema: (typeof eventSchemasByType)[DomainEventType]) => (typeof eventSchemasByType)[DomainEventType]) =>
@@ -35,16 +37,28 @@ const explainRejection = (input: unknown): EventValidationError => {
   );
 };
 
-/**
- * Validates anything claiming to be a domain event: a stored row, a line of a
- * replayed log, an event built in memory. The error names the wrong field.
- */
-export const parseEvent = (input: unknown): Result<DomainEvent, EventValidationError> => {
+/** The compiled check of the event's type, on an event in the current schema version. */
+const checkCurrent = <T>(checks: typeof eventChecks, input: unknown): Result<T, EventValidationError> => {
   const wrongType = typeError(input);
   if (wrongType !== null) return err(wrongType);
-  const parsed = eventChecks.get((input as { type: string }).type)!(input);
-  return parsed === REJECTED ? err(explainRejection(input)) : ok(parsed as DomainEvent);
+  const parsed = checks.get((input as { type: string }).type)!(input);
+  return parsed === REJECTED ? err(explainRejection(input)) : ok(parsed as T);
 };
+
+// Nearly every event read was written by this version: those go straight to the check, with nothing copied.
+const isCurrentVersion = (input: unknown): boolean =>
+  typeof input === 'object' && input !== null && (input as { schemaVersion?: unknown }).schemaVersion === CURRENT_SCHEMA_VERSION;
+
+/**
+ * Validates anything claiming to be a domain event: a stored row, a line of a
+ * replayed log, an event built in memory. An event of an older schema version
+ * is upcast first (the input is left as it was), so callers only ever see
+ * current events. The error names the wrong field.
+ */
+export const parseEvent = (input: unknown): Result<DomainEvent, EventValidationError> =>
+  isCurrentVersion(input)
+    ? checkCurrent<DomainEvent>(eventChecks, input)
+    : upcastEvent(input).andThen((event) => checkCurrent<DomainEvent>(eventChecks, event));
 
 /** As {@link parseEvent}, keeping the global position the store assigned. */
 export const parseStoredEvent = (input: unknown): Result<StoredEvent, EventValidationError> => {
@@ -52,8 +66,7 @@ export const parseStoredEvent = (input: unknown): Result<StoredEvent, EventValid
   if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 1) {
     return err(new EventValidationError([{ path: 'globalPosition', message: 'must be a positive integer' }]));
   }
-  const wrongType = typeError(input);
-  if (wrongType !== null) return err(wrongType);
-  const parsed = storedEventChecks.get((input as { type: string }).type)!(input);
-  return parsed === REJECTED ? err(explainRejection(input)) : ok(parsed as StoredEvent);
+  return isCurrentVersion(input)
+    ? checkCurrent<StoredEvent>(storedEventChecks, input)
+    : upcastEvent(input).andThen((event) => checkCurrent<StoredEvent>(storedEventChecks, event));
 };

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateOutboxEntryError, OutboxClaimLostError, VersionConflictError } from '../../src/errors.js';
-import type { DomainEvent, DomainEventType, StoredEvent } from '../../src/events/envelope.js';
+import { CURRENT_SCHEMA_VERSION, type DomainEvent, type DomainEventType, type StoredEvent } from '../../src/events/envelope.js';
 import { parseEvent } from '../../src/events/parseEvent.js';
 import { emptyCreditNoteContext, type CreditNoteStatus } from '../../src/machine/creditNoteState.js';
 import type { CreditNoteSummary, EventStore, JsonValue, OutboxDraft } from '../../src/ports/eventStore.js';
@@ -30,7 +30,7 @@ const eventFactory = () => {
       eventId: `evt_${sequence}`,
       streamId,
       streamVersion,
-      schemaVersion: 1,
+      schemaVersion: CURRENT_SCHEMA_VERSION,
       type,
       data,
       occurredAt: at(sequence * 1000).toISOString(),
@@ -50,6 +50,7 @@ const eventFactory = () => {
         currency: 'EUR',
         payment: paymentId === null ? null : { processor: 'stripe', paymentId, account: 'acct_1' },
         reason: 'order cancelled',
+        origin: 'host',
       }),
     refundRequested: (creditNoteId: string, streamVersion: number, attempt = 1, amount = 5000): DomainEvent =>
       build('RefundRequested', creditNoteStream(creditNoteId), streamVersion, {
