@@ -111,6 +111,18 @@ export class VersionConflictError extends RefundLifecycleError {
   }
 }
 
+/** Where `importLog` stopped: the line (or position) of the event it could not take, and why. */
+export class LogImportError extends RefundLifecycleError {
+  readonly code = 'log_import_refused' as const;
+  constructor(
+    readonly reason: 'invalid_event' | 'version_out_of_order' | 'different_event' | 'transition_rejected' | 'store_changed',
+    readonly at: { line: number } | { position: number } | null,
+    detail: string,
+  ) {
+    super(`${at === null ? '' : 'line' in at ? `line ${at.line}: ` : `position ${at.position}: `}${detail}`);
+  }
+}
+
 /** Optimistic-concurrency conflicts persisted after every bounded retry. */
 export class ConcurrencyError extends RefundLifecycleError {
   readonly code = 'concurrency_conflict' as const;

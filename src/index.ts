@@ -50,6 +50,7 @@ export {
   GatewayError,
   StoreError,
   UnexpectedError,
+  LogImportError,
   type CommandError,
   type InfrastructureError,
   type GatewayErrorKind,
@@ -80,6 +81,25 @@ export {
   type PendingReason,
 } from './machine/creditNoteState.js';
 export { replayCreditNote, type ReplayStep } from './machine/replay.js';
+export {
+  createLogReplay,
+  type LogReplay,
+  type LogReplayOptions,
+  type LogReplayReport,
+  type LogLocation,
+  type Violation,
+  type ViolationKind,
+  type BadLine,
+  type StuckCreditNote,
+} from './logs/logReplay.js';
+export {
+  explainCreditNote,
+  type CreditNoteExplanation,
+  type ExplainedStep,
+  type OwedSideEffect,
+  type SideEffectRun,
+} from './logs/explainCreditNote.js';
+export { importLog, type LogLine, type LogImportReport } from './logs/importLog.js';
 export { toMermaid } from './machine/mermaid.js';
 
 export type {

@@ -1,4 +1,4 @@
-import type { ResultAsync } from 'neverthrow';
+import type { Result, ResultAsync } from 'neverthrow';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   ConcurrencyError,
@@ -18,6 +18,17 @@ import {
   ValidationError,
   VersionConflictError,
   createRefundLifecycle,
+  createLogReplay,
+  explainCreditNote,
+  importLog,
+  LogImportError,
+  parseEvent,
+  parseStoredEvent,
+  type LogImportReport,
+  type LogLine,
+  type LogReplayReport,
+  type ViolationKind,
+  type CreditNoteExplanation,
   type AdoptExternalRefundError,
   type AdoptionResult,
   type ChargeConfirmationResult,
@@ -43,6 +54,7 @@ import {
   type RefundGateway,
   type RefundLifecycle,
   type StoredEvent,
+  type DomainEvent,
 } from '../src/index.js';
 import {
   fakeGateway,
@@ -182,6 +194,51 @@ describe('error classes', () => {
       if (error.code === 'validation_failed') expectTypeOf(error).toEqualTypeOf<ValidationError>();
     };
     expectTypeOf(describe).parameter(0).toEqualTypeOf<CommandError>();
+  });
+});
+
+describe('events', () => {
+  it('are read in the current schema version only: older ones are upcast inside parseEvent and parseStoredEvent', () => {
+    expectTypeOf<StoredEvent['schemaVersion']>().toEqualTypeOf<2>();
+    expectTypeOf(parseEvent).parameter(0).toEqualTypeOf<unknown>();
+    expectTypeOf(parseStoredEvent).returns.toEqualTypeOf<Result<StoredEvent, EventValidationError>>();
+    expectTypeOf(parseEvent).returns.toEqualTypeOf<Result<DomainEvent, EventValidationError>>();
+  });
+
+  it('carry the fields schema version 2 made required', () => {
+    type DataOf<T extends DomainEvent['type']> = Extract<DomainEvent, { type: T }>['data'];
+    expectTypeOf<RequiredKeys<DataOf<'CreditNoteIssued'>>>().toEqualTypeOf<
+      'creditNoteId' | 'amount' | 'currency' | 'payment' | 'reason' | 'origin'
+    >();
+    expectTypeOf<DataOf<'CreditNoteIssued'>['origin']>().toEqualTypeOf<'host' | 'processor'>();
+    expectTypeOf<DataOf<'RefundAccepted'>['pendingReason']>().toEqualTypeOf<'charge_pending' | 'insufficient_funds' | 'processing' | null>();
+    expectTypeOf<'pendingReason'>().toExtend<RequiredKeys<DataOf<'RefundAccepted'>>>();
+    expectTypeOf<'pendingReason'>().toExtend<RequiredKeys<DataOf<'RefundProgressed'>>>();
+  });
+});
+
+describe('log tooling (what the CLI is built on)', () => {
+  it('replays raw events one at a time and reports; add() says whether the event was valid', () => {
+    const replay = createLogReplay({ asOf: new Date(), stuckAfterDays: 7 });
+    expectTypeOf(replay.add).parameters.toEqualTypeOf<[unknown, { line: number } | { position: number }]>();
+    expectTypeOf(replay.add).returns.toEqualTypeOf<boolean>();
+    expectTypeOf(replay.report).returns.toEqualTypeOf<LogReplayReport>();
+    expectTypeOf<ViolationKind>().toEqualTypeOf<
+      'version_out_of_order' | 'transition_rejected' | 'event_after_terminal' | 'two_refunds_for_one_attempt' | 'refund_on_two_credit_notes' | 'refunded_beyond_charge'
+    >();
+  });
+
+  it('imports into any EventStore, refusing with a typed LogImportError', () => {
+    expectTypeOf(importLog).parameter(0).toEqualTypeOf<EventStore>();
+    expectTypeOf(importLog).parameter(1).toEqualTypeOf<AsyncIterable<LogLine> | Iterable<LogLine>>();
+    expectTypeOf(importLog).returns.resolves.toEqualTypeOf<Result<LogImportReport, LogImportError>>();
+    expectTypeOf<LogImportError['code']>().toEqualTypeOf<'log_import_refused'>();
+    expectTypeOf<LogImportError['reason']>().toEqualTypeOf<'invalid_event' | 'version_out_of_order' | 'different_event' | 'transition_rejected' | 'store_changed'>();
+  });
+
+  it('explains from events, with an outbox when the source has one', () => {
+    expectTypeOf(explainCreditNote).returns.toEqualTypeOf<CreditNoteExplanation>();
+    expectTypeOf(explainCreditNote).parameter(0).toHaveProperty('outbox');
   });
 });
 

@@ -18,6 +18,7 @@ describe('public runtime exports', () => {
       'DuplicateOutboxEntryError',
       'EventValidationError',
       'GatewayError',
+      'LogImportError',
       'OutboxClaimLostError',
       'RefundLifecycleError',
       'RefundWindowClosedError',
@@ -27,10 +28,13 @@ describe('public runtime exports', () => {
       'UnexpectedError',
       'ValidationError',
       'VersionConflictError',
+      'createLogReplay',
       'createRefundLifecycle',
       'creditNoteStatuses',
       'defaultRetryPolicy',
+      'explainCreditNote',
       'externalCreditNoteId',
+      'importLog',
       'parseEvent',
       'parseStoredEvent',
       'replayCreditNote',
@@ -53,7 +57,7 @@ describe('public runtime exports', () => {
     const errorClasses = Object.entries(api).filter(
       ([name, value]) => typeof value === 'function' && name.endsWith('Error') && name !== 'RefundLifecycleError',
     );
-    expect(errorClasses).toHaveLength(15);
+    expect(errorClasses).toHaveLength(16);
     for (const [, ErrorClass] of errorClasses) {
       expect((ErrorClass as { prototype: unknown }).prototype).toBeInstanceOf(api.RefundLifecycleError);
     }
@@ -73,6 +77,7 @@ describe('public runtime exports', () => {
       new api.AccountMismatchError('cn_1', 'acct_1', null).code,
       new api.RefundableBalanceExceededError('pi_1', 100, 80, 30).code,
       new api.RefundWindowClosedError('pi_1', 'sepa_debit', '2026-01-01T00:00:00.000Z').code,
+      new api.LogImportError('different_event', { line: 3 }, 'another event at version 2').code,
     ];
     expect(new Set(codes).size).toBe(codes.length);
   });

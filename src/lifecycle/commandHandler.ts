@@ -16,7 +16,7 @@ import { outboxDraftFor } from './outboxDrafts.js';
 import type { Clock } from '../ports/notifier.js';
 import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft, ProcessorRefundLink } from '../ports/eventStore.js';
 import type { CreditNoteChange, DistributiveOmit } from './creditNoteChange.js';
-import type { KnownCreditNote, LoadedPayment } from './streams.js';
+import { creditNoteSummary, type KnownCreditNote, type LoadedPayment } from './streams.js';
 
 /** Who and what caused a command: copied onto every event it appends. */
 export type CommandMeta = {
@@ -128,7 +128,7 @@ export async function executeCommand<T, E>(
  * lead the refund's later news back to its credit note. The refund the
  * credit note already knew was linked by the append that first named it.
  */
-const processorRefundLinks = (change: CreditNoteChange): ProcessorRefundLink[] => {
+export const processorRefundLinks = (change: Pick<CreditNoteChange, 'loaded' | 'state' | 'events'>): ProcessorRefundLink[] => {
   const { creditNoteId, payment } = change.state.context;
   if (payment === null) return [];
   const known = change.loaded.state.context.refund?.processorRefundId ?? null;
@@ -191,15 +191,7 @@ const buildAppend = <T>(
       .filter(({ intent, state }) => isWanted(deps, intent, state))
       .map(({ intent, state, version: decidedAt }) => outboxDraftFor(intent, state, change.loaded.streamId, decidedAt, now));
     append.outbox.push(...drafts);
-    append.creditNotes.push({
-      creditNoteId: change.state.context.creditNoteId,
-      streamId: change.loaded.streamId,
-      status: change.state.status,
-      paymentId: change.state.context.payment?.paymentId ?? null,
-      version,
-      updatedAt: occurredAt,
-      state: change.state,
-    });
+    append.creditNotes.push(creditNoteSummary(change.loaded.streamId, version, change.state, occurredAt));
     append.processorRefunds.push(...processorRefundLinks(change));
   }
   const dueOutboxIds = append.outbox.filter((draft) => Date.parse(draft.availableAt) <= now.getTime()).map((d) => d.id);

@@ -7,10 +7,23 @@ import { parseStoredEvent } from '../events/parseEvent.js';
 import { foldCreditNote } from '../machine/fold.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
 import { foldPayment, type PaymentState } from '../machine/paymentState.js';
-import type { EventStore } from '../ports/eventStore.js';
+import type { CreditNoteSummary, EventStore } from '../ports/eventStore.js';
 
-export const creditNoteStreamId = (creditNoteId: string): string => `credit-note-${creditNoteId}`;
-export const paymentStreamId = (paymentId: string): string => `payment-${paymentId}`;
+export const CREDIT_NOTE_STREAM_PREFIX = 'credit-note-';
+export const PAYMENT_STREAM_PREFIX = 'payment-';
+export const creditNoteStreamId = (creditNoteId: string): string => `${CREDIT_NOTE_STREAM_PREFIX}${creditNoteId}`;
+export const paymentStreamId = (paymentId: string): string => `${PAYMENT_STREAM_PREFIX}${paymentId}`;
+
+/** The read-model row of a credit note at a stream version, written in the same append as the events that led there. */
+export const creditNoteSummary = (streamId: string, version: number, state: CreditNoteState, updatedAt: string): CreditNoteSummary => ({
+  creditNoteId: state.context.creditNoteId,
+  streamId,
+  status: state.status,
+  paymentId: state.context.payment?.paymentId ?? null,
+  version,
+  updatedAt,
+  state,
+});
 
 /** A credit note's state at a stream version: what a decision appended, or what a load replayed. */
 export type KnownCreditNote = { streamId: string; version: number; state: CreditNoteState };

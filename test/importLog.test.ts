@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildLifecycle } from '../bench/replayMemory.js';
+import { pgliteStore, type PgliteEventStore } from '../src/adapters/pglite/index.js';
+import type { StoredEvent } from '../src/events/envelope.js';
+import { parseStoredEvent } from '../src/events/parseEvent.js';
+import { createRefundLifecycle } from '../src/lifecycle/createRefundLifecycle.js';
+import { importLog, type LogLine } from '../src/logs/importLog.js';
+import { foldCreditNote } from '../src/machine/fold.js';
+import type { CreditNoteEvent } from '../src/events/creditNoteEvents.js';
+import type { EventStore } from '../src/ports/eventStore.js';
+import { fakeGateway, inMemoryEventStore } from '../src/testing/index.js';
+
+/*
+ * `importLog` (behind `refund-lifecycle import`) on the in-memory store and
+ * PGlite: the imported store holds the log's events and answers as if it had
+ * lived them (read model, refund links); importing again writes nothing; a
+ * log that contradicts the store or itself is refused where it does.
+ */
+
+/** Generated lifecycles (the benchmark's mix of stories) in commit order, as an export holds them. */
+const exportedLog = (streams: readonly number[]): StoredEvent[] => {
+  const timed = streams.flatMap((stream) => buildLifecycle(stream));
+  timed.sort((a, b) => a.at - b.at || a.stream - b.stream || a.event.streamVersion - b.event.streamVersion);
+  return timed.map((item, index) => ({ ...item.event, globalPosition: index + 1 }) as unknown as StoredEvent);
+};
+const lines = (events: readonly unknown[]): LogLine[] => events.map((raw, index) => ({ raw, at: { line: index + 1 } }));
+const withoutPosition = ({ globalPosition: _, ...event }: StoredEvent) => event;
+/**
+ * Events as the lifecycle reads them (current schema version), without the store's own positions, by stream: an
+ * import keeps each stream's order, while events of different streams in one batch are appended stream by stream.
+ */
+const byStream = (events: readonly StoredEvent[]) =>
+  events
+    .map((event) => withoutPosition(parseStoredEvent(event)._unsafeUnwrap()))
+    .sort((a, b) => a.streamId.localeCompare(b.streamId) || a.streamVersion - b.streamVersion);
+const heldEvents = async (store: EventStore) => byStream(await store.readAll({ limit: 100_000 }));
+const upcast = byStream;
+
+const STREAMS = Array.from({ length: 60 }, (_, index) => index * 7);
+
+describe.each([
+  ['in memory', async () => ({ store: inMemoryEventStore() as EventStore, close: async () => {} })],
+  [
+    'PGlite',
+    async () => {
+      const store: PgliteEventStore = pgliteStore({ dataDir: 'memory://' });
+      await store.migrate();
+      return { store: store as EventStore, close: () => store.close() };
+    },
+  ],
+] as const)('importLog into the %s store', (_name, open) => {
+  let opened: Awaited<ReturnType<typeof open>>;
+  const log = exportedLog(STREAMS);
+  beforeAll(async () => {
+    opened = await open();
+  }, 30_000);
+  afterAll(() => opened?.close());
+
+  it('writes every event in order, with each credit note read-model row and refund link', async () => {
+    const { store } = opened;
+    const report = (await importLog(store, lines(log), { batchSize: 50 }))._unsafeUnwrap();
+    expect(report).toMatchObject({ read: log.length, appended: log.length, alreadyPresent: 0, creditNotesWritten: expect.any(Number) });
+    expect(await heldEvents(store)).toEqual(upcast(log));
+
+    const rows = await store.listCreditNotes({ limit: 1_000 });
+    expect(rows).toHaveLength(STREAMS.length);
+    for (const row of rows) {
+      const events = log.filter((event) => event.streamId === row.streamId) as unknown as CreditNoteEvent[];
+      expect(row.status).toBe(foldCreditNote(events).state.status);
+      expect(row.version).toBe(events.length);
+    }
+    const accepted = log.find((event) => event.type === 'RefundAccepted')!;
+    const refundId = (accepted.data as { processorRefundId: string }).processorRefundId;
+    expect(await store.findProcessorRefund({ processor: 'stripe', processorRefundId: refundId })).toMatchObject({
+      creditNoteId: accepted.streamId.replace('credit-note-', ''),
+    });
+  });
+
+  it('writes nothing the second time', async () => {
+    const { store } = opened;
+    const before = await store.readAll({ limit: 100_000 });
+    const report = (await importLog(store, lines(log), { batchSize: 64 }))._unsafeUnwrap();
+    expect(report).toMatchObject({ appended: 0, alreadyPresent: log.length, appends: 0 });
+    expect(await store.readAll({ limit: 100_000 })).toEqual(before);
+  });
+
+  it('serves the lifecycle afterwards: a credit note reads as the log left it', async () => {
+    const { store } = opened;
+    const lifecycle = createRefundLifecycle({ store, gateway: fakeGateway() });
+    const creditNoteId = log[0]!.streamId.replace('credit-note-', '');
+    const events = log.filter((event) => event.streamId === log[0]!.streamId) as unknown as CreditNoteEvent[];
+    const view = (await lifecycle.getCreditNote(creditNoteId))._unsafeUnwrap();
+    expect(view.status).toBe(foldCreditNote(events).state.status);
+    expect((await lifecycle.history(creditNoteId))._unsafeUnwrap()).toHaveLength(events.length);
+  });
+
+  it('refuses an event that differs from the one the store holds at that version, and writes nothing of its batch', async () => {
+    const { store } = opened;
+    const before = await store.readAll({ limit: 100_000 });
+    const tampered = log.map((event, index) => (index === 10 ? { ...event, eventId: 'some-other-event' } : event));
+    const refused = await importLog(store, lines(tampered));
+    expect(refused._unsafeUnwrapErr()).toMatchObject({ code: 'log_import_refused', reason: 'different_event', at: { line: 11 } });
+    expect(await store.readAll({ limit: 100_000 })).toEqual(before);
+  });
+});
+
+describe('importLog refusals on a fresh store', () => {
+  const log = exportedLog([3, 4, 5, 6]);
+
+  it('imports everything before a bad line, then picks up from there once it is fixed', async () => {
+    const store = inMemoryEventStore();
+    const broken: LogLine[] = lines(log);
+    broken[6] = { bad: 'not JSON: Unexpected end of JSON input', at: { line: 7 } };
+    const refused = await importLog(store, broken, { batchSize: 4 });
+    expect(refused._unsafeUnwrapErr()).toMatchObject({ reason: 'invalid_event', at: { line: 7 } });
+    expect(await store.readAll()).toHaveLength(6);
+
+    const resumed = (await importLog(store, lines(log)))._unsafeUnwrap();
+    expect(resumed).toMatchObject({ alreadyPresent: 6, appended: log.length - 6 });
+    expect(await heldEvents(store)).toEqual(upcast(log));
+  });
+
+  it('refuses a log with a hole in a stream, and one the lifecycle would not allow', async () => {
+    const second = log.findIndex((event) => event.streamVersion === 2);
+    const holed = log.filter((_, index) => index !== second);
+    expect((await importLog(inMemoryEventStore(), lines(holed)))._unsafeUnwrapErr()).toMatchObject({ reason: 'version_out_of_order' });
+
+    const issued = log[0]!;
+    const twice = [issued, { ...issued, eventId: 'again', streamVersion: 2, globalPosition: 2 }];
+    expect((await importLog(inMemoryEventStore(), lines(twice)))._unsafeUnwrapErr()).toMatchObject({ reason: 'transition_rejected', at: { line: 2 } });
+  });
+});
