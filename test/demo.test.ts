@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDemo, runDemoCli, type DemoResult } from '../examples/demo.js';
+import { runDemo, runDemoCli, type DemoResult } from '../src/cli/demo/demo.js';
 import { pgliteStore, type PgliteEventStore } from '../src/adapters/pglite/index.js';
 
 /*

@@ -18,7 +18,6 @@
  * sets a non-zero exit code.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { ResultAsync } from 'neverthrow';
 import {
@@ -29,16 +28,18 @@ import {
   type HookCall,
   type OutboxEntry,
   type RefundHooks,
-} from '../src/index.js';
-import { openPglite, pgliteStore } from '../src/adapters/pglite/index.js';
-import { quoteIdentifier } from '../src/adapters/sql/sqlClient.js';
+} from '../../index.js';
+import { openPglite, pgliteStore } from '../../adapters/pglite/index.js';
+import { quoteIdentifier } from '../../adapters/sql/sqlClient.js';
 import {
   fakeGateway,
   manualClock,
   recordingNotifier,
   type FakeRefundNotice,
-} from '../src/testing/index.js';
-import { actionLine, clockTime, effectLine, eventLine, heading, money, sideEffectText, table } from './timeline.js';
+} from '../../testing/index.js';
+import { money } from '../../logs/narrate.js';
+import { table } from '../output.js';
+import { actionLine, clockTime, effectLine, eventLine, heading, sideEffectText } from './timeline.js';
 
 export type DemoCreditNote = {
   creditNoteId: string;
@@ -477,18 +478,3 @@ export const runDemoCli = async (args: readonly string[], env: NodeJS.ProcessEnv
     await db.close();
   }
 };
-
-const runAsScript = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
-
-if (runAsScript) {
-  runDemoCli(process.argv.slice(2)).then(
-    (result) => {
-      console.log(result.lines.join('\n'));
-      if (!result.passed) process.exitCode = 1;
-    },
-    (error: unknown) => {
-      console.error('The demo stopped on an unexpected error:', error);
-      process.exitCode = 1;
-    },
-  );
-}

@@ -3,7 +3,8 @@
  * back from the store, the fake processor and the recording notifier; nothing
  * here decides what happened.
  */
-import type { OutboxEntry, ProcessorRefund, StoredEvent } from '../src/index.js';
+import type { OutboxEntry, ProcessorRefund, StoredEvent } from '../../index.js';
+import { money } from '../../logs/narrate.js';
 
 const TIME_WIDTH = 10;
 const SUBJECT_WIDTH = 12;
@@ -13,9 +14,6 @@ const TYPE_WIDTH = 24;
 const effectIndent = ' '.repeat(TIME_WIDTH + SUBJECT_WIDTH);
 
 export const clockTime = (iso: string): string => iso.slice(11, 19);
-
-export const money = (amount: number, currency: string): string =>
-  `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
 
 /** Credit-note streams are shown by credit note id, payment streams by payment id. */
 const subjectOf = (event: StoredEvent): string =>
@@ -100,11 +98,3 @@ export const heading = (title: string): string => `\n── ${title} ${'─'.rep
 /** Something the script makes the world do: ▸ a person or the processor acts, ⇢ a webhook arrives, ✗ one is lost. */
 export const actionLine = (time: string, text: string, marker = '▸'): string =>
   `${clockTime(time).padEnd(TIME_WIDTH)}${marker} ${text}`;
-
-/** A plain text table: columns padded to their widest cell. */
-export const table = (header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] => {
-  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const format = (row: readonly string[]) =>
-    row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
-  return [format(header), widths.map((width) => '─'.repeat(width)).join('  '), ...rows.map(format)];
-};
