@@ -35,11 +35,12 @@ import readline from 'node:readline';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CreditNoteEvent } from '../src/events/creditNoteEvents.js';
-import { isCreditNoteEvent, type StoredEvent } from '../src/events/envelope.js';
+import { CURRENT_SCHEMA_VERSION, isCreditNoteEvent, type StoredEvent } from '../src/events/envelope.js';
 import { parseStoredEvent } from '../src/events/parseEvent.js';
 import { initialCreditNoteState, type CreditNoteState } from '../src/machine/creditNoteState.js';
 import { evolveCreditNote, foldCreditNote } from '../src/machine/fold.js';
 import { seededRandom } from '../scripts/stress/protocol.js';
+import { runCli } from '../src/cli/program.js';
 
 // ─── the log ─────────────────────────────────────────────────────────────────
 
@@ -98,7 +99,7 @@ type LogEvent = {
   eventId: string;
   streamId: string;
   streamVersion: number;
-  schemaVersion: 1;
+  schemaVersion: typeof CURRENT_SCHEMA_VERSION;
   occurredAt: string;
   actor: Actor;
   causationId: string | null;
@@ -135,7 +136,7 @@ export const buildLifecycle = (stream: number): Timed[] => {
         eventId: uuid(rng),
         streamId,
         streamVersion: out.length + 1,
-        schemaVersion: 1,
+        schemaVersion: CURRENT_SCHEMA_VERSION,
         occurredAt: new Date(at).toISOString(),
         actor: meta.actor,
         causationId: meta.causationId,
@@ -461,11 +462,11 @@ export const verifyLifecycles = (streams: number): Record<string, number> => {
 // ─── the children ────────────────────────────────────────────────────────────
 
 /** `idle`: loads everything, reads nothing: the process's own floor. */
-export type Mode = 'idle' | 'baseline' | 'grouped' | 'global';
+export type Mode = 'idle' | 'baseline' | 'grouped' | 'global' | 'cli';
 export type Reader = 'sync' | 'stream' | 'readline';
 /** `tsx`: `node --import tsx` on this file (tsx's loader thread counts in RSS); `bundle`: plain `node` on an esbuild bundle of it. */
 export type Runtime = 'tsx' | 'bundle';
-const MODES: readonly Mode[] = ['idle', 'baseline', 'grouped', 'global'];
+const MODES: readonly Mode[] = ['idle', 'baseline', 'grouped', 'global', 'cli'];
 const READERS: readonly Reader[] = ['sync', 'stream', 'readline'];
 
 export type ChildResult = {
@@ -601,7 +602,12 @@ export const replayFile = async (mode: Mode, file: string, reader: Reader): Prom
   }
   const started = performance.now();
   const cpu = process.cpuUsage();
-  if (mode !== 'idle') await readLines(file, reader, onLine);
+  if (mode === 'cli') {
+    // `refund-lifecycle replay <file> --format json`, whole, in this process: its own reader, validation, fold and checks.
+    const report = await replayWithCli(file);
+    events = report.events;
+    Object.assign(statuses, report.statuses);
+  } else if (mode !== 'idle') await readLines(file, reader, onLine);
   finish();
   const seconds = (performance.now() - started) / 1000;
   const cpuUsed = process.cpuUsage(cpu);
@@ -620,6 +626,16 @@ export const replayFile = async (mode: Mode, file: string, reader: Reader): Prom
     creditNotes: Object.values(statuses).reduce((sum, n) => sum + n, 0),
     statuses,
   };
+};
+
+const replayWithCli = async (file: string): Promise<{ events: number; statuses: Record<string, number> }> => {
+  let out = '';
+  const sink = { write: (text: string) => ((out += text), true), isTTY: false } as unknown as NodeJS.WriteStream;
+  const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
+  const exitCode = await runCli(['replay', file, '--format', 'json', '--as-of', '2030-01-01T00:00:00Z'], { stdout: sink, stderr: quiet, env: {} });
+  const report = JSON.parse(out) as { events: number; statuses: Record<string, number>; violationCount: number; badLineCount: number };
+  if (exitCode !== 0) throw new Error(`refund-lifecycle replay exited ${exitCode}: ${report.violationCount} violations, ${report.badLineCount} bad lines`);
+  return report;
 };
 
 const thisFile = fileURLToPath(import.meta.url);
@@ -711,8 +727,11 @@ const medianOf = (results: ChildResult[], key: 'eventsPerCpuSecond'): number => 
   return sorted[(sorted.length - 1) >> 1]!;
 };
 
-const sameStatuses = (a: Record<string, number>, b: Record<string, number>) =>
-  JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+/** Same counts per status; a status counted zero is the same as one not counted. */
+const sameStatuses = (a: Record<string, number>, b: Record<string, number>) => {
+  const counted = (statuses: Record<string, number>) => JSON.stringify(Object.entries(statuses).filter(([, n]) => n > 0).sort());
+  return counted(a) === counted(b);
+};
 
 export const runReplayMemoryBench = async (options: ReplayMemoryOptions = {}): Promise<ReplayMemoryRow[]> => {
   const smoke = options.smoke ?? false;
@@ -743,11 +762,14 @@ export const runReplayMemoryBench = async (options: ReplayMemoryOptions = {}): P
           const file = order === 'grouped' ? generated.grouped : generated.global;
           const baselines: ChildResult[] = [];
           const replays: ChildResult[] = [];
+          const cliRuns: ChildResult[] = [];
           for (let run = 0; run < repeat; run += 1) {
             log(`  ${order}: baseline${repeat > 1 ? ` ${run + 1}/${repeat}` : ''}…`);
             baselines.push(await child('baseline', file));
             log(`  ${order}: replay${repeat > 1 ? ` ${run + 1}/${repeat}` : ''}…`);
             replays.push(await child(order, file));
+            log(`  ${order}: refund-lifecycle replay${repeat > 1 ? ` ${run + 1}/${repeat}` : ''}…`);
+            cliRuns.push(await child('cli', file));
           }
           const baseline = median(baselines);
           const replay = median(replays);
@@ -755,8 +777,12 @@ export const runReplayMemoryBench = async (options: ReplayMemoryOptions = {}): P
             results.map((r) => `${Math.round(r.eventsPerSecond / 1000)}k/s (${Math.round(r.eventsPerCpuSecond / 1000)}k/cpu-s) ${r.peakRssMb.toFixed(0)} MB`).join(', ');
           log(`    baseline runs: ${runs(baselines)}`);
           log(`    replay runs:   ${runs(replays)}`);
-          for (const result of [...baselines, ...replays]) {
+          for (const result of [...baselines, ...replays, ...cliRuns]) {
             if (result.events !== size) throw new Error(`${result.mode} read ${result.events} events of ${size}`);
+          }
+          const cli = median(cliRuns);
+          if (!sameStatuses(cli.statuses, replay.statuses)) {
+            throw new Error(`refund-lifecycle replay and the ${order} fold disagree: ${JSON.stringify(cli.statuses)} vs ${JSON.stringify(replay.statuses)}`);
           }
           if (replay.creditNotes !== generated.creditNotes) throw new Error(`${order} replay folded ${replay.creditNotes} credit notes of ${generated.creditNotes}`);
           byOrder[order] = replay;
@@ -774,6 +800,21 @@ export const runReplayMemoryBench = async (options: ReplayMemoryOptions = {}): P
             reader,
             runtime,
             creditNotes: replay.creditNotes,
+            processFloorRssMb: floor.peakRssMb,
+          });
+          rows.push({
+            name: `\`refund-lifecycle replay\`, ${order === 'grouped' ? 'grouped by credit note' : 'global commit order'}`,
+            order,
+            events: size,
+            eventsPerSecond: cli.eventsPerSecond,
+            baselineEventsPerSecond: baseline.eventsPerSecond,
+            ratio: cli.eventsPerSecond / baseline.eventsPerSecond,
+            cpuRatio: medianOf(cliRuns, 'eventsPerCpuSecond') / medianOf(baselines, 'eventsPerCpuSecond'),
+            peakRssMb: cli.peakRssMb,
+            baselinePeakRssMb: baseline.peakRssMb,
+            reader,
+            runtime,
+            creditNotes: cli.creditNotes,
             processFloorRssMb: floor.peakRssMb,
           });
         }
