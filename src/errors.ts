@@ -111,15 +111,22 @@ export class VersionConflictError extends RefundLifecycleError {
   }
 }
 
-/** Where `importLog` stopped: the line (or position) of the event it could not take, and why. */
+/** Where `importLog` stopped: the line (or position) of the event it could not take, why, and how much went in before. */
 export class LogImportError extends RefundLifecycleError {
   readonly code = 'log_import_refused' as const;
   constructor(
     readonly reason: 'invalid_event' | 'version_out_of_order' | 'different_event' | 'transition_rejected' | 'store_changed',
     readonly at: { line: number } | { position: number } | null,
-    detail: string,
+    readonly detail: string,
+    /** Events written by the import before it stopped: everything before `at`. */
+    readonly imported = 0,
   ) {
     super(`${at === null ? '' : 'line' in at ? `line ${at.line}: ` : `position ${at.position}: `}${detail}`);
+  }
+
+  /** The same refusal, knowing how many events went in before it. */
+  after(imported: number): LogImportError {
+    return new LogImportError(this.reason, this.at, this.detail, imported);
   }
 }
 

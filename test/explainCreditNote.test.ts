@@ -57,6 +57,26 @@ describe('explainCreditNote from a store', () => {
   });
 });
 
+describe('explainCreditNote from a log file', () => {
+  it('folds the credit note in version order even when the writers\' clocks disagree', async () => {
+    const store = inMemoryEventStore();
+    const gateway = fakeGateway();
+    const lifecycle = createRefundLifecycle({ store, gateway, clock: manualClock('2026-03-02T09:00:00.000Z') });
+    const issued = await lifecycle.issueCreditNote({ creditNoteId: 'cn_skew', amount: 5_000, currency: 'EUR', reason: 'Late delivery', payment: { paymentId: 'pi_9' }, chargeConfirmed: true, actor });
+    if (issued.isErr()) throw issued.error;
+    const events = (await store.readStream('credit-note-cn_skew')).events.map(({ globalPosition: _, ...event }, index) =>
+      // The acceptance written by a worker whose clock runs a second behind.
+      index === 2 ? { ...event, occurredAt: '2026-03-02T08:59:59.000Z' } : event,
+    );
+    const explanation = explainCreditNote({ creditNoteId: 'cn_skew', events: [...events].reverse(), outbox: null });
+    expect(explanation.steps.map((step) => [step.event.type, step.accepted])).toEqual([
+      ['CreditNoteIssued', true],
+      ['RefundRequested', true],
+      ['RefundAccepted', true],
+    ]);
+  });
+});
+
 describe('CLI terminal manners', () => {
   const stream = (isTTY: boolean) => {
     let written = '';

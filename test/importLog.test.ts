@@ -104,6 +104,11 @@ describe.each([
   });
 });
 
+/** The generated lifecycle must have the shape the test needs; it is a fixed one, so this documents rather than filters. */
+const fc_pre = (condition: boolean) => {
+  if (!condition) throw new Error('the generated lifecycle does not name a refund');
+};
+
 describe('importLog refusals on a fresh store', () => {
   const log = exportedLog([3, 4, 5, 6]);
 
@@ -118,6 +123,29 @@ describe('importLog refusals on a fresh store', () => {
     const resumed = (await importLog(store, lines(log)))._unsafeUnwrap();
     expect(resumed).toMatchObject({ alreadyPresent: 6, appended: log.length - 6 });
     expect(await heldEvents(store)).toEqual(upcast(log));
+  });
+
+  it('refuses an event whose facts differ from the stored one under the same id, and a refund already on another credit note', async () => {
+    const store = inMemoryEventStore();
+    (await importLog(store, lines(log)))._unsafeUnwrap();
+    const accepted = log.findIndex((event) => event.type === 'RefundAccepted');
+    const edited = log.map((event, index) =>
+      index === accepted ? { ...event, data: { ...event.data, processorRefundId: 're_EDITED' } } : event,
+    );
+    expect((await importLog(store, lines(edited)))._unsafeUnwrapErr()).toMatchObject({ reason: 'different_event', at: { line: accepted + 1 }, imported: 0 });
+
+    // A fresh credit note in the log naming a refund the store links to another one.
+    const theirs = (log[accepted]!.data as { processorRefundId: string }).processorRefundId;
+    const intruder = exportedLog([900]).map((event) => {
+      const data = event.data as { processorRefundId?: string };
+      return data.processorRefundId === undefined ? event : { ...event, data: { ...event.data, processorRefundId: theirs } };
+    });
+    fc_pre(intruder.some((event) => (event.data as { processorRefundId?: string }).processorRefundId === theirs));
+    const refused = (await importLog(store, lines(intruder)))._unsafeUnwrapErr();
+    expect(refused).toMatchObject({ reason: 'different_event', detail: expect.stringContaining(`refund ${theirs} belongs to credit note`) });
+    // What came before the refused event went in.
+    const firstNaming = intruder.findIndex((event) => (event.data as { processorRefundId?: string }).processorRefundId === theirs);
+    expect(refused.imported).toBe(firstNaming);
   });
 
   it('refuses a log with a hole in a stream, and one the lifecycle would not allow', async () => {

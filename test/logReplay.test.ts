@@ -96,6 +96,34 @@ describe('log replay', () => {
     expect(report.creditNotes).toBe(3);
   });
 
+  it('does not judge a credit note whose line was cut short, when the cut line still names it', () => {
+    const log = commitOrderLog([1, 2]);
+    const replay = createLogReplay({ asOf, stuckAfterDays: 7 });
+    log.forEach((event, index) => {
+      const text = JSON.stringify(event);
+      if (index === 1) replay.reject({ line: 2 }, 'not JSON: Unexpected end of JSON input', text.slice(0, text.indexOf('"streamVersion"')));
+      else replay.add(event, { line: index + 1 });
+    });
+    const report = replay.report();
+    expect(report.incomplete).toEqual([log[1]!.streamId.replace('credit-note-', '')]);
+    expect(report.violations).toEqual([]);
+  });
+
+  it('lists an attempt in doubt as stuck at once when nothing will try it again', () => {
+    const lives = Array.from({ length: 200 }, (_, stream) => buildLifecycle(stream).map(({ event: { globalPosition: _, ...event } }) => event as unknown as StoredEvent));
+    const life = lives.find((events) => events.some((event) => event.type === 'RefundDeferred' && (event.data as { reason: string }).reason === 'transient_error'))!;
+    const deferred = life.findIndex((event) => event.type === 'RefundDeferred');
+    const untilInDoubt = life.slice(0, deferred + 1);
+    const retryAt = Date.parse((life[deferred]!.data as { retryAt: string }).retryAt);
+    const at = (instant: number) => {
+      const replay = createLogReplay({ asOf: new Date(instant), stuckAfterDays: 7 });
+      untilInDoubt.forEach((event, index) => replay.add(event, { line: index + 1 }));
+      return replay.report().stuck;
+    };
+    expect(at(retryAt - 1_000)).toEqual([]);
+    expect(at(retryAt + 60_000)).toEqual([expect.objectContaining({ status: 'pending', inDoubt: true, why: expect.stringMatching(/in doubt after timeout; next try at/) })]);
+  });
+
   it('narrows to one credit note', () => {
     const log = commitOrderLog([10, 11, 12]);
     const only = log[0]!.streamId.replace('credit-note-', '');

@@ -24,13 +24,11 @@ export type SideEffectRun =
   | 'in_progress'
   /** Waiting for its time or a dispatcher. */
   | 'due'
-  /** No outbox entry: the host configured nothing to do it (no notifier, no hook). */
-  | 'not_enqueued'
   /** From a log: a later event is the processor's answer to this refund call. */
   | 'answered'
   /** From a log: no answer to this refund call yet. */
   | 'no_answer'
-  /** From a log: deliveries are not events; the store's outbox knows. */
+  /** Deliveries are not events: a log cannot tell, nor a store without the entry (imported history, nothing configured). */
   | 'unknown';
 
 export type OwedSideEffect = { kind: OutboxKind; what: string; run: SideEffectRun; detail: string };
@@ -79,8 +77,7 @@ const owedBy = (intent: Intent, state: CreditNoteState, processor: string): { ki
   }
 };
 
-const runOf = (entry: OutboxEntry | undefined): { run: SideEffectRun; detail: string } => {
-  if (entry === undefined) return { run: 'not_enqueued', detail: 'nothing was enqueued for it' };
+const runOf = (entry: OutboxEntry): { run: SideEffectRun; detail: string } => {
   const tries = `${entry.deliveries} ${entry.deliveries === 1 ? 'try' : 'tries'}`;
   if (entry.completedAt !== null) return { run: 'done', detail: `done ${instant(entry.completedAt)} (${tries})` };
   if (entry.deadAt !== null) return { run: 'gave_up', detail: `gave up ${instant(entry.deadAt)} after ${tries}: ${entry.lastError ?? 'no error recorded'}` };
@@ -111,16 +108,26 @@ export const explainCreditNote = (input: {
   paymentEvents?: readonly DomainEvent[];
   outbox: readonly OutboxEntry[] | null;
 }): CreditNoteExplanation => {
-  const { events, outbox } = input;
+  const { outbox } = input;
+  const events = [...input.events].sort((a, b) => a.streamVersion - b.streamVersion);
   // A payment's facts sit in the timeline where they happened; other credit notes' attachments are not this story.
-  const paymentFacts = (input.paymentEvents ?? []).filter((event) => event.type === 'PaymentDescribed' || event.type === 'ChargeConfirmed');
-  // Commit order when the source gives positions; otherwise by time, the credit note's own events first at a tie.
+  const paymentFacts = (input.paymentEvents ?? [])
+    .filter((event) => event.type === 'PaymentDescribed' || event.type === 'ChargeConfirmed')
+    .sort((a, b) => a.streamVersion - b.streamVersion);
+  // The credit note's events are folded in version order, whatever their clocks say; the payment's facts are merged
+  // in where they happened (by position when both sides have one, otherwise by time).
   const positionOf = (event: DomainEvent) => (event as { globalPosition?: number }).globalPosition;
-  const timeline = [...events.map((event, index) => ({ event, index })), ...paymentFacts.map((event) => ({ event, index: -1 }))].sort((a, b) => {
-    const [left, right] = [positionOf(a.event), positionOf(b.event)];
-    if (left !== undefined && right !== undefined) return left - right;
-    return a.event.occurredAt.localeCompare(b.event.occurredAt) || (a.index === -1 ? 1 : b.index === -1 ? -1 : a.index - b.index);
+  const before = (fact: DomainEvent, event: DomainEvent) => {
+    const [left, right] = [positionOf(fact), positionOf(event)];
+    return left !== undefined && right !== undefined ? left < right : Date.parse(fact.occurredAt) < Date.parse(event.occurredAt);
+  };
+  const timeline: Array<{ event: DomainEvent; index: number }> = [];
+  let next = 0;
+  events.forEach((event, index) => {
+    while (next < paymentFacts.length && before(paymentFacts[next]!, event)) timeline.push({ event: paymentFacts[next++]!, index: -1 });
+    timeline.push({ event, index });
   });
+  while (next < paymentFacts.length) timeline.push({ event: paymentFacts[next++]!, index: -1 });
   let state = initialCreditNoteState;
   const steps: ExplainedStep[] = [];
   for (const { event, index } of timeline) {
@@ -136,11 +143,16 @@ export const explainCreditNote = (input: {
     const decidedHere = outbox?.filter((entry) => entry.id.startsWith(`${event.streamId}#${event.streamVersion}:`)) ?? [];
     const owed = (decision.accepted ? decision.intents : []).map((intent): OwedSideEffect => {
       const { kind, what, match } = owedBy(intent, after, payment);
-      if (outbox !== null) return { kind, what, ...runOf(decidedHere.find(match)) };
-      if (kind !== 'create_refund') return { kind, what, run: 'unknown', detail: 'deliveries are not in the log (explain from the store to see them)' };
+      const entry = decidedHere.find(match);
+      if (entry !== undefined) return { kind, what, ...runOf(entry) };
+      // No outbox record (a log file, or a store that imported its history): only a refund call leaves a trace, its answer.
+      if (kind !== 'create_refund') {
+        const detail = outbox === null ? 'deliveries are not in the log (explain from the store to see them)' : 'no outbox record in this store (imported history, or no notifier or hook configured then)';
+        return { kind, what, run: 'unknown', detail };
+      }
       const answer = answerTo(events, index, after.context.refund?.attempt ?? 0);
       return answer === undefined
-        ? { kind, what, run: 'no_answer', detail: 'no answer from the processor in the log' }
+        ? { kind, what, run: 'no_answer', detail: 'no answer from the processor recorded' }
         : { kind, what, run: 'answered', detail: `answered ${instant(answer.occurredAt)} (${answer.type})` };
     });
     steps.push({

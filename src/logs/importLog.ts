@@ -52,6 +52,26 @@ type Pending = { stream: StreamAppend; before: CreditNoteState | null; after: Cr
 
 const DEFAULT_BATCH = 500;
 
+/** JSON values equal, whatever their key order. */
+const sameJson = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
+  const left = Object.keys(a);
+  const right = Object.keys(b);
+  return left.length === right.length && left.every((key) => Object.hasOwn(b, key) && sameJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
+};
+
+/** The event the store holds is the log's: same id and the same facts (both read in the current schema version). */
+const sameEvent = (held: DomainEvent, event: DomainEvent): boolean =>
+  held.eventId === event.eventId &&
+  held.type === event.type &&
+  Date.parse(held.occurredAt) === Date.parse(event.occurredAt) &&
+  held.source === event.source &&
+  held.causationId === event.causationId &&
+  held.correlationId === event.correlationId &&
+  sameJson(held.actor, event.actor) &&
+  sameJson(held.data, event.data);
+
 export const importLog = async (
   store: EventStore,
   lines: AsyncIterable<LogLine> | Iterable<LogLine>,
@@ -88,55 +108,78 @@ export const importLog = async (
     return ok({ progress, stored: stored.value });
   };
 
-  const flush = async (): Promise<Result<void, LogImportError>> => {
-    const pending = new Map<string, Pending>();
-    // Stored events read for this batch, to compare with the log's: a stream may span batches, so they are not kept.
-    const storedByStream = new Map<string, StoredEvent[]>();
-    for (const { event, at } of batch) {
-      const found = await progressOf(event.streamId);
-      if (found.isErr()) return err(found.error);
-      const { progress } = found.value;
-      if (found.value.stored !== null) storedByStream.set(event.streamId, found.value.stored);
-      if (event.streamVersion <= progress.storedVersion) {
-        let stored = storedByStream.get(event.streamId);
-        if (stored === undefined) {
-          const read = await storedEventsOf(event.streamId);
-          if (read.isErr()) return err(read.error);
-          storedByStream.set(event.streamId, (stored = read.value));
-        }
-        const held = stored[event.streamVersion - 1];
-        if (held !== undefined && held.eventId === event.eventId) {
-          report.alreadyPresent += 1;
-          continue;
-        }
-        return err(
-          new LogImportError('different_event', at, `the store already holds event ${held?.eventId ?? '?'} at ${event.streamId} version ${event.streamVersion}, not ${event.eventId}`),
-        );
-      }
-      if (event.streamVersion !== progress.version + 1) {
-        return err(
-          new LogImportError('version_out_of_order', at, `${event.streamId} version ${event.streamVersion} cannot follow version ${progress.version}`),
-        );
-      }
-      let entry = pending.get(event.streamId);
-      if (entry === undefined) {
-        entry = { stream: { streamId: event.streamId, expectedVersion: progress.version, events: [] }, before: progress.state, after: progress.state, lastAt: event.occurredAt };
-        pending.set(event.streamId, entry);
-      }
-      if (progress.state !== null && isCreditNoteEvent(event)) {
-        const next = evolveCreditNote(progress.state, event as unknown as CreditNoteEvent);
-        if (!next.accepted) {
-          return err(new LogImportError('transition_rejected', at, `${event.type} is not allowed from ${progress.state.status} in ${event.streamId}`));
-        }
-        progress.state = next.state;
-        entry.after = next.state;
-      }
-      entry.stream.events.push(event);
-      entry.lastAt = event.occurredAt;
-      progress.version = event.streamVersion;
+  /** Where each processor refund the import names belongs (store or log): one lookup per refund. */
+  const refundOwners = new Map<string, string | null>();
+  const refundClash = async (event: DomainEvent): Promise<string | null> => {
+    const refundId = (event.data as { processorRefundId?: unknown }).processorRefundId;
+    if (typeof refundId !== 'string' || !isCreditNoteEvent(event)) return null;
+    const creditNoteId = event.streamId.slice(CREDIT_NOTE_STREAM_PREFIX.length);
+    let owner = refundOwners.get(refundId);
+    if (owner === undefined) {
+      const processor = streams.get(event.streamId)?.state?.context.payment?.processor ?? 'stripe';
+      owner = (await store.findProcessorRefund({ processor, processorRefundId: refundId }))?.creditNoteId ?? null;
     }
-    batch = [];
-    if (pending.size === 0) return ok(undefined);
+    if (owner !== null && owner !== creditNoteId) return `refund ${refundId} belongs to credit note ${owner}, not ${creditNoteId}`;
+    refundOwners.set(refundId, creditNoteId);
+    return null;
+  };
+
+  /** Takes one event into `pending`, or says why the import must stop there. */
+  const take = async (
+    event: DomainEvent,
+    at: LogLocation,
+    pending: Map<string, Pending>,
+    storedByStream: Map<string, StoredEvent[]>,
+  ): Promise<LogImportError | null> => {
+    const found = await progressOf(event.streamId);
+    if (found.isErr()) return found.error;
+    const { progress } = found.value;
+    if (found.value.stored !== null) storedByStream.set(event.streamId, found.value.stored);
+    if (event.streamVersion <= progress.storedVersion) {
+      let stored = storedByStream.get(event.streamId);
+      if (stored === undefined) {
+        const read = await storedEventsOf(event.streamId);
+        if (read.isErr()) return read.error;
+        storedByStream.set(event.streamId, (stored = read.value));
+      }
+      const held = stored[event.streamVersion - 1];
+      if (held !== undefined && sameEvent(held, event)) {
+        report.alreadyPresent += 1;
+        return null;
+      }
+      return new LogImportError(
+        'different_event',
+        at,
+        held !== undefined && held.eventId === event.eventId
+          ? `event ${event.eventId} (${event.streamId} version ${event.streamVersion}) differs from the one the store holds under the same id`
+          : `the store already holds event ${held?.eventId ?? '?'} at ${event.streamId} version ${event.streamVersion}, not ${event.eventId}`,
+      );
+    }
+    if (event.streamVersion !== progress.version + 1) {
+      return new LogImportError('version_out_of_order', at, `${event.streamId} version ${event.streamVersion} cannot follow version ${progress.version}`);
+    }
+    let next: CreditNoteState | null = null;
+    if (progress.state !== null && isCreditNoteEvent(event)) {
+      const decision = evolveCreditNote(progress.state, event as unknown as CreditNoteEvent);
+      if (!decision.accepted) return new LogImportError('transition_rejected', at, `${event.type} is not allowed from ${progress.state.status} in ${event.streamId}`);
+      next = decision.state;
+    }
+    const clash = await refundClash(event);
+    if (clash !== null) return new LogImportError('different_event', at, clash);
+    let entry = pending.get(event.streamId);
+    if (entry === undefined) {
+      entry = { stream: { streamId: event.streamId, expectedVersion: progress.version, events: [] }, before: progress.state, after: progress.state, lastAt: event.occurredAt };
+      pending.set(event.streamId, entry);
+    }
+    if (next !== null) progress.state = entry.after = next;
+    entry.stream.events.push(event);
+    entry.lastAt = event.occurredAt;
+    progress.version = event.streamVersion;
+    return null;
+  };
+
+  const append = async (pending: Map<string, Pending>): Promise<LogImportError | null> => {
+    if (pending.size === 0) return null;
     const request: Required<Pick<AppendRequest, 'streams' | 'creditNotes' | 'processorRefunds'>> & AppendRequest = {
       streams: [],
       creditNotes: [],
@@ -159,13 +202,33 @@ export const importLog = async (
     if (appended.isErr()) {
       const failure = appended.error;
       const detail = failure instanceof VersionConflictError ? `${failure.message}: another writer changed the store during the import` : failure.message;
-      return err(new LogImportError('store_changed', null, detail));
+      return new LogImportError('store_changed', null, detail);
     }
     report.appends += 1;
     report.streamsWritten += request.streams.length;
     report.creditNotesWritten += request.creditNotes.length;
     for (const stream of request.streams) report.appended += stream.events.length;
-    return ok(undefined);
+    return null;
+  };
+
+  /**
+   * Appends the batch. A refused event stops the import, but what came before
+   * it in the batch is written first: "everything before line N is in" holds
+   * for every refusal, so fixing that line and importing again finishes the job.
+   */
+  const flush = async (): Promise<Result<void, LogImportError>> => {
+    const pending = new Map<string, Pending>();
+    // Stored events read for this batch, to compare with the log's: a stream may span batches, so they are not kept.
+    const storedByStream = new Map<string, StoredEvent[]>();
+    let refusal: LogImportError | null = null;
+    for (const { event, at } of batch) {
+      refusal = await take(event, at, pending, storedByStream);
+      if (refusal !== null) break;
+    }
+    batch = [];
+    const failed = await append(pending);
+    if (failed !== null) return err(failed.after(report.appended));
+    return refusal === null ? ok(undefined) : err(refusal.after(report.appended));
   };
 
   for await (const line of lines) {
@@ -176,7 +239,7 @@ export const importLog = async (
       // Everything before the bad line goes in, so fixing it and importing again picks up from there.
       const flushed = await flush();
       if (flushed.isErr()) return err(flushed.error);
-      return err(new LogImportError('invalid_event', at, parsed === null ? (line as { bad: string }).bad : parsed.error.message));
+      return err(new LogImportError('invalid_event', at, parsed === null ? (line as { bad: string }).bad : parsed.error.message).after(report.appended));
     }
     // The target store gives each event its own place in its global log.
     const { globalPosition: _, ...event } = parsed.value as StoredEvent;

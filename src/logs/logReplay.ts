@@ -54,7 +54,10 @@ export type StuckCreditNote = {
 export type LogReplayOptions = {
   /** The instant ages are measured to. */
   asOf: Date;
-  /** A credit note `requested` or `pending` (or with an attempt in doubt) longer than this is stuck. */
+  /**
+   * A credit note `requested` or `pending` longer than this is stuck; one with an attempt in doubt that nothing will
+   * try again (automatic retries used up, or the retry overdue) is stuck at once.
+   */
   stuckAfterDays: number;
   /** Replay only this credit note (and its payment's stream). */
   creditNoteId?: string;
@@ -67,7 +70,7 @@ export type LogReplayReport = {
   events: number;
   creditNotes: number;
   payments: number;
-  /** `commit`: positions rose throughout (a store's `readAll`, an export); `unordered`: grouped by stream or positions missing. */
+  /** `commit`: positions rose throughout (an export, a quiet store's `readAll`); `unordered`: they did not, or are missing (e.g. grouped by stream). */
   order: 'commit' | 'unordered' | 'empty';
   statuses: Record<Exclude<CreditNoteStatus, 'unissued'>, number>;
   /** Credit notes whose stream holds a line that was skipped: their state is unknown, so they are not judged. */
@@ -104,6 +107,9 @@ const KEPT = 10_000;
 const DAY_MS = 86_400_000;
 const SETTLED: ReadonlySet<CreditNoteStatus> = new Set(['succeeded', 'manual']);
 
+/** The stream a broken line still names, e.g. a line cut short after its `streamId`. */
+const STREAM_ID_IN_TEXT = /"streamId"\s*:\s*"([^"\\]+)"/;
+
 const issuesText = (issues: ReadonlyArray<{ path: string; message: string }>) =>
   issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ');
 
@@ -118,8 +124,11 @@ export type LogReplay = {
    * bad one is reported, not thrown. False when the event was bad.
    */
   add(raw: unknown, at: LogLocation): boolean;
-  /** A line that is not even JSON; always false. */
-  reject(at: LogLocation, message: string): false;
+  /**
+   * A line that is not even JSON; always false. Given its text, the credit
+   * note it names (if it still shows a `streamId`) is not judged on what remains.
+   */
+  reject(at: LogLocation, message: string, text?: string): false;
   /** What was replayed so far: counts per status, stuck credit notes, violations. */
   report(): LogReplayReport;
 };
@@ -262,9 +271,11 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
     onlyStream === null || streamId === onlyStream || streamId.startsWith(PAYMENT_STREAM_PREFIX);
 
   return {
-    reject(at, message) {
+    reject(at, message, text) {
       read += 1;
       reject(at, message);
+      const streamId = text === undefined ? null : (STREAM_ID_IN_TEXT.exec(text)?.[1] ?? null);
+      if (streamId !== null && wanted(streamId)) markIncomplete(streamId);
       return false;
     },
 
@@ -312,7 +323,10 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
         statuses[status] += 1;
         const ageDays = (asOf - Date.parse(record.since)) / DAY_MS;
         const inDoubt = context.refund?.status === 'in_doubt';
-        if ((status === 'requested' || status === 'pending') && ageDays > options.stuckAfterDays) {
+        // An attempt in doubt is stuck as soon as nothing will try it again: its retries are used up, or due and not run.
+        const retryAt = context.transientError?.retryAt;
+        const abandoned = inDoubt && (retryAt == null || Date.parse(retryAt) < asOf);
+        if ((status === 'requested' || status === 'pending') && (ageDays > options.stuckAfterDays || abandoned)) {
           stuck.push({ creditNoteId: context.creditNoteId, status, since: record.since, ageDays, why: waitingFor(record.state), inDoubt });
         }
         if ((status === 'succeeded' || status === 'manual') && context.payment !== null) {
@@ -341,7 +355,7 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
           });
         }
       }
-      stuck.sort((a, b) => a.since.localeCompare(b.since));
+      stuck.sort((a, b) => Date.parse(a.since) - Date.parse(b.since));
       return {
         read,
         events,

@@ -23,8 +23,11 @@ export const money = (amount: number, currency: string): string => {
   return `${(amount / 10 ** digits).toFixed(digits)} ${code}`;
 };
 
-/** `2026-11-30 10:02:11 UTC` */
-export const instant = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+/** `2026-11-30 10:02:11 UTC`, from any ISO 8601 instant (offsets converted). */
+export const instant = (iso: string): string => {
+  const utc = new Date(iso).toISOString();
+  return `${utc.slice(0, 10)} ${utc.slice(11, 19)} UTC`;
+};
 
 const words = (code: string) => code.replace(/_/g, ' ');
 
