@@ -59,7 +59,7 @@ describe('refund-lifecycle replay', () => {
   it('prints the same report as a table, with no colour when NO_COLOR is set', async () => {
     const { code, stdout } = await cli(['replay', fixture('clean.jsonl'), ...AS_OF]);
     expect(code).toBe(0);
-    expect(stdout).toContain('39 lines, 39 events, 6 credit notes, 4 payments; in commit order.');
+    expect(stdout).toContain('39 lines, 39 events, 6 credit notes, 4 payments; positions in order.');
     expect(stdout).toMatch(/succeeded\s+4/);
     expect(stdout).toMatch(/cn_slow\s+requested\s+2026-03-03 10:15:00 UTC\s+16\.6 d\s+refund re_fake_3 pending at Stripe/);
     expect(stdout).toContain('Clean: every event valid, every invariant holds.');
@@ -154,6 +154,14 @@ describe('refund-lifecycle replay', () => {
     expect(noStore.code).toBe(2);
     expect(noStore.stderr).toContain('no PGlite store at');
 
+    const directory = await cli(['replay', join(root, 'test/fixtures')]);
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toContain('is not a file');
+
+    const nobody = await cli(['replay', fixture('clean.jsonl'), '--credit-note', 'cn_nobody']);
+    expect(nobody).toMatchObject({ code: 2, stdout: '' });
+    expect(nobody.stderr).toContain('no events of credit note cn_nobody');
+
     const wrongFormat = await cli(['replay', fixture('clean.jsonl'), '--format', 'xml']);
     expect(wrongFormat.code).toBe(2);
     expect(wrongFormat.stderr).toContain("argument 'xml' is invalid");
@@ -232,8 +240,9 @@ describe('refund-lifecycle with a PGlite store: import, export, replay and expla
     const explained = await cli(['explain', 'cn_expired', '--pglite', store]);
     expect(explained.code).toBe(0);
     expect(explained.stdout).toContain('Credit note cn_expired: succeeded');
-    // Imported history brings no outbox with it: the store says so rather than guessing.
-    expect(explained.stdout).toContain('owes: create refund attempt 2 at Stripe — – nothing was enqueued for it');
+    // Imported history brings no outbox with it: a refund call still shows by its answer, a delivery cannot be told.
+    expect(explained.stdout).toContain('owes: create refund attempt 2 at Stripe — ✓ answered 2026-03-04 09:30:00 UTC (RefundAccepted)');
+    expect(explained.stdout).toContain('? no outbox record in this store (imported history');
   });
 
   it('refuses a log with a bad line on import, keeping what came before it', { timeout: 30_000 }, async () => {
@@ -268,6 +277,13 @@ describe('refund-lifecycle, the rest', () => {
     const { code, stdout } = await cli([command, '--help']);
     expect(code).toBe(0);
     expect(stdout).toMatch(new RegExp(`^Usage: refund-lifecycle ${command}`));
+  });
+
+  it('answers no command at all with exit 2 and the usage on stderr', async () => {
+    const { code, stdout, stderr } = await cli([]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('Usage: refund-lifecycle');
   });
 
   it('answers an unknown command with exit 2 and usage help on stderr', async () => {

@@ -20,7 +20,10 @@ const parsedOrWarning = (raw: unknown, where: string, warnings: string[]): Domai
   return null;
 };
 
-/** One pass over a log: the credit note's events, and each payment's facts (a few per payment) until its payment is known. */
+/**
+ * One pass over a log: the credit note's events, and every payment's facts (two small events per payment), since
+ * which payment is the credit note's is known only once its issue is read and a log may hold the payment first.
+ */
 const gatherFromFile = async (file: string, creditNoteId: string, streams: Streams): Promise<Gathered> => {
   const streamId = creditNoteStreamId(creditNoteId);
   const events: DomainEvent[] = [];
@@ -53,8 +56,10 @@ const gatherFromFile = async (file: string, creditNoteId: string, streams: Strea
 };
 
 export const runExplain = async (creditNoteId: string, options: ExplainOptions, streams: Streams): Promise<number> => {
+  if ((options.db !== undefined || options.pglite !== undefined) && options.from !== undefined) {
+    throw new UnusableInputError('give --from <file> or a store, not both');
+  }
   const opened = await openStore(options);
-  if (opened !== null && options.from !== undefined) throw new UnusableInputError('give --from <file> or a store, not both');
   let gathered: Gathered;
   if (opened !== null) {
     try {
@@ -91,7 +96,6 @@ const RUN_MARK: Record<string, string> = {
   answered: '✓',
   gave_up: '✗',
   no_answer: '?',
-  not_enqueued: '–',
   in_progress: '…',
   due: '…',
   unknown: '?',

@@ -141,9 +141,9 @@ export const runCli = async (argv: readonly string[], streams: Streams): Promise
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return EXIT.clean;
-    if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.unusable;
+    const { code, exitCode: commanderExit } = error as { code?: unknown; exitCode?: unknown };
+    // Asked-for help is a success; help shown because no command was given is a usage error.
+    if (typeof code === 'string' && code.startsWith('commander.')) return commanderExit === 0 ? EXIT.clean : EXIT.unusable;
     if (error instanceof UnusableInputError) {
       streams.stderr.write(`refund-lifecycle: ${error.message}\n`);
       return EXIT.unusable;

@@ -23,10 +23,11 @@ export const runReplay = async (file: string | undefined, options: ReplayOptions
     stuckAfterDays: options.stuckAfter,
     ...(options.creditNote === undefined ? {} : { creditNoteId: options.creditNote }),
   });
+  const fromStore = options.db !== undefined || options.pglite !== undefined;
+  if (fromStore && file !== undefined) throw new UnusableInputError(`give a file or ${options.db !== undefined ? '--db' : '--pglite'}, not both`);
   const opened = await openStore(options);
   let source: string;
   if (opened !== null) {
-    if (file !== undefined) throw new UnusableInputError(`give a file or ${options.db !== undefined ? '--db' : '--pglite'}, not both`);
     source = opened.where;
     try {
       await readableStore(opened);
@@ -45,7 +46,7 @@ export const runReplay = async (file: string | undefined, options: ReplayOptions
     try {
       reading: for await (const lines of jsonlLines(input, progress.add)) {
         for (const line of lines) {
-          const valid = 'bad' in line ? replay.reject(line.at, line.bad) : replay.add(line.raw, line.at);
+          const valid = 'bad' in line ? replay.reject(line.at, line.bad, line.text) : replay.add(line.raw, line.at);
           if (!valid && options.strict) break reading;
         }
       }
@@ -55,6 +56,10 @@ export const runReplay = async (file: string | undefined, options: ReplayOptions
     }
   }
   const report = replay.report();
+  if (options.creditNote !== undefined && report.creditNotes === 0) {
+    streams.stderr.write(`refund-lifecycle replay: no events of credit note ${options.creditNote} in ${source}\n`);
+    return EXIT.unusable;
+  }
   if (options.strict && report.badLineCount > 0) {
     const first = report.badLines[0]!;
     streams.stderr.write(`refund-lifecycle replay: ${where(first.at)}: ${first.message} (--strict stops at the first bad line)\n`);
@@ -74,7 +79,7 @@ const more = (shown: number, total: number) =>
 
 export const replayTable = (source: string, report: LogReplayReport, exitCode: number, colour: boolean): string[] => {
   const p = paint(colour);
-  const order = { commit: 'in commit order', unordered: 'not in commit order (grouped by stream)', empty: 'no events' }[report.order];
+  const order = { commit: 'positions in order', unordered: 'positions not in order (e.g. grouped by stream)', empty: 'no events' }[report.order];
   const lines = [
     p.bold(`Replayed ${source}`),
     `${count(report.read)} lines, ${count(report.events)} events, ${count(report.creditNotes)} credit notes, ${count(report.payments)} payments; ${order}.`,

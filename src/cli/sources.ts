@@ -80,12 +80,13 @@ export const openInput = (path: string): Readable => {
   } catch (error) {
     throw new UnusableInputError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
+  if (!fs.statSync(path).isFile()) throw new UnusableInputError(`${path} is not a file`);
   // 64 KB chunks, as fs streams read by default: strings decoded from chunks above ~128 KB land in V8's large-object
   // space and die only at a full mark-compact (measured in bench/replayMemory.ts: 1 MB chunks cost ~60 MB of peak RSS).
   return fs.createReadStream(path, { highWaterMark: 64 << 10 });
 };
 
-export type JsonlLine = { raw: unknown; at: { line: number } } | { bad: string; at: { line: number } };
+export type JsonlLine = { raw: unknown; at: { line: number } } | { bad: string; at: { line: number }; text: string };
 
 /**
  * The lines of a JSONL input, parsed, with their line numbers; blank lines
@@ -102,7 +103,7 @@ export async function* jsonlLines(input: Readable, onBytes?: (bytes: number) => 
     try {
       return { raw: JSON.parse(trimmed), at: { line } };
     } catch (error) {
-      return { bad: `not JSON: ${error instanceof Error ? error.message : String(error)}`, at: { line } };
+      return { bad: `not JSON: ${error instanceof Error ? error.message : String(error)}`, at: { line }, text: trimmed };
     }
   };
   for await (const chunk of input) {

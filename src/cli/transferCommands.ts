@@ -55,7 +55,8 @@ export const runImport = async (file: string, options: StoreOptions, streams: St
     }
     const imported = await importLog(opened.store, logLines(file, streams));
     if (imported.isErr()) {
-      streams.stderr.write(`refund-lifecycle import: ${imported.error.message} (${imported.error.reason}); what came before it is imported, so fix it and import again\n`);
+      const { message, reason, imported: before } = imported.error;
+      streams.stderr.write(`refund-lifecycle import: ${message} (${reason}); ${count(before)} events were written before it: fix it and import again to go on\n`);
       return EXIT.problems;
     }
     const report = imported.value;
