@@ -561,7 +561,8 @@ const seeder = async (pool: pg.Pool, schema: string, template: Template) => {
       skip: c.is_identity === 'YES' || c.is_generated === 'ALWAYS' || /^nextval\(|pg_current_xact_id/.test(c.column_default ?? ''),
     }));
   };
-  const known = ['events', 'streams', 'outbox', 'credit_note_summaries', 'processor_refunds', 'schema_migrations'];
+  // The seeded copies write the first five; checkpoints (reconciliation, sweep) stay empty, as in a store nobody reconciled.
+  const known = ['events', 'streams', 'outbox', 'credit_note_summaries', 'processor_refunds', 'schema_migrations', 'checkpoints'];
   const { rows: tables } = await pool.query<{ table_name: string }>(
     `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'`,
     [schema],

@@ -39,7 +39,7 @@ const summary = (index: number, size: number): CreditNoteSummary => {
   };
 };
 
-/** `size` credit notes, each with one completed outbox entry, and a few entries not yet due. */
+/** `size` credit notes, each with one outbox entry (completed, or parked for one in ten), and a few entries not yet due. */
 const seed = async (size: number): Promise<{ store: EventStore; work: () => number }> => {
   const metered = meteredInMemoryEventStore();
   const { store } = metered;
@@ -53,11 +53,21 @@ const seed = async (size: number): Promise<{ store: EventStore; work: () => numb
     });
     const claimed = await store.claimOutbox({ owner: 'seed', now: at(0), leaseMs: LEASE_MS, limit: batch });
     expect(claimed).toHaveLength(indexes.length);
+    const parked = (entry: { id: string }) => Number(entry.id.slice('ob_'.length)) % 10 === 0;
     const completed = await store.append({
       streams: [],
-      completeOutbox: claimed.map((entry) => ({ entryId: entry.id, token: entry.claim.token })),
+      completeOutbox: claimed.filter((entry) => !parked(entry)).map((entry) => ({ entryId: entry.id, token: entry.claim.token })),
     });
     expect(completed.isOk()).toBe(true);
+    // Buried at scattered times, so the parked index's order is not the insertion order.
+    for (const entry of claimed.filter(parked)) {
+      const index = Number(entry.id.slice('ob_'.length));
+      const buried = await store.releaseOutbox(
+        { entryId: entry.id, token: entry.claim.token },
+        { availableAt: at(1000 + ((index * 7919) % 100_000)), error: 'gave up', dead: true },
+      );
+      expect(buried.isOk()).toBe(true);
+    }
   }
   await store.append({ streams: [], outbox: [1, 2, 3].map((k) => draft(`ob_future_${k}`, at(3_600_000))) });
   return metered;
@@ -74,6 +84,10 @@ const measure = async (size: number) => {
   const nothingDue = await cost(
     () => store.claimOutbox({ owner: 'w', now: at(LEASE_MS * 2), leaseMs: LEASE_MS, limit: 50 }),
     (claimed) => expect(claimed).toEqual([]),
+  );
+  const counts = await cost(
+    () => store.outboxCounts(at(LEASE_MS * 2)),
+    (result) => expect(result).toEqual({ due: 0, parked: size / 10, oldestDueAt: null }),
   );
   await store.append({ streams: [], outbox: Array.from({ length: 60 }, (_, k) => draft(`ob_due_${k}`, at(LEASE_MS * 3))) });
   const fiftyDue = await cost(
@@ -100,7 +114,30 @@ const measure = async (size: number) => {
     () => store.listCreditNotes({ after: 'cn_0000900', limit: 50 }),
     (rows) => expect(rows[0]!.creditNoteId).toBe('cn_0000901'),
   );
-  return { nothingDue, fiftyDue, expiredLeases, byStatus, byPayment, all };
+  const parkedPage = await cost(
+    () => store.listOutbox({ dead: true, after: { deadAt: at(1000 + ((500 * 7919) % 100_000)).toISOString(), id: 'ob_500' }, limit: 50 }),
+    (entries) => {
+      expect(entries).toHaveLength(50);
+      const keys = entries.map((entry) => [Date.parse(entry.deadAt!), entry.id] as const);
+      expect(keys).toEqual([...keys].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1)));
+      expect(keys[0]![0]).toBeGreaterThanOrEqual(at(1000 + ((500 * 7919) % 100_000)).getTime());
+    },
+  );
+  // Two statuses' walks merged from a cursor; every row changed at the same instant, so ties order by id.
+  const byAge = await cost(
+    () => store.listCreditNotesByAge({ statuses: ['requested', 'failed'], after: { updatedAt: at(0).toISOString(), creditNoteId: 'cn_0000500' }, limit: 50 }),
+    (rows) => {
+      expect(rows).toHaveLength(50);
+      expect(rows.every((row) => (row.status === 'requested' || row.status === 'failed') && row.creditNoteId > 'cn_0000500')).toBe(true);
+      expect(rows.map((row) => row.creditNoteId)).toEqual(rows.map((row) => row.creditNoteId).sort());
+    },
+  );
+  // Nothing changed before the bound: the walks stop at their first row.
+  const byAgeNone = await cost(
+    () => store.listCreditNotesByAge({ statuses: ['requested', 'failed'], updatedBefore: at(0).toISOString(), limit: 50 }),
+    (rows) => expect(rows).toEqual([]),
+  );
+  return { nothingDue, counts, fiftyDue, expiredLeases, byStatus, byPayment, all, parkedPage, byAge, byAgeNone };
 };
 
 describe('in-memory event store: cost independent of size', () => {
@@ -111,9 +148,12 @@ describe('in-memory event store: cost independent of size', () => {
     // A claim with nothing due never looks at completed entries: the same few steps at any size.
     expect(large.nothingDue).toBe(small.nothingDue);
     expect(large.nothingDue).toBeLessThan(10);
+    // Counting what is due walks only the due and the leased; parked ones are a size.
+    expect(large.counts).toBe(small.counts);
+    expect(large.counts).toBeLessThan(10);
     // Everything else: what it returns plus O(log n) index searches, so 10× the rows
     // adds a few comparisons per search at most, never 10× the work.
-    for (const key of ['fiftyDue', 'expiredLeases', 'byStatus', 'byPayment', 'all'] as const) {
+    for (const key of ['fiftyDue', 'expiredLeases', 'byStatus', 'byPayment', 'all', 'parkedPage', 'byAge', 'byAgeNone'] as const) {
       expect(large[key], key).toBeLessThan(small[key] * 1.5);
     }
   }, 60_000);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { APPEND_FUNCTION_SQL, INIT_SQL, MIGRATIONS } from '../src/adapters/sql/schema.js';
+import { APPEND_FUNCTION_SQL, INIT_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS, OPERATIONS_READS_SQL } from '../src/adapters/sql/schema.js';
 import { outboxChannel } from '../src/adapters/sql/sqlClient.js';
 
 describe('SQL schema', () => {
@@ -10,6 +10,18 @@ describe('SQL schema', () => {
 
   it('ships sql/002_append_function.sql byte for byte as migration 2', () => {
     expect(readFileSync(new URL('../sql/002_append_function.sql', import.meta.url), 'utf8')).toBe(APPEND_FUNCTION_SQL);
+  });
+
+  it('ships sql/003_operations_reads.sql byte for byte as migration 3', () => {
+    expect(readFileSync(new URL('../sql/003_operations_reads.sql', import.meta.url), 'utf8')).toBe(OPERATIONS_READS_SQL);
+    expect(MIGRATIONS[2]).toEqual({ version: 3, name: '003_operations_reads', sql: OPERATIONS_READS_SQL });
+  });
+
+  it('ships every migration as sql/<name>.sql, and the latest version is the last one', () => {
+    for (const migration of MIGRATIONS) {
+      expect(readFileSync(new URL(`../sql/${migration.name}.sql`, import.meta.url), 'utf8'), migration.name).toBe(migration.sql);
+    }
+    expect(LATEST_SCHEMA_VERSION).toBe(MIGRATIONS.length);
   });
 
   it('numbers migrations 1, 2, 3… with no gap', () => {

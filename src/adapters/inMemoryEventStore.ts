@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { err, ok, type Result } from 'neverthrow';
 import { DuplicateOutboxEntryError, OutboxClaimLostError, VersionConflictError } from '../errors.js';
 import type { StoredEvent } from '../events/envelope.js';
+import type { CreditNoteStatus } from '../machine/creditNoteState.js';
 import type {
   AppendError,
   AppendRequest,
+  Checkpoint,
   ClaimOutboxRequest,
   ClaimedOutboxEntry,
   CreditNoteSummary,
   EventStore,
+  JsonValue,
   ListCreditNotesFilter,
   OutboxClaim,
   OutboxEntry,
@@ -101,6 +104,18 @@ class SortedIndex<T> {
       }
     }
   }
+
+  /** The same walk as `scan`, pulled one item at a time (to merge several indexes' walks). */
+  *walk(after: T | undefined): Generator<T, void, undefined> {
+    let [index, offset] = after === undefined ? [0, 0] : this.seek(after, true);
+    for (; index < this.chunks.length; index += 1, offset = 0) {
+      const chunk = this.chunks[index]!;
+      for (; offset < chunk.length; offset += 1) {
+        this.meter.work += 1;
+        yield chunk[offset]!;
+      }
+    }
+  }
 }
 
 /**
@@ -150,12 +165,23 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
 type OutboxKey = { at: number; seq: number; id: string };
 const compareOutboxKeys = (a: OutboxKey, b: OutboxKey): number => a.at - b.at || a.seq - b.seq;
 
+/** A parked (dead) entry's place in the `parked` index: by burial time (ms), then id. */
+type ParkedKey = { at: number; id: string };
+const compareParkedKeys = (a: ParkedKey, b: ParkedKey): number => a.at - b.at || compareStrings(a.id, b.id);
+
+/** A credit note's place in its status's age index: by `updatedAt` (ISO 8601 in UTC sorts as text), then id. */
+type AgeKey = { updatedAt: string; creditNoteId: string };
+const compareAgeKeys = (a: AgeKey, b: AgeKey): number =>
+  compareStrings(a.updatedAt, b.updatedAt) || compareStrings(a.creditNoteId, b.creditNoteId);
+
 type OutboxSlot = {
   entry: OutboxEntry;
   /** Insertion order: ties on time are claimed in it, as with a serial id. */
   seq: number;
   /** Where the entry is indexed: `waiting` (by availableAt), `leased` (by leaseUntil), or nowhere once completed or dead. */
   index: { list: 'waiting' | 'leased'; key: OutboxKey } | null;
+  /** Its key in `parked` while it is dead. */
+  parked: ParkedKey | null;
 };
 
 /** An instant in ms for the claim indexes; a time that does not parse is never due, as `Date.parse(x) <= now` says. */
@@ -176,9 +202,14 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
   const waiting = new SortedIndex<OutboxKey>(compareOutboxKeys, meter);
   // Claimed entries by lease end: the ones whose lease runs out move back to `waiting` on the next claim.
   const leased = new SortedIndex<OutboxKey>(compareOutboxKeys, meter);
+  // Dead entries, oldest burial first: the operations page's parked list, and its count.
+  const parked = new SortedIndex<ParkedKey>(compareParkedKeys, meter);
   const creditNotes = new Map<string, CreditNoteSummary>();
   const allCreditNotes = new SortedIndex<string>(compareStrings, meter);
   const creditNotesBy = new Map<string, SortedIndex<string>>();
+  // Per status, by (updatedAt, creditNoteId): the sweep's least recently changed first.
+  const creditNotesByAge = new Map<string, SortedIndex<AgeKey>>();
+  const checkpoints = new Map<string, Checkpoint>();
   const processorRefunds = new Map<string, ProcessorRefundLink>();
   const causes = new Set<string>();
   const refundKey = (processor: string, processorRefundId: string) => `${processor}\u0000${processorRefundId}`;
@@ -210,12 +241,27 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
     (list === 'waiting' ? waiting : leased).insert(key);
     slot.index = { list, key };
   };
-  /** Stores the entry's new state and files it where a claim will look for it. */
+  /** Files a dead entry in `parked` by its burial time, and takes a requeued (or completed) one out. */
+  const repark = (slot: OutboxSlot): void => {
+    const { deadAt, completedAt } = slot.entry;
+    const at = deadAt === null || completedAt !== null ? null : timeOf(deadAt);
+    if (slot.parked !== null && slot.parked.at !== at) {
+      parked.delete(slot.parked);
+      slot.parked = null;
+    }
+    if (at !== null && slot.parked === null) {
+      slot.parked = { at, id: slot.entry.id };
+      parked.insert(slot.parked);
+    }
+  };
+  /** Stores the entry's new state and files it where a claim (or the parked list) will look for it. */
   const put = (slot: OutboxSlot, entry: OutboxEntry): void => {
+    const wasParked = slot.parked !== null;
     slot.entry = entry;
     if (entry.completedAt !== null || entry.deadAt !== null) unindex(slot);
     else if (entry.claim === null) reindex(slot, 'waiting', timeOf(entry.availableAt));
     else reindex(slot, 'leased', timeOf(entry.claim.leaseUntil));
+    if (wasParked || entry.deadAt !== null) repark(slot);
   };
   const claimable = (entry: OutboxEntry, now: number): boolean =>
     entry.completedAt === null &&
@@ -250,6 +296,19 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
     const before = previous === undefined ? [] : secondaryKeys(previous);
     const after = secondaryKeys(row);
     if (previous === undefined) allCreditNotes.insert(row.creditNoteId);
+    if (previous === undefined || previous.status !== row.status || previous.updatedAt !== row.updatedAt) {
+      if (previous !== undefined) {
+        const index = creditNotesByAge.get(previous.status)!;
+        index.delete({ updatedAt: previous.updatedAt, creditNoteId: previous.creditNoteId });
+        if (index.size === 0) creditNotesByAge.delete(previous.status);
+      }
+      let index = creditNotesByAge.get(row.status);
+      if (index === undefined) {
+        index = new SortedIndex<AgeKey>(compareAgeKeys, meter);
+        creditNotesByAge.set(row.status, index);
+      }
+      index.insert({ updatedAt: row.updatedAt, creditNoteId: row.creditNoteId });
+    }
     for (const key of before) {
       if (after.includes(key)) continue;
       const index = creditNotesBy.get(key)!;
@@ -322,6 +381,7 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
           }),
           seq: outbox.size,
           index: null,
+          parked: null,
         };
         outbox.set(draft.id, slot);
         const ofStream = outboxByStream.get(draft.streamId);
@@ -448,8 +508,101 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
     },
 
     async listOutbox(filter = {}) {
+      if (filter.dead === true) {
+        const max = maxRows(filter.limit ?? 100);
+        // The cursor is a position in the (burial time, id) order, whatever became of the entry it was read from.
+        let cursor: ParkedKey | undefined;
+        if (filter.after !== undefined) {
+          const at = Date.parse(filter.after.deadAt);
+          // As PostgreSQL refuses a cursor time it cannot read as a timestamptz.
+          if (Number.isNaN(at)) throw new RangeError(`Invalid parked outbox cursor time: ${JSON.stringify(filter.after.deadAt)}`);
+          cursor = { at, id: filter.after.id };
+        }
+        const entries: OutboxEntry[] = [];
+        if (filter.streamId !== undefined) {
+          // One stream's entries are few: filtered and sorted, like the SQL store's walk of its stream index.
+          const ofStream = (outboxByStream.get(filter.streamId) ?? [])
+            .filter((slot) => slot.parked !== null && (cursor === undefined || compareParkedKeys(slot.parked, cursor) > 0))
+            .sort((a, b) => compareParkedKeys(a.parked!, b.parked!));
+          for (const slot of ofStream.slice(0, max)) entries.push(slot.entry);
+        } else if (max > 0) {
+          parked.scan(cursor, (key) => {
+            entries.push(outbox.get(key.id)!.entry);
+            return entries.length < max;
+          });
+        }
+        return later(entries);
+      }
       const slots = filter.streamId === undefined ? [...outbox.values()] : (outboxByStream.get(filter.streamId) ?? []);
-      return later(slots.map((slot) => slot.entry));
+      const max = filter.limit === undefined ? slots.length : maxRows(filter.limit);
+      return later(slots.slice(0, max).map((slot) => slot.entry));
+    },
+
+    async listCreditNotesByAge(filter) {
+      const max = maxRows(filter.limit);
+      const rows: CreditNoteSummary[] = [];
+      if (max === 0) return later(rows);
+      // One walk per status from the cursor, merged: each step takes the least of the walks' heads.
+      const walks: { head: AgeKey; rest: Generator<AgeKey, void, undefined> }[] = [];
+      for (const status of new Set<CreditNoteStatus>(filter.statuses)) {
+        const rest = creditNotesByAge.get(status)?.walk(filter.after);
+        const first = rest?.next();
+        if (rest !== undefined && first !== undefined && first.done !== true) walks.push({ head: first.value, rest });
+      }
+      while (walks.length > 0 && rows.length < max) {
+        let least = 0;
+        for (let index = 1; index < walks.length; index += 1) {
+          if (compareAgeKeys(walks[index]!.head, walks[least]!.head) < 0) least = index;
+        }
+        const walk = walks[least]!;
+        if (filter.updatedBefore !== undefined && !(walk.head.updatedAt < filter.updatedBefore)) break;
+        rows.push(creditNotes.get(walk.head.creditNoteId)!);
+        const next = walk.rest.next();
+        if (next.done === true) walks.splice(least, 1);
+        else walk.head = next.value;
+      }
+      return later(rows);
+    },
+
+    async requeueOutbox(entryIds, now) {
+      await later(undefined);
+      const availableAt = now.toISOString();
+      let requeued = 0;
+      for (const id of new Set(entryIds)) {
+        const slot = outbox.get(id);
+        if (slot === undefined || slot.entry.deadAt === null || slot.entry.completedAt !== null) continue;
+        put(slot, entryWith(slot.entry, { deadAt: null, availableAt, deliveries: 0, claim: null }));
+        requeued += 1;
+      }
+      return requeued;
+    },
+
+    async outboxCounts(now) {
+      await later(undefined);
+      const time = now.getTime();
+      let due = 0;
+      let oldest = Number.POSITIVE_INFINITY;
+      const count = (slot: OutboxSlot) => {
+        if (!claimable(slot.entry, time)) return;
+        due += 1;
+        oldest = Math.min(oldest, timeOf(slot.entry.availableAt));
+      };
+      // What a claim at `now` would take: waiting entries due by then (one moved here by a claim with a later clock
+      // may still be leased at `now`), and leased ones whose lease has run out by then.
+      waiting.scan(undefined, (key) => key.at <= time && (count(outbox.get(key.id)!), true));
+      leased.scan(undefined, (key) => key.at <= time && (count(outbox.get(key.id)!), true));
+      return { due, parked: parked.size, oldestDueAt: due === 0 ? null : new Date(oldest).toISOString() };
+    },
+
+    async readCheckpoint(name) {
+      return later(checkpoints.get(name) ?? null);
+    },
+
+    async writeCheckpoint({ name, value }, now) {
+      // Copied at the call, as a driver serialises its parameters: a change made to `value` afterwards is not stored.
+      const checkpoint: Checkpoint = Object.freeze({ name, value: frozenCopy(value) as JsonValue, updatedAt: now.toISOString() });
+      await later(undefined);
+      checkpoints.set(name, checkpoint);
     },
   };
 };

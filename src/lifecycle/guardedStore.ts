@@ -27,6 +27,11 @@ export const guardedStore = (store: EventStore): EventStore => {
     completeOutbox: guard(store.completeOutbox.bind(store)),
     releaseOutbox: guard(store.releaseOutbox.bind(store)),
     listOutbox: guard(store.listOutbox.bind(store)),
+    listCreditNotesByAge: guard(store.listCreditNotesByAge.bind(store)),
+    requeueOutbox: guard(store.requeueOutbox.bind(store)),
+    outboxCounts: guard(store.outboxCounts.bind(store)),
+    readCheckpoint: guard(store.readCheckpoint.bind(store)),
+    writeCheckpoint: guard(store.writeCheckpoint.bind(store)),
     ...(store.watchOutbox === undefined ? {} : { watchOutbox: guard(store.watchOutbox.bind(store)) }),
   };
 };

@@ -21,7 +21,8 @@ export const creditNoteSummary = (streamId: string, version: number, state: Cred
   status: state.status,
   paymentId: state.context.payment?.paymentId ?? null,
   version,
-  updatedAt,
+  // Canonical UTC: rows are ordered by this text (sweep, operations), and an imported event may carry an offset.
+  updatedAt: new Date(updatedAt).toISOString(),
   state,
 });
 

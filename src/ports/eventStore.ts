@@ -89,6 +89,59 @@ export type ListCreditNotesFilter = {
   limit?: number;
 };
 
+/** Credit notes of some statuses, least recently changed first: the sweep's and the operations page's read. */
+export type ListCreditNotesByAgeFilter = {
+  statuses: readonly CreditNoteStatus[];
+  /** Only those whose row last changed before this instant (ISO 8601). */
+  updatedBefore?: string;
+  /** Cursor: the last row of the previous page. */
+  after?: { updatedAt: string; creditNoteId: string };
+  limit: number;
+};
+
+/**
+ * Outbox entries: every entry, or one stream's, in insertion order (`dead`
+ * absent); or the parked (dead) ones, all or one stream's, a page at a time.
+ */
+export type ListOutboxFilter =
+  | {
+      /** Only this stream's entries; without it, every entry. */
+      streamId?: string;
+      dead?: undefined;
+      /** Without `dead`, no cursor: every entry (of the stream) is returned, up to `limit` when given. */
+      after?: undefined;
+      /** At most this many, in insertion order; all when absent. */
+      limit?: number;
+    }
+  | {
+      /** Only this stream's parked entries; without it, every stream's. */
+      streamId?: string;
+      /** Only entries the dispatcher gave up on, ordered by (deadAt, id): oldest burial first, ties by id. */
+      dead: true;
+      /**
+       * Cursor, exclusive: the page starts after this position in the (deadAt, id) order, typically the
+       * `deadAt` and `id` of the previous page's last entry, as the store returned them. It is a position,
+       * not a reference to an entry: paging stays correct when that entry was requeued (or completed)
+       * since. `deadAt` is an ISO 8601 instant, compared as an instant.
+       */
+      after?: { deadAt: string; id: string };
+      /** At most this many; 100 when absent. */
+      limit?: number;
+    };
+
+/** What the outbox holds right now, for `health()`. */
+export type OutboxCounts = {
+  /** Not completed, not dead, available at or before `now`. */
+  due: number;
+  /** Given up on by the dispatcher: waiting for a person to requeue them. */
+  parked: number;
+  /** The earliest `availableAt` among due entries: how far behind the dispatchers are. */
+  oldestDueAt: string | null;
+};
+
+/** A small named value kept by the store (e.g. how far a reconciliation got). */
+export type Checkpoint = { name: string; value: JsonValue; updatedAt: string };
+
 export type ClaimOutboxRequest = {
   owner: string;
   now: Date;
@@ -131,7 +184,19 @@ export interface EventStore {
     claim: OutboxClaim,
     release: { availableAt: Date; error: string; dead: boolean },
   ): Promise<Result<void, OutboxClaimLostError>>;
-  listOutbox(filter?: { streamId?: string }): Promise<OutboxEntry[]>;
+  listOutbox(filter?: ListOutboxFilter): Promise<OutboxEntry[]>;
+  /** Sweep and operations: rows of these statuses by last change, oldest first, through an index. */
+  listCreditNotesByAge(filter: ListCreditNotesByAgeFilter): Promise<CreditNoteSummary[]>;
+  /**
+   * Gives parked (dead) entries back to the dispatchers: available at `now`,
+   * deliveries counted afresh, the last error kept. Entries that are not
+   * parked are left alone. Resolves to the number requeued.
+   */
+  requeueOutbox(entryIds: readonly string[], now: Date): Promise<number>;
+  outboxCounts(now: Date): Promise<OutboxCounts>;
+  readCheckpoint(name: string): Promise<Checkpoint | null>;
+  /** Creates or replaces the checkpoint. */
+  writeCheckpoint(checkpoint: { name: string; value: JsonValue }, now: Date): Promise<void>;
   /**
    * Optional: calls `onAppended` soon after any append, from any process,
    * that enqueued outbox entries (PostgreSQL's LISTEN/NOTIFY), so dispatchers

@@ -3,7 +3,7 @@ import { DuplicateOutboxEntryError, OutboxClaimLostError, VersionConflictError }
 import { CURRENT_SCHEMA_VERSION, type DomainEvent, type DomainEventType, type StoredEvent } from '../../src/events/envelope.js';
 import { parseEvent } from '../../src/events/parseEvent.js';
 import { emptyCreditNoteContext, type CreditNoteStatus } from '../../src/machine/creditNoteState.js';
-import type { CreditNoteSummary, EventStore, JsonValue, OutboxDraft } from '../../src/ports/eventStore.js';
+import type { CreditNoteSummary, EventStore, JsonValue, OutboxDraft, OutboxEntry } from '../../src/ports/eventStore.js';
 
 /*
  * The one contract every EventStore adapter passes (in-memory, PostgreSQL,
@@ -731,6 +731,443 @@ export const describeEventStoreContract = (
       });
     });
 
+    describe('credit notes by age', () => {
+      const summaryAt = (creditNoteId: string, status: CreditNoteStatus, updatedAt: Date, version = 1): CreditNoteSummary => ({
+        ...summary(creditNoteId, status, `pi_${creditNoteId}`, version),
+        updatedAt: updatedAt.toISOString(),
+      });
+      const put = async (rows: CreditNoteSummary[]) => {
+        expect((await store.append({ streams: [], creditNotes: rows })).isOk()).toBe(true);
+      };
+      /** Ties on updatedAt across statuses (cn_b, cn_c, cn_d) and ids out of their insertion order. */
+      const seedAges = async () => {
+        const rows = [
+          summaryAt('cn_e', 'requested', at(3000)),
+          summaryAt('cn_a', 'failed', at(1000)),
+          summaryAt('cn_d', 'failed', at(2000)),
+          summaryAt('cn_c', 'requested', at(2000)),
+          summaryAt('cn_b', 'requested', at(2000)),
+          summaryAt('cn_f', 'succeeded', at(500)),
+          summaryAt('cn_g', 'pending', at(4000)),
+        ];
+        await put(rows);
+        return rows;
+      };
+      const ids = (rows: CreditNoteSummary[]) => rows.map((row) => row.creditNoteId);
+      const stuck: CreditNoteStatus[] = ['requested', 'failed'];
+
+      it('lists the rows of the given statuses, least recently changed first, ties by creditNoteId', async () => {
+        const rows = await seedAges();
+
+        const listed = await store.listCreditNotesByAge({ statuses: stuck, limit: 10 });
+
+        expect(ids(listed)).toEqual(['cn_a', 'cn_b', 'cn_c', 'cn_d', 'cn_e']);
+        expect(listed[0]).toEqual(rows[1]);
+        expect(ids(await store.listCreditNotesByAge({ statuses: ['failed', 'requested'], limit: 10 }))).toEqual(ids(listed));
+        expect(ids(await store.listCreditNotesByAge({ statuses: ['requested'], limit: 10 }))).toEqual(['cn_b', 'cn_c', 'cn_e']);
+        expect(ids(await store.listCreditNotesByAge({ statuses: ['succeeded', ...stuck], limit: 10 }))).toEqual([
+          'cn_f',
+          'cn_a',
+          'cn_b',
+          'cn_c',
+          'cn_d',
+          'cn_e',
+        ]);
+        // A status named twice is still walked once.
+        expect(ids(await store.listCreditNotesByAge({ statuses: ['failed', 'failed'], limit: 10 }))).toEqual(['cn_a', 'cn_d']);
+        expect(await store.listCreditNotesByAge({ statuses: ['manual'], limit: 10 })).toEqual([]);
+        expect(await store.listCreditNotesByAge({ statuses: [], limit: 10 })).toEqual([]);
+        expect(await store.listCreditNotesByAge({ statuses: stuck, limit: 0 })).toEqual([]);
+      });
+
+      it('pages with the (updatedAt, creditNoteId) cursor, exclusive, also through a tie on updatedAt', async () => {
+        await seedAges();
+        const page = (after: { updatedAt: string; creditNoteId: string } | undefined, limit: number) =>
+          store.listCreditNotesByAge({ statuses: stuck, limit, ...(after === undefined ? {} : { after }) });
+        const cursor = (row: CreditNoteSummary) => ({ updatedAt: row.updatedAt, creditNoteId: row.creditNoteId });
+
+        const first = await page(undefined, 2);
+        expect(ids(first)).toEqual(['cn_a', 'cn_b']);
+        // The page ends inside the tie at 2000: the next one starts right after cn_b, in the same instant.
+        const second = await page(cursor(first[1]!), 2);
+        expect(ids(second)).toEqual(['cn_c', 'cn_d']);
+        expect(ids(await page(cursor(second[1]!), 2))).toEqual(['cn_e']);
+        expect(await page({ updatedAt: at(3000).toISOString(), creditNoteId: 'cn_e' }, 2)).toEqual([]);
+
+        const walked: CreditNoteSummary[] = [];
+        for (let next = await page(undefined, 1); next.length > 0; next = await page(cursor(next[0]!), 1)) walked.push(...next);
+        expect(ids(walked)).toEqual(['cn_a', 'cn_b', 'cn_c', 'cn_d', 'cn_e']);
+
+        // A cursor is a position, not a row: one naming no stored row resumes where it would sort.
+        expect(ids(await page({ updatedAt: at(2000).toISOString(), creditNoteId: 'cn_bb' }, 10))).toEqual(['cn_c', 'cn_d', 'cn_e']);
+        expect(ids(await page({ updatedAt: at(1500).toISOString(), creditNoteId: 'cn_z' }, 10))).toEqual(['cn_b', 'cn_c', 'cn_d', 'cn_e']);
+      });
+
+      it('returns only rows changed before updatedBefore, which is exclusive', async () => {
+        await seedAges();
+        const before = (updatedBefore: Date, after?: { updatedAt: string; creditNoteId: string }) =>
+          store.listCreditNotesByAge({
+            statuses: stuck,
+            updatedBefore: updatedBefore.toISOString(),
+            limit: 10,
+            ...(after === undefined ? {} : { after }),
+          });
+
+        expect(ids(await before(at(2000)))).toEqual(['cn_a']);
+        expect(ids(await before(at(2001)))).toEqual(['cn_a', 'cn_b', 'cn_c', 'cn_d']);
+        expect(await before(at(1000))).toEqual([]);
+        const afterB = { updatedAt: at(2000).toISOString(), creditNoteId: 'cn_b' };
+        expect(ids(await before(at(3000), afterB))).toEqual(['cn_c', 'cn_d']);
+        expect(ids(await before(at(3001), afterB))).toEqual(['cn_c', 'cn_d', 'cn_e']);
+        expect(ids(await store.listCreditNotesByAge({ statuses: stuck, updatedBefore: at(3001).toISOString(), limit: 2 }))).toEqual([
+          'cn_a',
+          'cn_b',
+        ]);
+      });
+
+      it('follows a row whose status or updatedAt changes, and lists it once', async () => {
+        await seedAges();
+        await put([summaryAt('cn_a', 'requested', at(5000), 2)]);
+        await put([summaryAt('cn_b', 'requested', at(6000), 2)]);
+        // Only the version changed: the row keeps its place and is not listed twice.
+        await put([summaryAt('cn_c', 'requested', at(2000), 3)]);
+
+        expect(ids(await store.listCreditNotesByAge({ statuses: ['failed'], limit: 10 }))).toEqual(['cn_d']);
+        const requested = await store.listCreditNotesByAge({ statuses: ['requested'], limit: 10 });
+        expect(ids(requested)).toEqual(['cn_c', 'cn_e', 'cn_a', 'cn_b']);
+        expect(requested[0]).toEqual(summaryAt('cn_c', 'requested', at(2000), 3));
+        expect(ids(await store.listCreditNotesByAge({ statuses: stuck, limit: 10 }))).toEqual(['cn_c', 'cn_d', 'cn_e', 'cn_a', 'cn_b']);
+      });
+    });
+
+    describe('parked outbox entries', () => {
+      /** Claims the entries at `deadAt` and buries them then, as the dispatcher does after its last try. */
+      const bury = async (ids: string[], deadAt: Date) => {
+        const claimed = await store.claimOutbox({ owner: 'worker', now: deadAt, leaseMs: LEASE_MS, limit: ids.length, entryIds: ids });
+        expect(claimed.map((entry) => entry.id).sort()).toEqual([...ids].sort());
+        for (const entry of claimed) {
+          const buried = await store.releaseOutbox(
+            { entryId: entry.id, token: entry.claim.token },
+            { availableAt: deadAt, error: `gave up on ${entry.id}`, dead: true },
+          );
+          expect(buried.isOk()).toBe(true);
+        }
+      };
+      /**
+       * Parked: ob_g and ob_b buried together (ids against insertion order), ob_other on another stream, ob_a, ob_e.
+       * Not parked: ob_h untouched, ob_f released for a retry, ob_d completed, ob_c leased, ob_other_2 untouched.
+       */
+      const seedParked = async () => {
+        await seedOutbox(['ob_h', 'ob_g', 'ob_f', 'ob_e', 'ob_d', 'ob_c', 'ob_b', 'ob_a']);
+        await seedOutbox(['ob_other', 'ob_other_2']);
+        await bury(['ob_a'], at(3000));
+        await bury(['ob_g', 'ob_b'], at(1000));
+        await bury(['ob_other'], at(2000));
+        await bury(['ob_e'], at(4000));
+        const [retried] = await store.claimOutbox({ owner: 'worker', now: at(1000), leaseMs: LEASE_MS, limit: 1, entryIds: ['ob_f'] });
+        await store.releaseOutbox({ entryId: 'ob_f', token: retried!.claim.token }, { availableAt: at(9000), error: 'rate limited', dead: false });
+        const [done] = await store.claimOutbox({ owner: 'worker', now: at(1000), leaseMs: LEASE_MS, limit: 1, entryIds: ['ob_d'] });
+        expect((await store.completeOutbox({ entryId: 'ob_d', token: done!.claim.token }, at(1500))).isOk()).toBe(true);
+        await store.claimOutbox({ owner: 'worker', now: at(1000), leaseMs: LEASE_MS, limit: 1, entryIds: ['ob_c'] });
+      };
+      const ids = (entries: { id: string }[]) => entries.map((entry) => entry.id);
+      const parkedOrder = ['ob_b', 'ob_g', 'ob_other', 'ob_a', 'ob_e'];
+
+      it('lists only parked entries, oldest burial first, ties by id', async () => {
+        await seedParked();
+
+        const parked = await store.listOutbox({ dead: true });
+
+        expect(ids(parked)).toEqual(parkedOrder);
+        expect(parked.map((entry) => entry.deadAt)).toEqual(
+          [1000, 1000, 2000, 3000, 4000].map((offset) => at(offset).toISOString()),
+        );
+        expect(parked[0]).toMatchObject({ lastError: 'gave up on ob_b', completedAt: null, claim: null, deliveries: 1 });
+        // Without `dead`, every entry as before.
+        expect(await store.listOutbox()).toHaveLength(10);
+        expect(ids(await store.listOutbox({ streamId: creditNoteStream('cn_ob_h'), dead: true }))).toEqual([
+          'ob_b',
+          'ob_g',
+          'ob_a',
+          'ob_e',
+        ]);
+        expect(ids(await store.listOutbox({ streamId: creditNoteStream('cn_ob_other'), dead: true }))).toEqual(['ob_other']);
+        expect(await store.listOutbox({ streamId: creditNoteStream('cn_none'), dead: true })).toEqual([]);
+      });
+
+      /** The cursor after an entry: its own (deadAt, id), as the store returned them. */
+      const cursorOf = (entry: { deadAt: string | null; id: string }) => ({ deadAt: entry.deadAt!, id: entry.id });
+      /**
+       * Every parked entry id, a page at a time from `after`, each page resuming after the last entry of the one
+       * before; `between` runs after each page. Stops after 20 pages, so a cursor that never moves fails, not hangs.
+       */
+      const walkParked = async (
+        limit: number,
+        options: { after?: { deadAt: string; id: string }; between?: (page: OutboxEntry[]) => Promise<void> } = {},
+      ) => {
+        const walked: string[] = [];
+        let page = await store.listOutbox({ dead: true, limit, ...(options.after === undefined ? {} : { after: options.after }) });
+        for (let pages = 1; page.length > 0 && pages <= 20; pages += 1) {
+          walked.push(...ids(page));
+          await options.between?.(page);
+          page = await store.listOutbox({ dead: true, after: cursorOf(page[page.length - 1]!), limit });
+        }
+        return walked;
+      };
+
+      it('pages parked entries with the (deadAt, id) cursor, exclusive, and limit', async () => {
+        await seedParked();
+
+        const first = await store.listOutbox({ dead: true, limit: 2 });
+        expect(ids(first)).toEqual(['ob_b', 'ob_g']);
+        // The cursor sits inside a tie on deadAt: the page resumes after it, by id.
+        expect(ids(await store.listOutbox({ dead: true, after: cursorOf(first[0]!), limit: 2 }))).toEqual(['ob_g', 'ob_other']);
+        expect(ids(await store.listOutbox({ dead: true, after: cursorOf(first[1]!), limit: 2 }))).toEqual(['ob_other', 'ob_a']);
+        const a = { deadAt: at(3000).toISOString(), id: 'ob_a' };
+        expect(ids(await store.listOutbox({ dead: true, after: a }))).toEqual(['ob_e']);
+        expect(await store.listOutbox({ dead: true, after: { deadAt: at(4000).toISOString(), id: 'ob_e' } })).toEqual([]);
+        expect(await store.listOutbox({ dead: true, limit: 0 })).toEqual([]);
+        expect(await store.listOutbox({ dead: true, after: a, limit: 0 })).toEqual([]);
+        const g = { deadAt: at(1000).toISOString(), id: 'ob_g' };
+        expect(ids(await store.listOutbox({ streamId: creditNoteStream('cn_ob_h'), dead: true, after: g, limit: 1 }))).toEqual(['ob_a']);
+        expect(ids(await store.listOutbox({ streamId: creditNoteStream('cn_ob_other'), dead: true, after: g }))).toEqual(['ob_other']);
+        expect(await store.listOutbox({ streamId: creditNoteStream('cn_ob_other'), dead: true, after: a })).toEqual([]);
+
+        for (const limit of [1, 2, 3]) expect(await walkParked(limit), `pages of ${limit}`).toEqual(parkedOrder);
+      });
+
+      it('reads the cursor as a position: it need not name a parked entry, and its time is compared as an instant', async () => {
+        await seedParked();
+        const after = (deadAt: string, id: string) => store.listOutbox({ dead: true, after: { deadAt, id } });
+
+        // Ids that are not parked (never were, or are not any more), and ids between parked ones in a tie.
+        expect(ids(await after(at(1000).toISOString(), 'ob_h'))).toEqual(['ob_other', 'ob_a', 'ob_e']);
+        expect(ids(await after(at(1000).toISOString(), 'ob_missing'))).toEqual(['ob_other', 'ob_a', 'ob_e']);
+        expect(ids(await after(at(1000).toISOString(), 'ob_c'))).toEqual(['ob_g', 'ob_other', 'ob_a', 'ob_e']);
+        expect(ids(await after(at(1000).toISOString(), ''))).toEqual(parkedOrder);
+        // Times between, before and after every burial.
+        expect(ids(await after(at(2500).toISOString(), 'ob_z'))).toEqual(['ob_a', 'ob_e']);
+        expect(ids(await after(at(2000).toISOString(), 'ob_other'))).toEqual(['ob_a', 'ob_e']);
+        expect(ids(await after(at(1999).toISOString(), 'ob_z'))).toEqual(['ob_other', 'ob_a', 'ob_e']);
+        expect(ids(await after(at(-1).toISOString(), 'ob_z'))).toEqual(parkedOrder);
+        expect(await after(at(4001).toISOString(), '')).toEqual([]);
+        // The same instant written with an offset, or without milliseconds: an instant, not text.
+        expect(ids(await after('2030-01-01T01:00:02.000+01:00', 'ob_other'))).toEqual(['ob_a', 'ob_e']);
+        expect(ids(await after('2030-01-01T00:00:01Z', 'ob_b'))).toEqual(['ob_g', 'ob_other', 'ob_a', 'ob_e']);
+        // A time that is no instant at all is refused, not read as some page.
+        await expect(after('not a time', 'ob_a')).rejects.toThrow();
+      });
+
+      it.each([
+        [1, parkedOrder, []],
+        [2, parkedOrder, ['ob_b', 'ob_other']],
+        [3, parkedOrder, ['ob_b', 'ob_g', 'ob_a']],
+      ])(
+        'loses and repeats no parked entry when the last entry of each page (of %i) is requeued before the next page',
+        async (limit, expected, stillParked) => {
+          await seedParked();
+
+          // What the operations page does: the operator requeues what it shows before asking for more.
+          const walked = await walkParked(limit, {
+            between: async (page) => expect(await store.requeueOutbox([page[page.length - 1]!.id], at(50_000))).toBe(1),
+          });
+
+          expect(walked).toEqual(expected);
+          expect(ids(await store.listOutbox({ dead: true }))).toEqual(stillParked);
+        },
+      );
+
+      it('requeues every entry of a page between pages, and the next page still starts where the last one ended', async () => {
+        await seedParked();
+
+        const first = await store.listOutbox({ dead: true, limit: 2 });
+        expect(await store.requeueOutbox(ids(first), at(0))).toBe(2);
+        // Buried again meanwhile, later than everything: ob_g comes back at the end, once.
+        await bury(['ob_g'], at(5000));
+        expect(await walkParked(2, { after: cursorOf(first[1]!) })).toEqual(['ob_other', 'ob_a', 'ob_e', 'ob_g']);
+      });
+
+      it('returns 100 parked entries at most when no limit is given', async () => {
+        const many = Array.from({ length: 103 }, (_, k) => `ob_${String(k).padStart(3, '0')}`);
+        await seedOutbox(many);
+        await bury(many, at(1000));
+
+        const page = await store.listOutbox({ dead: true });
+        expect(ids(page)).toEqual(many.slice(0, 100));
+        expect(ids(await store.listOutbox({ dead: true, after: cursorOf(page[99]!) }))).toEqual(many.slice(100));
+        // Without `dead`, every entry, as before.
+        expect(await store.listOutbox()).toHaveLength(103);
+      });
+
+      it('requeues parked entries only: available now, deliveries afresh, the last error kept', async () => {
+        await seedParked();
+        const before = new Map((await store.listOutbox()).map((entry) => [entry.id, entry]));
+
+        const requeued = await store.requeueOutbox(
+          ['ob_g', 'ob_other', 'ob_g', 'ob_h', 'ob_f', 'ob_d', 'ob_c', 'ob_missing'],
+          at(50_000),
+        );
+
+        expect(requeued).toBe(2);
+        const after = new Map((await store.listOutbox()).map((entry) => [entry.id, entry]));
+        for (const id of ['ob_g', 'ob_other']) {
+          expect(after.get(id)).toEqual({
+            ...before.get(id),
+            availableAt: at(50_000).toISOString(),
+            deliveries: 0,
+            claim: null,
+            deadAt: null,
+            lastError: `gave up on ${id}`,
+          });
+        }
+        for (const id of ['ob_h', 'ob_f', 'ob_d', 'ob_c', 'ob_b', 'ob_a', 'ob_e', 'ob_other_2']) {
+          expect(after.get(id), id).toEqual(before.get(id));
+        }
+        expect(ids(await store.listOutbox({ dead: true }))).toEqual(['ob_b', 'ob_a', 'ob_e']);
+        expect((await store.outboxCounts(at(0))).parked).toBe(3);
+        // Requeued once: a second requeue finds nothing parked.
+        expect(await store.requeueOutbox(['ob_g', 'ob_other'], at(60_000))).toBe(0);
+        expect(await store.requeueOutbox([], at(60_000))).toBe(0);
+      });
+
+      it('makes a requeued entry claimable again from `now`, with deliveries 0 and its last error', async () => {
+        await seedParked();
+        expect(await store.requeueOutbox(['ob_e'], at(50_000))).toBe(1);
+
+        expect(await store.claimOutbox({ owner: 'ops', now: at(49_999), leaseMs: LEASE_MS, limit: 10, entryIds: ['ob_e'] })).toEqual([]);
+        const [listed] = (await store.listOutbox()).filter((entry) => entry.id === 'ob_e');
+        expect(listed).toMatchObject({ deliveries: 0, deadAt: null, lastError: 'gave up on ob_e' });
+
+        const [again] = await store.claimOutbox({ owner: 'ops', now: at(50_000), leaseMs: LEASE_MS, limit: 10, entryIds: ['ob_e'] });
+        expect(again).toMatchObject({ id: 'ob_e', deliveries: 1, lastError: 'gave up on ob_e', deadAt: null });
+        expect((await store.completeOutbox({ entryId: 'ob_e', token: again!.claim.token }, at(50_001))).isOk()).toBe(true);
+        // An untargeted claim hands it out too (the dispatcher's path), once requeued: ob_b is.
+        expect(await store.requeueOutbox(['ob_b'], at(60_000))).toBe(1);
+        const claimed = await store.claimOutbox({ owner: 'worker', now: at(60_000), leaseMs: LEASE_MS, limit: 10 });
+        expect(ids(claimed)).toContain('ob_b');
+        expect(claimed.find((entry) => entry.id === 'ob_b')).toMatchObject({ deliveries: 1, lastError: 'gave up on ob_b' });
+      });
+
+      it('requeues each parked entry once when two requeues race', async () => {
+        await seedParked();
+
+        const counts = await Promise.all([
+          store.requeueOutbox(['ob_b', 'ob_g', 'ob_a'], at(50_000)),
+          store.requeueOutbox(['ob_a', 'ob_b', 'ob_e'], at(50_000)),
+        ]);
+
+        expect(counts[0]! + counts[1]!).toBe(4);
+        expect(ids(await store.listOutbox({ dead: true }))).toEqual(['ob_other']);
+      });
+    });
+
+    describe('outbox counts', () => {
+      it('counts nothing in an empty store', async () => {
+        expect(await store.outboxCounts(at(0))).toEqual({ due: 0, parked: 0, oldestDueAt: null });
+      });
+
+      it('counts what a claim at `now` would take as due, and parked entries apart', async () => {
+        const claim = async (id: string, now: Date) => {
+          const [entry] = await store.claimOutbox({ owner: 'worker', now, leaseMs: LEASE_MS, limit: 1, entryIds: [id] });
+          expect(entry?.id).toBe(id);
+          return entry!;
+        };
+        await seedOutbox(['ob_leased'], at(-10_000)); // leased until 70 000: the oldest, yet not due before then
+        await seedOutbox(['ob_expired'], at(-5_000)); // leased until 30 000: due again after
+        await seedOutbox(['ob_dead', 'ob_dead_2'], at(-20_000));
+        await seedOutbox(['ob_completed'], at(-30_000));
+        await seedOutbox(['ob_due'], at(10_000));
+        await seedOutbox(['ob_due_now'], at(50_000)); // available exactly at `now`: due
+        await seedOutbox(['ob_future'], at(50_001));
+        await seedOutbox(['ob_retry'], at(0)); // released for a retry at 20 000
+        await claim('ob_leased', at(40_000));
+        await claim('ob_expired', at(0));
+        for (const id of ['ob_dead', 'ob_dead_2']) {
+          const entry = await claim(id, at(0));
+          await store.releaseOutbox({ entryId: id, token: entry.claim.token }, { availableAt: at(1000), error: 'gave up', dead: true });
+        }
+        const completed = await claim('ob_completed', at(0));
+        await store.completeOutbox({ entryId: 'ob_completed', token: completed.claim.token }, at(1000));
+        const retried = await claim('ob_retry', at(0));
+        await store.releaseOutbox({ entryId: 'ob_retry', token: retried.claim.token }, { availableAt: at(20_000), error: 'busy', dead: false });
+        // A claim with a later clock, taking nothing, must not change what is due at an earlier one.
+        expect(await store.claimOutbox({ owner: 'worker', now: at(80_000), leaseMs: LEASE_MS, limit: 0 })).toEqual([]);
+
+        expect(await store.outboxCounts(at(50_000))).toEqual({ due: 4, parked: 2, oldestDueAt: at(-5_000).toISOString() });
+        expect(await store.outboxCounts(at(-6_000))).toEqual({ due: 0, parked: 2, oldestDueAt: null });
+        expect(await store.outboxCounts(at(10_000))).toEqual({ due: 1, parked: 2, oldestDueAt: at(10_000).toISOString() });
+        expect(await store.outboxCounts(at(80_000))).toEqual({ due: 6, parked: 2, oldestDueAt: at(-10_000).toISOString() });
+
+        // The same entries a claim at 50 000 takes.
+        const claimed = await store.claimOutbox({ owner: 'worker', now: at(50_000), leaseMs: LEASE_MS, limit: 10 });
+        expect(claimed.map((entry) => entry.id).sort()).toEqual(['ob_due', 'ob_due_now', 'ob_expired', 'ob_retry']);
+        expect(await store.outboxCounts(at(50_000))).toEqual({ due: 0, parked: 2, oldestDueAt: null });
+      });
+    });
+
+    describe('checkpoints', () => {
+      it('reads null for a checkpoint never written', async () => {
+        expect(await store.readCheckpoint('reconcile')).toBeNull();
+      });
+
+      it('writes and reads a checkpoint back with the time of the write, and replaces it whole', async () => {
+        await store.writeCheckpoint({ name: 'reconcile', value: { after: 'cn_1', count: 3 } }, at(1000));
+        expect(await store.readCheckpoint('reconcile')).toEqual({
+          name: 'reconcile',
+          value: { after: 'cn_1', count: 3 },
+          updatedAt: at(1000).toISOString(),
+        });
+
+        await store.writeCheckpoint({ name: 'reconcile', value: { done: true } }, at(2000));
+        expect(await store.readCheckpoint('reconcile')).toEqual({
+          name: 'reconcile',
+          value: { done: true },
+          updatedAt: at(2000).toISOString(),
+        });
+        // Names are apart.
+        await store.writeCheckpoint({ name: 'reconcile:acct_2', value: 1 }, at(3000));
+        expect((await store.readCheckpoint('reconcile'))?.value).toEqual({ done: true });
+        expect((await store.readCheckpoint('reconcile:acct_2'))?.value).toBe(1);
+        expect(await store.readCheckpoint('Reconcile')).toBeNull();
+      });
+
+      it('keeps JSON values of every kind exactly', async () => {
+        const values: JsonValue[] = [
+          null,
+          true,
+          false,
+          0,
+          -17,
+          3.25,
+          0.1 + 0.2,
+          Number.MAX_SAFE_INTEGER,
+          1e21,
+          1.5e-7,
+          '',
+          'a "quoted" \\ string, ünïcödé and 🧾',
+          '2030-01-01T00:00:00.000Z',
+          [],
+          {},
+          [1, 'two', null, false, [3, { four: 4 }]],
+          { nested: { list: [{ a: 1 }, { b: [] }], empty: {}, nothing: null }, 'key with spaces': 'ok', ключ: 'значение' },
+          JSON.parse('{"__proto__": {"polluted": true}, "kept": 1}') as JsonValue,
+        ];
+        for (const [index, value] of values.entries()) {
+          await store.writeCheckpoint({ name: `value_${index}`, value }, at(index));
+        }
+        for (const [index, value] of values.entries()) {
+          const read = await store.readCheckpoint(`value_${index}`);
+          expect(read, JSON.stringify(value)).toEqual({ name: `value_${index}`, value, updatedAt: at(index).toISOString() });
+        }
+        // A JSON null is a stored value, not an absent checkpoint.
+        expect(await store.readCheckpoint('value_0')).not.toBeNull();
+        const proto = (await store.readCheckpoint(`value_${values.length - 1}`))!.value as { [key: string]: JsonValue };
+        expect(Object.keys(proto).sort()).toEqual(['__proto__', 'kept']);
+        expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+        expect((proto as { polluted?: unknown }).polluted).toBeUndefined();
+      });
+    });
+
     describe('isolation: nothing is shared between caller and store', () => {
       it('is not changed by mutating the objects passed to append', async () => {
         const issued = events.creditNoteIssued('cn_1', 'pi_1');
@@ -816,6 +1253,47 @@ export const describeEventStoreContract = (
         expect((await store.completeOutbox({ entryId: 'ob_1', token: 'forged' }, at(2000))).isErr()).toBe(true);
         expect((await store.completeOutbox({ entryId: 'ob_1', token }, at(2000))).isOk()).toBe(true);
         expect((await store.findProcessorRefund({ processor: 'stripe', processorRefundId: 're_isolation' }))?.creditNoteId).toBe('cn_1');
+      });
+
+      it('shares nothing through the operations reads and checkpoints', async () => {
+        const mutate = (write: () => void) => {
+          try {
+            write();
+          } catch (error) {
+            expect(error).toBeInstanceOf(TypeError);
+          }
+        };
+        const row = { ...summary('cn_1', 'failed', 'pi_1'), updatedAt: at(1000).toISOString() };
+        await store.append({ streams: [], creditNotes: [row] });
+        await seedOutbox(['ob_1']);
+        const [claimed] = await store.claimOutbox({ owner: 'worker', now: at(1000), leaseMs: LEASE_MS, limit: 1 });
+        await store.releaseOutbox({ entryId: 'ob_1', token: claimed!.claim.token }, { availableAt: at(2000), error: 'gave up', dead: true });
+        const value = { after: 'cn_1', seen: ['a'], nested: { count: 1 } };
+        await store.writeCheckpoint({ name: 'sweep', value }, at(3000));
+
+        // What was passed in and what came out, changed afterwards.
+        value.seen.push('intruder');
+        value.nested.count = 99;
+        const byAge = await store.listCreditNotesByAge({ statuses: ['failed'], limit: 10 });
+        mutate(() => (byAge[0]!.status = 'manual'));
+        mutate(() => (byAge[0]!.state.context.amount = 1));
+        const parked = await store.listOutbox({ dead: true });
+        mutate(() => (parked[0]!.deadAt = null));
+        mutate(() => ((parked[0]!.payload as { attempt: number }).attempt = 99));
+        const checkpoint = await store.readCheckpoint('sweep');
+        mutate(() => ((checkpoint!.value as { nested: { count: number } }).nested.count = 7));
+        mutate(() => ((checkpoint!.value as { seen: string[] }).seen.push('intruder')));
+        mutate(() => (checkpoint!.updatedAt = 'never'));
+
+        expect(await store.listCreditNotesByAge({ statuses: ['failed'], limit: 10 })).toEqual([row]);
+        expect(await store.listCreditNotesByAge({ statuses: ['manual'], limit: 10 })).toEqual([]);
+        const [entry] = await store.listOutbox({ dead: true });
+        expect(entry).toMatchObject({ id: 'ob_1', deadAt: at(2000).toISOString(), payload: outboxDraft('ob_1', entry!.streamId).payload });
+        expect(await store.readCheckpoint('sweep')).toEqual({
+          name: 'sweep',
+          value: { after: 'cn_1', seen: ['a'], nested: { count: 1 } },
+          updatedAt: at(3000).toISOString(),
+        });
       });
     });
   });

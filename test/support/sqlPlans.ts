@@ -28,4 +28,40 @@ export const expectIndexedPlans = async (schema: string, explain: PlanRunner): P
   expect(await explain(q.findProcessorRefund, ['stripe', 're_1'])).toMatch(usesIndex('processor_refunds_pkey'));
   expect(await explain(q.hasEventsCausedBy, ['evt_1'])).toMatch(usesIndex('events_causation_id_idx'));
   expect(await explain(q.readAllAfter, ['0', 0, 100])).toMatch(usesIndex('events_commit_order_idx'));
+
+  // Operations reads. Arrays go as PostgreSQL array literals, so a generic plan's EXECUTE can take them as text.
+  // Parked entries: a range of outbox_parked_idx in its order (no Sort), from the cursor's (deadAt, id) position,
+  // compared as (timestamptz, text) in the index condition itself, with no lookup of the entry it came from.
+  const parked = await explain(q.listParkedOutbox({ byStream: false, after: false }), [10]);
+  expect(parked).toMatch(usesIndex('outbox_parked_idx'));
+  expect(parked).not.toMatch(/\bSort\b/);
+  const parkedAfter = await explain(q.listParkedOutbox({ byStream: false, after: true }), [10, now, 'ob_1']);
+  expect(parkedAfter).toMatch(usesIndex('outbox_parked_idx'));
+  expect(parkedAfter).toMatch(/Index Cond: \(ROW\(dead_at, id\) > ROW\(/);
+  expect(parkedAfter).not.toMatch(/\bFilter:/);
+  expect(parkedAfter).not.toMatch(/\b(SubPlan|InitPlan)\b/);
+  expect(parkedAfter).not.toMatch(usesIndex('outbox_pkey'));
+  expect(parkedAfter).not.toMatch(/\bSort\b/);
+  expect(parkedAfter.match(/\bScan\b/g)).toHaveLength(1);
+
+  // Credit notes by age: per status, a walk of credit_note_summaries_age_idx from the cursor (to the bound), each
+  // under its own Limit; the one Sort orders the merged pages, never the table's rows.
+  for (const bounded of [false, true]) {
+    const params: unknown[] = ['{requested,failed}', now, 'cn_1', 50];
+    if (bounded) params.push(now);
+    const byAge = await explain(q.listCreditNotesByAge(bounded), params);
+    expect(byAge).toMatch(usesIndex('credit_note_summaries_age_idx'));
+    expect(byAge).toMatch(/Index Cond: \(\(status = wanted\.status\) AND \(ROW\(\(updated_at\)::text, credit_note_id\) > ROW\(/);
+    if (bounded) expect(byAge).toMatch(/AND \(\(updated_at\)::text < /);
+    expect(byAge.match(/\bSort\s+\(/g)).toHaveLength(1);
+    expect(byAge.match(/\bLimit\s+\(/g)).toHaveLength(2);
+  }
+
+  const counts = await explain(q.outboxCounts, [now]);
+  expect(counts).toMatch(usesIndex('outbox_claimable_idx'));
+  expect(counts).toMatch(usesIndex('outbox_parked_idx'));
+
+  // A write by ids: the primary key, or the parked index holding the only rows it may change (the planner's pick).
+  expect(await explain(q.requeueOutbox, ['{ob_1,ob_2}', now])).toMatch(usesIndex('(outbox_pkey|outbox_parked_idx)'));
+  expect(await explain(q.readCheckpoint, ['sweep'])).toMatch(usesIndex('checkpoints_pkey'));
 };

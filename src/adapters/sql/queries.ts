@@ -104,12 +104,90 @@ export const queriesFor = (schema: string) => {
       WHERE id = $1 AND claim_token = $2 AND completed_at IS NULL
       RETURNING id`,
 
-    listOutbox: `SELECT ${outboxColumns()} FROM ${s}.outbox ORDER BY seq`,
-    listOutboxOfStream: `SELECT ${outboxColumns()} FROM ${s}.outbox WHERE stream_id = $1 ORDER BY seq`,
+    /** `$1` the limit (null: all). */
+    listOutbox: `SELECT ${outboxColumns()} FROM ${s}.outbox ORDER BY seq LIMIT $1`,
+    /** Index: outbox_stream_idx. `$1` the stream, `$2` the limit (null: all). */
+    listOutboxOfStream: `SELECT ${outboxColumns()} FROM ${s}.outbox WHERE stream_id = $1 ORDER BY seq LIMIT $2`,
+
+    /**
+     * Parked entries, oldest burial first, a page at a time. Index:
+     * outbox_parked_idx (only parked entries, in this order), or outbox_stream_idx
+     * for one stream's. `$1` the limit, then the stream (`byStream`), then the
+     * cursor (`after`): the (deadAt, id) position the page starts after,
+     * exclusive. The position is compared as it is, without looking up the
+     * entry it came from (which may have been requeued since), so the page is
+     * a range of the index from there. Its time is compared as a timestamptz,
+     * as the column is: the ISO text the store renders reads back as the same instant.
+     */
+    listParkedOutbox: (filter: { byStream: boolean; after: boolean }) => {
+      const conditions = ['dead_at IS NOT NULL'];
+      if (filter.byStream) conditions.push('stream_id = $2');
+      if (filter.after) {
+        const [deadAt, id] = filter.byStream ? ['$3', '$4'] : ['$2', '$3'];
+        conditions.push(`(dead_at, id) > (${deadAt}::timestamptz, ${id}::text)`);
+      }
+      // Ordered by the table's columns, qualified: a bare `dead_at` would name the ISO text of the select list.
+      return `SELECT ${outboxColumns()} FROM ${s}.outbox WHERE ${conditions.join(' AND ')}
+        ORDER BY outbox.dead_at, outbox.id LIMIT $1`;
+    },
+
+    /**
+     * Gives parked entries back to the dispatchers in one statement (hence
+     * atomically): available at `$2`, deliveries counted afresh, the last
+     * error kept. Entries that are not parked are not touched. Index: outbox_pkey.
+     */
+    requeueOutbox: `WITH requeued AS (
+        UPDATE ${s}.outbox
+        SET dead_at = NULL, available_at = $2::timestamptz, deliveries = 0, claim_owner = NULL, claim_token = NULL,
+          claim_lease_until = NULL
+        WHERE id = ANY($1::text[]) AND dead_at IS NOT NULL AND completed_at IS NULL
+        RETURNING 1
+      )
+      SELECT count(*) AS requeued FROM requeued`,
+
+    /**
+     * Due entries (what claimOutbox would hand out at `$1`, through
+     * outbox_claimable_idx), the earliest of their availableAt, and the parked
+     * ones (outbox_parked_idx).
+     */
+    outboxCounts: `SELECT due.due, ${iso('due.oldest')} AS oldest_due_at,
+        (SELECT count(*) FROM ${s}.outbox WHERE dead_at IS NOT NULL) AS parked
+      FROM (
+        SELECT count(*) AS due, min(available_at) AS oldest FROM ${s}.outbox
+        WHERE completed_at IS NULL AND dead_at IS NULL AND available_at <= $1::timestamptz
+          AND (claim_lease_until IS NULL OR claim_lease_until <= $1::timestamptz)
+      ) AS due`,
+
+    /**
+     * Credit notes of some statuses, least recently changed first: one walk of
+     * credit_note_summaries_age_idx per status, each stopping after a page, then
+     * merged, so the cost follows the page, never the table. `updated_at` is
+     * compared and ordered bytewise (COLLATE "C", as the index is): ISO 8601
+     * in UTC sorts in time order. `$1` the statuses (distinct), `$2`/`$3` the
+     * cursor (updatedAt, creditNoteId; '' for none), `$4` the limit, `$5`
+     * the exclusive upper bound of updated_at (`bounded`).
+     */
+    listCreditNotesByAge: (bounded: boolean) => `SELECT page.* FROM unnest($1::text[]) AS wanted (status)
+      CROSS JOIN LATERAL (
+        SELECT ${summaryColumns} FROM ${s}.credit_note_summaries AS c
+        WHERE c.status = wanted.status
+          AND (c.updated_at COLLATE "C", c.credit_note_id) > ($2::text COLLATE "C", $3::text)
+          ${bounded ? 'AND c.updated_at COLLATE "C" < $5::text COLLATE "C"' : ''}
+        ORDER BY c.updated_at COLLATE "C", c.credit_note_id
+        LIMIT $4
+      ) AS page
+      ORDER BY page.updated_at COLLATE "C", page.credit_note_id
+      LIMIT $4`,
+
+    /** Index: checkpoints_pkey. */
+    readCheckpoint: `SELECT name, value, ${iso('updated_at')} AS updated_at FROM ${s}.checkpoints WHERE name = $1`,
+    /** Creates or replaces a checkpoint; `$2` its value as JSON text. */
+    writeCheckpoint: `INSERT INTO ${s}.checkpoints (name, value, updated_at) VALUES ($1, $2::jsonb, $3::timestamptz)
+      ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 
     /** Empties every table (tests). */
-    truncateAll: `TRUNCATE ${s}.events, ${s}.streams, ${s}.outbox, ${s}.credit_note_summaries, ${s}.processor_refunds
-      RESTART IDENTITY`,
+    truncateAll: `TRUNCATE ${s}.events, ${s}.streams, ${s}.outbox, ${s}.credit_note_summaries, ${s}.processor_refunds,
+      ${s}.checkpoints RESTART IDENTITY`,
   };
 };
 

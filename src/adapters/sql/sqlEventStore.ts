@@ -7,6 +7,7 @@ import type {
   ClaimedOutboxEntry,
   CreditNoteSummary,
   EventStore,
+  JsonValue,
   OutboxEntry,
   ProcessorRefundLink,
 } from '../../ports/eventStore.js';
@@ -109,6 +110,11 @@ const toSummary = (row: SummaryRow): CreditNoteSummary => ({
   state: row.state,
 });
 
+/** A page's size when the caller gives none. */
+const DEFAULT_PAGE = 100;
+
+/** A limit as a row count, as the in-memory store reads it (`slice(0, limit)`): whole, never negative. */
+const rowLimit = (limit: number): number => (Number.isNaN(limit) ? 0 : Math.max(0, Math.min(Math.trunc(limit), Number.MAX_SAFE_INTEGER)));
 
 const eventRecord = (event: DomainEvent, ord: number, version: number) => ({
   ord,
@@ -311,11 +317,58 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
     },
 
     async listOutbox(filter = {}) {
+      if (filter.dead === true) {
+        const params: unknown[] = [rowLimit(filter.limit ?? DEFAULT_PAGE)];
+        if (filter.streamId !== undefined) params.push(filter.streamId);
+        if (filter.after !== undefined) params.push(filter.after.deadAt, filter.after.id);
+        const sql = q.listParkedOutbox({ byStream: filter.streamId !== undefined, after: filter.after !== undefined });
+        return (await client.query<OutboxRow>(sql, params)).rows.map(toOutboxEntry);
+      }
+      const limit = filter.limit === undefined ? null : rowLimit(filter.limit);
       const { rows } =
         filter.streamId === undefined
-          ? await client.query<OutboxRow>(q.listOutbox)
-          : await client.query<OutboxRow>(q.listOutboxOfStream, [filter.streamId]);
+          ? await client.query<OutboxRow>(q.listOutbox, [limit])
+          : await client.query<OutboxRow>(q.listOutboxOfStream, [filter.streamId, limit]);
       return rows.map(toOutboxEntry);
+    },
+
+    async listCreditNotesByAge(filter) {
+      const statuses = [...new Set(filter.statuses)];
+      const limit = rowLimit(filter.limit);
+      if (statuses.length === 0 || limit === 0) return [];
+      const params: unknown[] = [statuses, filter.after?.updatedAt ?? '', filter.after?.creditNoteId ?? '', limit];
+      if (filter.updatedBefore !== undefined) params.push(filter.updatedBefore);
+      const { rows } = await client.query<SummaryRow>(q.listCreditNotesByAge(filter.updatedBefore !== undefined), params);
+      return rows.map(toSummary);
+    },
+
+    async requeueOutbox(entryIds, now) {
+      if (entryIds.length === 0) return 0;
+      const { rows } = await client.query<{ requeued: number | string }>(q.requeueOutbox, [
+        [...new Set(entryIds)],
+        now.toISOString(),
+      ]);
+      return Number(rows[0]?.requeued ?? 0);
+    },
+
+    async outboxCounts(now) {
+      const { rows } = await client.query<{ due: number | string; parked: number | string; oldest_due_at: string | null }>(
+        q.outboxCounts,
+        [now.toISOString()],
+      );
+      const row = rows[0]!;
+      return { due: Number(row.due), parked: Number(row.parked), oldestDueAt: row.oldest_due_at };
+    },
+
+    async readCheckpoint(name) {
+      const { rows } = await client.query<{ name: string; value: JsonValue; updated_at: string }>(q.readCheckpoint, [name]);
+      const row = rows[0];
+      return row === undefined ? null : { name: row.name, value: row.value, updatedAt: row.updated_at };
+    },
+
+    async writeCheckpoint({ name, value }, now) {
+      // As JSON text: a driver would send a bare string as text and `null` as SQL NULL, not as JSON.
+      await client.query(q.writeCheckpoint, [name, JSON.stringify(value), now.toISOString()]);
     },
   };
 };
