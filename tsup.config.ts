@@ -8,11 +8,12 @@ export default defineConfig({
     'stripe-testing': 'src/testing/stripe/index.ts',
     postgres: 'src/adapters/postgres/index.ts',
     pglite: 'src/adapters/pglite/index.ts',
+    opentelemetry: 'src/adapters/opentelemetry/index.ts',
     // The bin; esbuild keeps its #! line.
     cli: 'src/cli/main.ts',
   },
   // Optional peers: resolved from the host's node_modules, never bundled.
-  external: ['stripe', 'pg', '@electric-sql/pglite'],
+  external: ['stripe', 'pg', '@electric-sql/pglite', '@opentelemetry/api'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -17,6 +17,7 @@ import type { Clock } from '../ports/notifier.js';
 import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft, ProcessorRefundLink } from '../ports/eventStore.js';
 import type { CreditNoteChange, DistributiveOmit } from './creditNoteChange.js';
 import { creditNoteSummary, type KnownCreditNote, type LoadedPayment } from './streams.js';
+import type { Observer } from '../observability/observer.js';
 
 /** Who and what caused a command: copied onto every event it appends. */
 export type CommandMeta = {
@@ -43,6 +44,8 @@ export type HandlerDeps = {
   adoptedRefunds?: AdoptedRefundEffects;
   /** Whether a command's append wakes listening dispatchers (`AppendRequest.wakeDispatchers`); default true. */
   wakeDispatchers?: boolean;
+  /** Where a lost race is logged; silent when absent. */
+  observer?: Observer;
 };
 
 /**
@@ -114,6 +117,19 @@ export async function executeCommand<T, E>(
     const failure = appended.error;
     if (failure instanceof VersionConflictError) {
       lastConflict = failure;
+      deps.observer?.log(
+        'debug',
+        {
+          event: 'refund_lifecycle.decision_conflict',
+          correlationId: meta.correlationId,
+          causationId: meta.causationId ?? undefined,
+          streamId: failure.streamId,
+          expectedVersion: failure.expectedVersion,
+          actualVersion: failure.actualVersion,
+          decision: attempt,
+        },
+        'another writer got in first: deciding again',
+      );
       continue;
     }
     if (failure instanceof OutboxClaimLostError && claim !== undefined) return err(failure);

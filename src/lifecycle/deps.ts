@@ -2,6 +2,7 @@ import type { AdoptedRefundEffects } from './commandHandler.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { Clock, Notifier, RefundHooks } from '../ports/notifier.js';
 import type { RefundGateway } from '../ports/refundGateway.js';
+import type { Observer } from '../observability/observer.js';
 
 /** How patient the library is with processors and notifiers. Defaults suit a web backend. */
 export type RetryPolicy = {
@@ -39,4 +40,6 @@ export type LifecycleDeps = {
   adoptedRefunds: AdoptedRefundEffects;
   /** False when this process performs what its commands enqueue right after appending (inline dispatch). */
   wakeDispatchers: boolean;
+  /** Logs, spans and metrics of side effects and decisions; off (`silentObserver`) when absent. */
+  observer?: Observer;
 };

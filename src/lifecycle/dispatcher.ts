@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ok } from 'neverthrow';
-import { OutboxClaimLostError } from '../errors.js';
+import { ok, type Result } from 'neverthrow';
+import { OutboxClaimLostError, type GatewayError } from '../errors.js';
 import { fastParse } from '../events/compileSchema.js';
 import type { CommandMeta } from './commandHandler.js';
 import { applyObservation } from './commands/observeRefund.js';
@@ -11,7 +11,9 @@ import { eventsForObservation } from './observation.js';
 import { loadCreditNote, type KnownCreditNote } from './streams.js';
 import type { CreditNoteState } from '../machine/creditNoteState.js';
 import type { ClaimedOutboxEntry } from '../ports/eventStore.js';
+import type { ProcessorRefund } from '../ports/refundGateway.js';
 import { createRefundPayloadSchema, notifyPayloadSchema, runHookPayloadSchema } from './outboxDrafts.js';
+import { errorMessage, silentObserver, type LogFields, type SideEffectNotes } from '../observability/observer.js';
 
 export type DispatchReport = {
   /** Side effects performed and recorded. */
@@ -31,11 +33,50 @@ const readCreateRefundPayload = fastParse(createRefundPayloadSchema);
 const readNotifyPayload = fastParse(notifyPayloadSchema);
 const readRunHookPayload = fastParse(runHookPayloadSchema);
 
-type Outcome = { tally: keyof DispatchReport; followUps: string[] };
+/** `notes`: what the side effect's log line says besides its result (the error, the processor's answer). */
+type Outcome = { tally: keyof DispatchReport; followUps: string[]; notes?: SideEffectNotes };
 
 /** Credit notes by stream id, as last decided or recorded. */
 type Latest = Map<string, KnownCreditNote>;
 
+
+/**
+ * What a side effect's log line names: its credit note, and which refund attempt, notification or hook it is.
+ * Read from the raw payload, leniently: a payload that does not parse is the perform step's to report.
+ */
+const describeEntry = (entry: ClaimedOutboxEntry) => {
+  const { creditNoteId, attempt, kind, recipient, hook } = entry.payload;
+  const labels: LogFields =
+    entry.kind === 'create_refund'
+      ? { refundAttempt: typeof attempt === 'number' ? attempt : undefined, idempotencyKey: entry.idempotencyKey }
+      : entry.kind === 'notify'
+        ? { notification: typeof kind === 'string' ? kind : undefined, recipient: typeof recipient === 'string' ? recipient : undefined }
+        : { hook: typeof hook === 'string' ? hook : undefined };
+  return {
+    id: entry.id,
+    kind: entry.kind,
+    deliveries: entry.deliveries,
+    availableAt: entry.availableAt,
+    creditNoteId: typeof creditNoteId === 'string' ? creditNoteId : null,
+    labels,
+  };
+};
+
+/** A refund request's line: what the processor answered and, for an attempt left in doubt, when it is asked again. */
+const refundNotes = (
+  answer: Result<ProcessorRefund, GatewayError>,
+  attempt: number,
+  recorded: CreditNoteState,
+): SideEffectNotes => {
+  if (answer.isOk()) return { refundStatus: answer.value.status };
+  const error = { errorCode: answer.error.processorCode, error: errorMessage(answer.error) };
+  if (answer.error.kind === 'definitive') return { refundStatus: 'failed', ...error };
+  const { refund, transientError } = recorded.context;
+  // Null: the automatic retries are spent and the attempt waits for a person's Retry.
+  return refund?.attempt === attempt && refund.status === 'in_doubt'
+    ? { refundStatus: 'in_doubt', ...error, retryAt: transientError?.retryAt ?? null }
+    : { ...(refund?.attempt === attempt ? { refundStatus: refund.status } : {}), ...error };
+};
 
 /** Follow-ups of a side effect (the notification a refund's success enqueues) run in the same call, this deep. */
 const MAX_FOLLOW_UP_DEPTH = 6;
@@ -48,6 +89,7 @@ const MAX_FOLLOW_UP_DEPTH = 6;
  */
 export const createDispatcher = (deps: LifecycleDeps) => {
   const owner = `dispatcher-${randomUUID()}`;
+  const observer = deps.observer ?? silentObserver;
   const meta = (entry: ClaimedOutboxEntry): CommandMeta => ({
     actor: { kind: 'system', id: owner },
     source: 'dispatcher',
@@ -69,7 +111,7 @@ export const createDispatcher = (deps: LifecycleDeps) => {
       { entryId: entry.id, token: entry.claim.token },
       { availableAt, error: error instanceof Error ? error.message : String(error), dead },
     );
-    return { tally: released.isErr() ? 'lost' : dead ? 'dead' : 'retried', followUps: [] };
+    return { tally: released.isErr() ? 'lost' : dead ? 'dead' : 'retried', followUps: [], notes: { error: errorMessage(error) } };
   };
 
   /** The credit note as it is now: as this run last decided or recorded it, else as stored. */
@@ -151,7 +193,7 @@ export const createDispatcher = (deps: LifecycleDeps) => {
     );
     if (recorded.isOk()) {
       latest.set(entry.streamId, recorded.value.creditNote);
-      return { tally: 'performed', followUps: recorded.value.dueOutboxIds };
+      return { tally: 'performed', followUps: recorded.value.dueOutboxIds, notes: refundNotes(answer, attempt, recorded.value.creditNote.state) };
     }
     if (recorded.error instanceof OutboxClaimLostError) return { tally: 'lost', followUps: [] };
     return release(entry, recorded.error);
@@ -197,15 +239,16 @@ export const createDispatcher = (deps: LifecycleDeps) => {
    * batch goes on. Only a store that cannot even take it back ends the run,
    * as a crash would, and the leases make that safe.
    */
-  const performOne = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
-    // Late in a long batch our lease may have run out and another dispatcher may own the entry now.
-    if (Date.parse(entry.claim.leaseUntil) <= deps.clock.now().getTime()) return { tally: 'lost', followUps: [] };
-    try {
-      return await perform(entry, latest);
-    } catch (error) {
-      return release(entry, error);
-    }
-  };
+  const performOne = (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> =>
+    observer.sideEffect(describeEntry(entry), async () => {
+      // Late in a long batch our lease may have run out and another dispatcher may own the entry now.
+      if (Date.parse(entry.claim.leaseUntil) <= deps.clock.now().getTime()) return { tally: 'lost', followUps: [] };
+      try {
+        return await perform(entry, latest);
+      } catch (error) {
+        return release(entry, error);
+      }
+    });
 
   /**
    * Runs the due entries (or just `entryIds`), then what they enqueued for
