@@ -43,8 +43,8 @@ export const actorSchema = z.object({
 });
 export type Actor = z.output<typeof actorSchema>;
 
-/** What carried a fact into the library. */
-export const eventSourceSchema = z.enum(['command', 'webhook', 'refresh', 'dispatcher', 'dashboard', 'import']);
+/** What carried a fact into the library. `reconcile`: a processor event fetched from its API after its webhook was missed. */
+export const eventSourceSchema = z.enum(['command', 'webhook', 'refresh', 'dispatcher', 'dashboard', 'import', 'reconcile']);
 export type EventSource = z.output<typeof eventSourceSchema>;
 
 export const refundMethodSchema = z.enum(['bank_transfer', 'cash', 'paypal', 'cheque', 'card_terminal', 'other']);

@@ -50,6 +50,8 @@ export const causeOf = (event: DomainEvent, processor: string): string => {
       return `${processorName(processor)} dashboard`;
     case 'import':
       return `imported, by ${who}`;
+    case 'reconcile':
+      return `${processorName(processor)} event${event.causationId === null ? '' : ` ${event.causationId}`}, fetched by reconciliation (its webhook was missed)`;
   }
 };
 

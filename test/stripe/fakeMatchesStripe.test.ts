@@ -138,6 +138,25 @@ describe('the fake answers in Stripe’s shapes', () => {
     expect(created?.account).toBe('acct_studio');
   });
 
+  it('the Events API: a list of events as webhooks carry them, pending_webhooks 0 once delivered', async () => {
+    const { fake, stripe } = await startFake({ cardRefundsSettle: 'later' });
+    const intent = fake.createPaymentIntent({ amount: 5_000, currency: 'eur' });
+    const refund = await stripe.refunds.create({ payment_intent: intent.id, amount: 2_500 });
+    fake.setRefundStatus(refund.id, 'succeeded');
+    const [updated] = eventsOf(fake.events(), 'refund.updated');
+    fake.markWebhooksDelivered(updated!.id);
+
+    const list = plain(await stripe.events.list({ types: ['refund.updated'] }));
+    expectShape('list.events', list);
+    expect(list).not.toHaveProperty('total_count');
+    expect((list['data'] as StripeEventJson[])[0]).toMatchObject({ id: updated!.id, pending_webhooks: 0 });
+    expectShape('event.refund.updated', plain(await stripe.events.retrieve(updated!.id)));
+    const [created] = (await stripe.events.list({ type: 'refund.created' })).data;
+    expectShape('event.refund.created', plain(created!));
+    expect(created).toMatchObject({ pending_webhooks: 1 });
+    expect(fixture('list.events')).toMatchObject({ object: 'list', url: '/v1/events' });
+  });
+
   it('charge.refunded lists the refunds only on the older API versions', async () => {
     const modern = await startFake();
     const legacy = await startFake({ chargeRefunds: 'always' });

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { caught } from './support.js';
 import { parseForm } from '../../src/testing/stripe/formEncoding.js';
 import {
   startFakeStripeServer,
@@ -34,14 +35,6 @@ const connectedPayment = async () => {
   return { fake, stripe, payment, onMerchant };
 };
 
-const caught = async (promise: Promise<unknown>): Promise<Stripe.errors.StripeError> => {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Stripe.errors.StripeError;
-  }
-  throw new Error('expected the SDK call to throw');
-};
 
 describe('refunds through the real SDK', () => {
   it('creates a refund on a connected account with an idempotency key and reads it back', async () => {

@@ -429,7 +429,8 @@ describe('describePayment', () => {
       await stripeGateway({ stripe: sdkFor(fake) }).describePayment({ processor: 'stripe', paymentId: intent.id, account: null }),
     );
 
-    expect(described).toEqual({ paymentId: intent.id, amount: 2_500, currency: 'eur', method: 'card', refundableUntil: null });
+    expect(described).toEqual({ paymentId: intent.id, amount: 2_500, currency: 'eur', method: 'card', refundableUntil: null, chargeConfirmed: intent.status === 'succeeded' });
+    expect(intent.status).toBe('succeeded');
   });
 
   it.each(['sepa_debit', 'us_bank_account'] as const)('a %s payment is refundable for 180 days after the charge', async (method) => {
@@ -441,7 +442,7 @@ describe('describePayment', () => {
     );
 
     expect(refundWindowDays[method]).toBe(180);
-    expect(described).toEqual({ paymentId: intent.id, amount: 2_500, currency: 'eur', method, refundableUntil: plus180Days });
+    expect(described).toEqual({ paymentId: intent.id, amount: 2_500, currency: 'eur', method, refundableUntil: plus180Days, chargeConfirmed: intent.status === 'succeeded' });
   });
 
   it('a processing payment intent without a charge yet is guarded by the amount it asks for', async () => {
@@ -468,7 +469,8 @@ describe('describePayment', () => {
       await stripeGateway({ stripe }).describePayment({ processor: 'stripe', paymentId: 'pi_processing', account: null }),
     );
 
-    expect(described).toEqual({ paymentId: 'pi_processing', amount: 2_500, currency: 'eur', method: null, refundableUntil: null });
+    // Still processing: the charge is not confirmed, and the sweep will ask again.
+    expect(described).toEqual({ paymentId: 'pi_processing', amount: 2_500, currency: 'eur', method: null, refundableUntil: null, chargeConfirmed: false });
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatch(/\/v1\/payment_intents\/pi_processing\?expand(\[0\]|%5B0%5D)=latest_charge$/);
   });

@@ -3,6 +3,7 @@ import { onTestFinished } from 'vitest';
 import { inMemoryEventStore } from '../../src/adapters/inMemoryEventStore.js';
 import { stripeGateway } from '../../src/adapters/stripe/stripeGateway.js';
 import { stripeWebhooks, type StripeWebhooksOptions } from '../../src/adapters/stripe/stripeWebhooks.js';
+import { stripeReconciler, type StripeReconcilerOptions } from '../../src/adapters/stripe/stripeReconciler.js';
 import {
   startFakeStripeServer,
   type FakeStripeServerOptions,
@@ -22,11 +23,13 @@ export type StripeWorldOptions = {
   /** The fake Stripe's mode (written on every object and event). */
   fake?: FakeStripeServerOptions;
   /** What the webhook endpoint is configured with, beyond lifecycle, stripe, secret and clock. */
-  webhooks?: Partial<Pick<StripeWebhooksOptions, 'livemode' | 'toleranceSeconds' | 'adoptExternalRefunds'>>;
+  webhooks?: Partial<Pick<StripeWebhooksOptions, 'livemode' | 'toleranceSeconds' | 'adoptExternalRefunds' | 'logger' | 'telemetry'>>;
   /** Wraps the store the lifecycle uses, e.g. to count its reads. */
   wrapStore?: (store: EventStore) => EventStore;
   /** The host's lifecycle settings, beyond store, gateway, notifier and clock. */
   lifecycle?: Partial<Pick<RefundLifecycleConfig, 'hooks' | 'adoptedRefunds'>>;
+  /** The reconciler's settings beyond what it shares with the webhook endpoint (default: Stripe's page of 100). */
+  reconciler?: Partial<Pick<StripeReconcilerOptions, 'pageSize'>>;
 };
 
 /**
@@ -62,9 +65,10 @@ export const openStripeWorld = async (options: StripeWorldOptions = {}) => {
   fake.setClock(unixNow());
 
   const store = inMemoryEventStore();
+  const lifecycleStore = options.wrapStore ? options.wrapStore(store) : store;
   const notifier = recordingNotifier();
   const lifecycle = createRefundLifecycle({
-    store: options.wrapStore ? options.wrapStore(store) : store,
+    store: lifecycleStore,
     gateway: stripeGateway({ stripe }),
     notifier,
     clock,
@@ -78,11 +82,20 @@ export const openStripeWorld = async (options: StripeWorldOptions = {}) => {
     ...options.webhooks,
   });
 
-  /** Hands each webhook to the endpoint in turn, as Stripe would (never two at once). */
+  /** The reconciler a host runs beside the endpoint: the same lifecycle, client, mode and clock, and the lifecycle's store. */
+  const reconcilerWith = (settings: Partial<Pick<StripeReconcilerOptions, 'pageSize' | 'livemode'>> = {}) =>
+    stripeReconciler({ lifecycle, stripe, clock, store: lifecycleStore, ...options.webhooks, ...options.reconciler, ...settings });
+
+  /**
+   * Hands each webhook to the endpoint in turn, as Stripe would (never two at
+   * once). An `Ok` is the 200 a host answers: the fake counts the event delivered.
+   */
   const deliver = async (signed: readonly SignedWebhook[]) => {
     const results = [];
     for (const webhook of signed) {
-      results.push(await webhooks.handleWebhook({ rawBody: webhook.rawBody, signature: webhook.signature }));
+      const result = await webhooks.handleWebhook({ rawBody: webhook.rawBody, signature: webhook.signature });
+      if (result.isOk()) fake.markWebhooksDelivered(webhook.event.id);
+      results.push(result);
     }
     return results;
   };
@@ -97,6 +110,9 @@ export const openStripeWorld = async (options: StripeWorldOptions = {}) => {
     lifecycle,
     webhooks,
     deliver,
+    /** The host's reconciler (`stripeReconciler`), built on the world's lifecycle, client and store. */
+    reconciler: reconcilerWith(),
+    reconcilerWith,
     unixNow,
     /** Moves the lifecycle's clock and the fake Stripe's together. */
     advance(ms: number) {
@@ -143,4 +159,14 @@ export const onlyOfType = (signed: readonly SignedWebhook[], type: string): Sign
   const found = ofType(signed, type);
   if (found.length !== 1) throw new Error(`expected one ${type} webhook, found ${found.length}`);
   return found[0]!;
+};
+
+/** The error an SDK call threw; fails the test when it did not throw. */
+export const caught = async (promise: Promise<unknown>): Promise<Stripe.errors.StripeError> => {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Stripe.errors.StripeError;
+  }
+  throw new Error('expected the SDK call to throw');
 };

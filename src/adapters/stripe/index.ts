@@ -14,7 +14,24 @@ export {
   type WebhookDelivery,
   type WebhookOutcome,
   type WebhookRejection,
+  type StripeEventHandlingOptions,
 } from './stripeWebhooks.js';
+export {
+  stripeReconciler,
+  ReconcileInterruptedError,
+  reconcileCheckpointName,
+  reconciledEventTypes,
+  stripeEventRetentionDays,
+  type StripeReconciler,
+  type StripeReconcilerOptions,
+  type ReconcileOptions,
+  type ReconcileReport,
+  type ReconcileCheckpoint,
+  type ReconcileRejection,
+  type ReconcileFailure,
+  type ReconcileError,
+} from './stripeReconciler.js';
+export type { HandledEventType } from './stripeEventSchemas.js';
 export {
   stripeFailureReasons,
   adviseOnFailureReason,

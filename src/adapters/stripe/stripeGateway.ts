@@ -212,9 +212,12 @@ export const stripeGateway = ({ stripe, origin = defaultRefundOrigin }: StripeGa
           ? await stripe.paymentIntents.retrieve(payment.paymentId, { expand: ['latest_charge'] }, onAccount(payment))
           : null;
         const charge = intent ? intent.latest_charge : await stripe.charges.retrieve(payment.paymentId, {}, onAccount(payment));
+        // An intent is confirmed once it succeeded; a charge without an intent once it succeeded (Stripe's own word,
+        // the same `payment_intent.succeeded` tells by webhook).
+        const chargeConfirmed = intent !== null ? intent.status === 'succeeded' : typeof charge === 'object' && charge !== null && charge.status === 'succeeded';
         if (charge === null || typeof charge === 'string') {
           // Not charged yet: what the intent asks for is the most it can ever refund.
-          return { paymentId: payment.paymentId, amount: intent?.amount ?? null, currency: intent?.currency ?? null, method: null, refundableUntil: null };
+          return { paymentId: payment.paymentId, amount: intent?.amount ?? null, currency: intent?.currency ?? null, method: null, refundableUntil: null, chargeConfirmed };
         }
         const method = charge.payment_method_details?.type ?? null;
         const windowDays = method === null ? undefined : refundWindowDays[method];
@@ -225,6 +228,7 @@ export const stripeGateway = ({ stripe, origin = defaultRefundOrigin }: StripeGa
           method,
           refundableUntil:
             windowDays === undefined ? null : new Date((charge.created + windowDays * 86_400) * 1000).toISOString(),
+          chargeConfirmed,
         };
       }),
   };

@@ -418,15 +418,37 @@ export const startFakeStripeServer = async (options: FakeStripeServerOptions = {
     get requests(): ReadonlyArray<RecordedRequest> {
       return requests.map((request) => structuredClone(request));
     },
-    /** Every event queued so far, delivered or not. */
+    /**
+     * Every event generated so far, oldest first, delivered or not, and older
+     * than 30 days too (which the Events API no longer serves). `pending_webhooks`
+     * is 1 until the event's webhook is reported delivered, then 0.
+     */
     events: (): StripeEventJson[] => world.allEvents(),
 
     // ── webhooks ─────────────────────────────────────────────────────────────
-    /** Drains the webhook queue, signed: each event `copies` times, in `order`. */
+    /**
+     * Drains the webhook queue, signed: each event `copies` times, in `order`.
+     * The events stay undelivered (`pending_webhooks: 1`, listed by
+     * `GET /v1/events?delivery_success=false`) until `markWebhooksDelivered`
+     * reports that the endpoint answered 2xx; `deliverWebhooks` reports it itself.
+     */
     takeWebhooks,
     /**
+     * Drains the queue without delivering anything: the endpoint was down, or
+     * the deliveries were lost. The events stay undelivered, as Stripe's do
+     * once its retries give up; the Events API still serves them for 30 days.
+     */
+    dropWebhooks: (): StripeEventJson[] => world.takeQueuedEvents().map((event) => structuredClone(event)),
+    /**
+     * The endpoint answered 2xx to these events (taken with `takeWebhooks`):
+     * `pending_webhooks` becomes 0 and `delivery_success=true` lists them.
+     * Ids the fake never generated (a test's own events) are skipped; returns how many were marked.
+     */
+    markWebhooksDelivered: (...eventIds: string[]): number => eventIds.filter((eventId) => world.markDelivered(eventId)).length,
+    /**
      * Drains the queue and delivers each webhook in turn: POSTed to a URL with
-     * `Stripe-Signature`, or handed to a callback. With `requeueFailures`,
+     * `Stripe-Signature`, or handed to a callback; a 2xx (or a callback that
+     * resolves to no status) marks the event delivered. With `requeueFailures`,
      * events whose delivery failed go back in the queue, as Stripe retries them.
      */
     async deliverWebhooks(
@@ -435,6 +457,7 @@ export const startFakeStripeServer = async (options: FakeStripeServerOptions = {
     ): Promise<WebhookDeliveryResult[]> {
       const webhooks = takeWebhooks(delivery);
       const results = await deliverSignedWebhooks(target, webhooks);
+      for (const result of results) if (result.ok) world.markDelivered(result.eventId);
       if (delivery.requeueFailures) {
         const delivered = new Set(results.filter((result) => result.ok).map((result) => result.eventId));
         const failed = new Map(webhooks.filter((webhook) => !delivered.has(webhook.event.id)).map((webhook) => [webhook.event.id, webhook.event]));

@@ -58,6 +58,16 @@ type RefundRecord = {
   sequence: number;
 };
 
+/**
+ * An event as the fake keeps it: what Stripe generated, in creation order, and
+ * whether its webhook was delivered (the test reports that: an event taken for
+ * delivery stays undelivered until the endpoint is known to have answered 2xx).
+ */
+type EventRecord = { event: StripeEventJson; sequence: number; delivered: boolean };
+
+/** How long Stripe keeps events for the Events API (list and retrieve): 30 days. */
+export const eventRetentionSeconds = 30 * 86_400;
+
 /** The API request behind a change; null for changes made elsewhere (dashboard, the bank, the test). */
 export type ChangeCause = { requestId: string | null; idempotencyKey: string | null };
 const noRequest: ChangeCause = { requestId: null, idempotencyKey: null };
@@ -150,7 +160,8 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
   const payments = new Map<string, PaymentRecord>();
   const chargeByIntent = new Map<string, string>();
   const refunds = new Map<string, RefundRecord>();
-  const allEvents: StripeEventJson[] = [];
+  const eventRecords: EventRecord[] = [];
+  const eventsById = new Map<string, EventRecord>();
   const webhookQueue: StripeEventJson[] = [];
   const counters = new Map<string, number>();
 
@@ -330,9 +341,19 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
       request: { id: cause.requestId, idempotency_key: cause.idempotencyKey },
       type,
     };
-    allEvents.push(event);
+    const record: EventRecord = { event, sequence: eventRecords.length, delivered: false };
+    eventRecords.push(record);
+    eventsById.set(event.id, record);
+    // As sent: the delivery in progress is one of the webhooks still pending.
     webhookQueue.push(structuredClone(event));
   };
+
+  /** The event as the API shows it now: `pending_webhooks` is 0 once its webhook was delivered. */
+  const eventJson = (record: EventRecord): StripeEventJson => ({ ...structuredClone(record.event), pending_webhooks: record.delivered ? 0 : 1 });
+
+  /** Events the Events API still serves: created within the last 30 days of the fake's clock. */
+  const retained = (record: EventRecord) => record.event.created >= options.now() - eventRetentionSeconds;
+  const visibleTo = (account: string | null) => (record: EventRecord) => (record.event.account ?? null) === account;
 
   const intentOrThrow = (id: string) => {
     const chargeId = chargeByIntent.get(id);
@@ -539,9 +560,30 @@ export const createFakeStripeWorld = (options: { livemode: boolean; now: () => n
 
     takeQueuedEvents: () => webhookQueue.splice(0, webhookQueue.length),
     requeueEvents: (events: StripeEventJson[]) => webhookQueue.push(...events),
-    allEvents: () => allEvents.map((event) => structuredClone(event)),
+    /** Every event ever generated, oldest first, retained or not, as the API would show it. */
+    allEvents: () => eventRecords.map(eventJson),
+    /** The endpoint answered 2xx: the event counts as delivered. False for an event the fake never generated. */
+    markDelivered(eventId: string): boolean {
+      const record = eventsById.get(eventId);
+      if (!record) return false;
+      record.delivered = true;
+      return true;
+    },
+    /** An event the account sees through the API: its own, and not older than 30 days. */
+    findEvent(account: string | null, eventId: string) {
+      const record = eventsById.get(eventId);
+      return record && visibleTo(account)(record) && retained(record) ? record : undefined;
+    },
+    /** The account's retained events, newest first (same second: last generated first), as `GET /v1/events` orders them. */
+    listEvents(account: string | null): EventRecord[] {
+      return eventRecords
+        .filter(visibleTo(account))
+        .filter(retained)
+        .sort((a, b) => b.event.created - a.event.created || b.sequence - a.sequence);
+    },
+    eventJson,
   };
 };
 
 export type FakeStripeWorld = ReturnType<typeof createFakeStripeWorld>;
-export type { RefundRecord, PaymentRecord };
+export type { RefundRecord, PaymentRecord, EventRecord };

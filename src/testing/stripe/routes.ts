@@ -1,5 +1,5 @@
 import { expansions, type FormRecord, type FormValue } from './formEncoding.js';
-import type { ChangeCause, FakeStripeWorld, RefundRecord } from './fakeStripeWorld.js';
+import type { ChangeCause, EventRecord, FakeStripeWorld, RefundRecord } from './fakeStripeWorld.js';
 import { invalidRequest, resourceMissing, unrecognizedUrl, type ApiAnswer } from './stripeErrors.js';
 import type { RefundReason, RefundStatus } from './stripeJson.js';
 
@@ -24,8 +24,9 @@ const notKept = (answer: ApiAnswer): RoutedAnswer => ({ answer, storable: false 
 const found = (body: unknown): RoutedAnswer => kept({ status: 200, body });
 
 // What each object lets a caller expand, and the kind of object it becomes.
-type Expandable = 'refund' | 'charge' | 'payment_intent' | 'refund_list';
+type Expandable = 'refund' | 'charge' | 'payment_intent' | 'refund_list' | 'event';
 const expandableFields: Record<Expandable, Record<string, Expandable>> = {
+  event: {},
   refund: { charge: 'charge', payment_intent: 'payment_intent' },
   charge: { refunds: 'refund_list' },
   payment_intent: { latest_charge: 'charge' },
@@ -160,6 +161,119 @@ const listRefunds = (world: FakeStripeWorld, request: ApiRequest): RoutedAnswer 
   return found({ object: 'list', data: list.data, has_more: hasMore, url: list.url });
 };
 
+/** `created=<t>` or `created[gt|gte|lt|lte]=<t>`: a test of an event's `created`, or the answer refusing it. */
+const readCreated = (value: FormValue | undefined): { ok: true; test: (created: number) => boolean } | { ok: false; answer: ApiAnswer } => {
+  const integer = (raw: FormValue | undefined, param: string) =>
+    typeof raw === 'string' && /^-?\d+$/.test(raw)
+      ? ({ ok: true, value: Number(raw) } as const)
+      : ({ ok: false, answer: invalidRequest('parameter_invalid_integer', `Invalid integer: ${String(raw)}`, param) } as const);
+  if (value === undefined) return { ok: true, test: () => true };
+  if (typeof value === 'string') {
+    const exact = integer(value, 'created');
+    return exact.ok ? { ok: true, test: (created) => created === exact.value } : exact;
+  }
+  if (Array.isArray(value)) return { ok: false, answer: invalidRequest(undefined, 'Invalid hash', 'created') };
+  const bounds: Array<(created: number) => boolean> = [];
+  const operators: Record<string, (created: number, bound: number) => boolean> = {
+    gt: (created, bound) => created > bound,
+    gte: (created, bound) => created >= bound,
+    lt: (created, bound) => created < bound,
+    lte: (created, bound) => created <= bound,
+  };
+  for (const [key, raw] of Object.entries(value)) {
+    const operator = operators[key];
+    if (!operator) return { ok: false, answer: invalidRequest('parameter_unknown', `Received unknown parameter: created[${key}]`, `created[${key}]`) };
+    const bound = integer(raw, `created[${key}]`);
+    if (!bound.ok) return bound;
+    bounds.push((created) => operator(created, bound.value));
+  }
+  return { ok: true, test: (created) => bounds.every((test) => test(created)) };
+};
+
+/** `type`: one event type, `*` a wildcard (`refund.*`); `types[]`: up to 20 exact types. Never both. */
+const readEventTypes = (params: FormRecord): { ok: true; test: (type: string) => boolean } | { ok: false; answer: ApiAnswer } => {
+  const type = params['type'];
+  const types = params['types'];
+  if (type !== undefined && types !== undefined) {
+    return { ok: false, answer: invalidRequest(undefined, 'You may pass either `type` or `types`, but not both.', 'types') };
+  }
+  if (type !== undefined) {
+    if (typeof type !== 'string' || type === '') return { ok: false, answer: invalidRequest(undefined, 'Invalid string', 'type') };
+    const escaped = type.split('*').map((part) => part.replace(/[.+?^$(){}|[\]\\]/g, '\\$&'));
+    const pattern = new RegExp(`^${escaped.join('.*')}$`);
+    return { ok: true, test: (candidate) => pattern.test(candidate) };
+  }
+  if (types !== undefined) {
+    if (!Array.isArray(types) || types.some((item) => typeof item !== 'string' || item === '')) {
+      return { ok: false, answer: invalidRequest(undefined, 'Invalid array', 'types') };
+    }
+    if (types.length > 20) return { ok: false, answer: invalidRequest(undefined, 'Invalid array: types must have at most 20 elements', 'types') };
+    const wanted = new Set(types as string[]);
+    return { ok: true, test: (candidate) => wanted.has(candidate) };
+  }
+  return { ok: true, test: () => true };
+};
+
+/**
+ * `GET /v1/events`: the account's events of the last 30 days, newest first.
+ * Cursors (`starting_after`, `ending_before`) are events of the account,
+ * placed by their position in the whole list, so a cursor still works when
+ * the filters leave it out; `ending_before` answers the `limit` events just
+ * newer than it (still newest first), as the SDK's reverse auto-pagination expects.
+ */
+const listEvents = (world: FakeStripeWorld, request: ApiRequest): RoutedAnswer => {
+  const { params, account } = request;
+  const unknown = unknownParam(params, ['created', 'delivery_success', 'ending_before', 'expand', 'limit', 'starting_after', 'type', 'types']);
+  if (unknown) return notKept(invalidRequest('parameter_unknown', `Received unknown parameter: ${unknown}`, unknown));
+  const rawLimit = text(params['limit']) ?? '10';
+  const limit = Number(rawLimit);
+  if (!/^\d+$/.test(rawLimit) || limit < 1 || limit > 100) {
+    return notKept(invalidRequest('parameter_invalid_integer', 'Invalid integer: limit must be between 1 and 100', 'limit'));
+  }
+  const [expanded] = expansions(params);
+  if (expanded !== undefined) return notKept(invalidRequest(undefined, `This property cannot be expanded (${expanded}).`, 'expand'));
+  const created = readCreated(params['created']);
+  if (!created.ok) return notKept(created.answer);
+  const types = readEventTypes(params);
+  if (!types.ok) return notKept(types.answer);
+  const deliverySuccess = params['delivery_success'];
+  if (deliverySuccess !== undefined && deliverySuccess !== 'true' && deliverySuccess !== 'false') {
+    return notKept(invalidRequest(undefined, `Invalid boolean: ${String(deliverySuccess)}`, 'delivery_success'));
+  }
+
+  const all = world.listEvents(account);
+  const position = new Map(all.map((record, index) => [record.event.id, index]));
+  const cursorAt = (param: 'starting_after' | 'ending_before'): number | ApiAnswer | undefined => {
+    const id = text(params[param]);
+    if (id === undefined) return undefined;
+    return position.get(id) ?? resourceMissing('event', id, param);
+  };
+  const startingAfter = cursorAt('starting_after');
+  const endingBefore = cursorAt('ending_before');
+  for (const cursor of [startingAfter, endingBefore]) if (typeof cursor === 'object') return kept(cursor);
+
+  const matching = all
+    .map((record, index) => ({ record, index }))
+    .filter(
+      ({ record }) =>
+        created.test(record.event.created) &&
+        types.test(record.event.type) &&
+        (deliverySuccess === undefined || record.delivered === (deliverySuccess === 'true')),
+    );
+  let page: Array<{ record: EventRecord }>;
+  let hasMore: boolean;
+  if (typeof endingBefore === 'number') {
+    const newer = matching.filter(({ index }) => index < endingBefore);
+    page = newer.slice(Math.max(0, newer.length - limit));
+    hasMore = newer.length > limit;
+  } else {
+    const older = typeof startingAfter === 'number' ? matching.filter(({ index }) => index > startingAfter) : matching;
+    page = older.slice(0, limit);
+    hasMore = older.length > limit;
+  }
+  return found({ object: 'list', data: page.map(({ record }) => world.eventJson(record)), has_more: hasMore, url: '/v1/events' });
+};
+
 /** Answers one API request; unknown routes get Stripe's 404. */
 export const routeApiRequest = (
   world: FakeStripeWorld,
@@ -181,6 +295,7 @@ export const routeApiRequest = (
     if (method === 'POST') return createRefund(world, request, initialRefundStatus);
     if (method === 'GET') return listRefunds(world, request);
   }
+  if (resource === 'events' && id === undefined && method === 'GET') return listEvents(world, request);
   if (method === 'GET' && id) {
     if (resource === 'refunds') {
       const refund = world.findRefund(account, id);
@@ -198,9 +313,10 @@ export const routeApiRequest = (
       return retrieve('charge', () => world.chargeJson(payment, expansions(params)));
     }
     if (resource === 'events') {
-      const event = world.allEvents().find((candidate) => candidate.id === id && (candidate.account ?? null) === account);
+      // Another account's events, and events older than 30 days, do not exist for the caller.
+      const event = world.findEvent(account, id);
       if (!event) return kept(resourceMissing('event', id, 'id'));
-      return found(event);
+      return retrieve('event', () => world.eventJson(event));
     }
   }
   return notKept(unrecognizedUrl(method, path));

@@ -13,6 +13,12 @@ export type RequestMatch = {
   method?: string;
   /** How many matching requests the script applies to (default 1). */
   count?: number;
+  /**
+   * How many matching requests go through untouched before the script applies
+   * (default 0): `failNext({ path: '/v1/events', status: 500, skip: 1 })` fails
+   * the second page of a list. A skipped request still meets the scripts added after it.
+   */
+  skip?: number;
 };
 
 export type FailureScript = RequestMatch & {
@@ -53,7 +59,7 @@ export type DropScript = RequestMatch & {
   when?: 'after_headers' | 'before_response';
 };
 
-type Scripted<T> = { script: T; remaining: number };
+type Scripted<T> = { script: T; remaining: number; skip: number };
 
 export type ScriptedFailure = { answer: ApiAnswer; headers: Record<string, string> };
 
@@ -67,10 +73,18 @@ const queue = <T extends RequestMatch>() => {
     add(script: T) {
       const count = script.count ?? 1;
       if (!Number.isInteger(count) || count < 1) throw new Error('fake Stripe: count must be a positive integer');
-      scripts.push({ script, remaining: count });
+      const skip = script.skip ?? 0;
+      if (!Number.isInteger(skip) || skip < 0) throw new Error('fake Stripe: skip must be a non-negative integer');
+      scripts.push({ script, remaining: count, skip });
     },
     take(method: string, path: string): T | undefined {
-      const index = scripts.findIndex(({ script }) => matches(script, method, path));
+      // The request meets the scripts in order: one still skipping lets it pass (and counts it), the first other one takes it.
+      const index = scripts.findIndex((scripted) => {
+        if (!matches(scripted.script, method, path)) return false;
+        if (scripted.skip === 0) return true;
+        scripted.skip -= 1;
+        return false;
+      });
       if (index < 0) return undefined;
       const found = scripts[index]!;
       found.remaining -= 1;
