@@ -32,6 +32,18 @@ export type { CreditNoteView, CreditNoteAction, ProcessorNotice } from './lifecy
 export { defaultRetryPolicy, type RetryPolicy } from './lifecycle/deps.js';
 export type { AdoptedRefundEffects } from './lifecycle/commandHandler.js';
 export type { DispatchReport } from './lifecycle/dispatcher.js';
+export {
+  silentLogger,
+  type Logger,
+  type Telemetry,
+  type TelemetrySpan,
+  type TelemetrySpanOptions,
+  type TelemetrySpanEnd,
+  type TelemetryAttributes,
+  type TelemetryCounter,
+  type TelemetryHistogram,
+  type TelemetryInstrumentOptions,
+} from './observability/index.js';
 
 export {
   RefundLifecycleError,
@@ -116,8 +128,22 @@ export type {
   CreditNoteSummary,
   ListCreditNotesFilter,
   JsonValue,
+  ListCreditNotesByAgeFilter,
+  ListOutboxFilter,
+  OutboxCounts,
+  Checkpoint,
 } from './ports/eventStore.js';
 export type { RefundGateway, CreateRefundRequest, ProcessorRefund, ProcessorPayment } from './ports/refundGateway.js';
+export type { SweepInput, SweepReport, SweptCreditNote } from './operations/sweep.js';
+export type {
+  ParkedSideEffect,
+  ParkedSideEffectsInput,
+  RequeueInput,
+  AgedCreditNote,
+  CreditNotesByAgeInput,
+  FailureReasonCount,
+  Health,
+} from './operations/operations.js';
 export {
   systemClock,
   type Clock,

@@ -276,6 +276,7 @@ describe('issue', () => {
     describedNow: true,
     earlier: [],
     hostConfirmed: true,
+    processorConfirmed: false,
     ...overrides,
   });
   const issue = (facts: PaymentFactsForIssue | null): Decider<unknown> => (creditNote, now) =>

@@ -60,6 +60,7 @@ class Issue extends Step {
   }
   async act(real: Real) {
     const creditNoteId = creditNoteIds[this.creditNote]!;
+    if (this.payment !== null && this.chargeConfirmed) real.hostVouched.add(paymentIds[this.payment]!);
     this.expectTypedOutcome(
       await real.lifecycle.issueCreditNote({
         creditNoteId,
@@ -80,6 +81,8 @@ class ConfirmCharge extends Step {
     super();
   }
   async act(real: Real) {
+    // The processor confirmed the charge; its webhook arrives now. From here on it says so when asked, too.
+    real.confirmAtProcessor(paymentIds[this.payment]!);
     this.expectTypedOutcome(await real.lifecycle.confirmCharge({ paymentId: paymentIds[this.payment]!, source: 'webhook' }));
   }
   override toString = () => `confirmCharge(${paymentIds[this.payment]})`;
@@ -162,6 +165,18 @@ class Refresh extends Step {
     this.expectTypedOutcome(await real.lifecycle.refreshStatus(creditNoteIds[this.creditNote]!, { actor }));
   }
   override toString = () => `refresh(${creditNoteIds[this.creditNote]})`;
+}
+
+/** The background sweep, as if every credit note had waited long enough: it asks the processor about each. */
+class Sweep extends Step {
+  async act(real: Real) {
+    const swept = await real.lifecycle.sweep({ olderThanMs: 0, limit: 50, ratePerSecond: 1_000 });
+    this.expectTypedOutcome(swept);
+    for (const note of swept.isOk() ? swept.value.creditNotes : []) {
+      if (note.outcome === 'failed') this.expectTypedOutcome({ isErr: () => true, error: { code: note.note } });
+    }
+  }
+  override toString = () => 'sweep()';
 }
 
 class Retry extends Step {
@@ -283,6 +298,7 @@ const steps = [
     (delivery) => new DeliverWebhooks(delivery),
   ),
   creditNote.map((note) => new Refresh(note)),
+  fc.constant(new Sweep()),
   creditNote.map((note) => new Retry(note)),
   creditNote.map((note) => new MarkRefunded(note)),
   fc.constant(new Dispatch()),

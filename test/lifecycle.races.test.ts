@@ -49,6 +49,11 @@ const scheduledStore = (turns: Interleaving, store: EventStore): EventStore => {
     completeOutbox: gate('completeOutbox', store.completeOutbox),
     releaseOutbox: gate('releaseOutbox', store.releaseOutbox),
     listOutbox: store.listOutbox,
+    listCreditNotesByAge: gate('listCreditNotesByAge', store.listCreditNotesByAge),
+    requeueOutbox: gate('requeueOutbox', store.requeueOutbox),
+    outboxCounts: store.outboxCounts,
+    readCheckpoint: gate('readCheckpoint', store.readCheckpoint),
+    writeCheckpoint: gate('writeCheckpoint', store.writeCheckpoint),
   };
 };
 
@@ -98,8 +103,9 @@ const runConcurrently = async (
 };
 
 const actor = { kind: 'user', id: 'freelancer' } as const;
-const issue = (system: System, creditNoteId: string, chargeConfirmed: boolean) => () =>
-  system.lifecycle.issueCreditNote({
+const issue = (system: System, creditNoteId: string, chargeConfirmed: boolean) => () => {
+  if (chargeConfirmed) system.hostVouched.add('pi_shared');
+  return system.lifecycle.issueCreditNote({
     creditNoteId,
     amount: 2_500,
     currency: 'EUR',
@@ -108,6 +114,7 @@ const issue = (system: System, creditNoteId: string, chargeConfirmed: boolean) =
     chargeConfirmed,
     actor,
   });
+};
 
 const crashingDispatch = (system: System) => async () => {
   const result = await system.doomed.dispatch();
@@ -181,6 +188,8 @@ describe('the lifecycle under concurrent commands, workers and webhooks', () => 
         system.gateway.queue(...plan.processorBehaviours);
 
         // Round 1: duplicate issue requests, a sibling credit note and the charge confirmation race each other (the charge-confirmation gate).
+        // The processor confirmed the charge when its webhooks were sent, whichever arrives first.
+        if (plan.confirmations > 0) system.confirmAtProcessor('pi_shared');
         await runConcurrently(s, [
           ...Array.from({ length: plan.issueCopies }, () => issue(system, 'cn_1', plan.issueSaysConfirmed)),
           issue(system, 'cn_2', false),

@@ -29,6 +29,9 @@ import {
   type LogReplayReport,
   type ViolationKind,
   type CreditNoteExplanation,
+  type SweepReport,
+  type Health,
+  type ParkedSideEffect,
   type AdoptExternalRefundError,
   type AdoptionResult,
   type ChargeConfirmationResult,
@@ -55,7 +58,14 @@ import {
   type RefundLifecycle,
   type StoredEvent,
   type DomainEvent,
+  silentLogger,
+  type Logger,
+  type RefundLifecycleConfig,
+  type Telemetry,
+  type TelemetrySpan,
 } from '../src/index.js';
+import { openTelemetry, type OpenTelemetryOptions } from '../src/adapters/opentelemetry/index.js';
+import type { Meter, Tracer } from '@opentelemetry/api';
 import {
   fakeGateway,
   inMemoryEventStore,
@@ -242,6 +252,17 @@ describe('log tooling (what the CLI is built on)', () => {
   });
 });
 
+describe('operations', () => {
+  it('sweep and the operations reads answer ResultAsync with typed errors, never a rejection', () => {
+    const lifecycle = createRefundLifecycle({ store: inMemoryEventStore(), gateway: fakeGateway() });
+    expectTypeOf(lifecycle.sweep).returns.toEqualTypeOf<ResultAsync<SweepReport, ValidationError | StoreError | UnexpectedError>>();
+    expectTypeOf(lifecycle.health).returns.toEqualTypeOf<ResultAsync<Health, StoreError | UnexpectedError>>();
+    expectTypeOf(lifecycle.parkedSideEffects).returns.toEqualTypeOf<ResultAsync<ParkedSideEffect[], ValidationError | StoreError | UnexpectedError>>();
+    expectTypeOf(lifecycle.requeueSideEffects).parameter(0).toEqualTypeOf<{ entryIds: string[] } | { all: true }>();
+    expectTypeOf(lifecycle.startSweeping).returns.toEqualTypeOf<{ stop(): Promise<void> }>();
+  });
+});
+
 describe('views and inputs', () => {
   it('CreditNoteView never shows the internal unissued status', () => {
     expectTypeOf<CreditNoteView['status']>().toEqualTypeOf<
@@ -286,5 +307,44 @@ describe('the testing kit fits the ports', () => {
       clock: manualClock(),
     });
     expectTypeOf(lifecycle).toEqualTypeOf<RefundLifecycle>();
+  });
+});
+
+/* pino's logging methods and `child`, as its type definitions declare them (pino.d.ts: `LogFn`, `LoggerExtras.child`). */
+interface PinoLogFn {
+  <T extends object>(obj: T, msg?: string, ...args: unknown[]): void;
+  (obj: unknown, msg?: string, ...args: unknown[]): void;
+  (msg: string, ...args: unknown[]): void;
+}
+interface PinoShapedLogger {
+  level: string;
+  fatal: PinoLogFn;
+  error: PinoLogFn;
+  warn: PinoLogFn;
+  info: PinoLogFn;
+  debug: PinoLogFn;
+  trace: PinoLogFn;
+  child(bindings: Record<string, unknown>, options?: { level?: string }): PinoShapedLogger;
+}
+
+describe('logs and telemetry', () => {
+  it('a pino logger is a Logger, and so is silentLogger', () => {
+    expectTypeOf<PinoShapedLogger>().toExtend<Logger>();
+    expectTypeOf(silentLogger).toEqualTypeOf<Logger>();
+    expectTypeOf<RefundLifecycleConfig['logger']>().toEqualTypeOf<Logger | undefined>();
+  });
+
+  it('a Logger takes fields first, then a message', () => {
+    expectTypeOf<Logger['info']>().parameters.toEqualTypeOf<[obj: object, msg?: string]>();
+    // @ts-expect-error a message alone is not the port's convention
+    silentLogger.info('refund created');
+  });
+
+  it('refund-lifecycle/opentelemetry builds a Telemetry, from the global API or a given tracer and meter', () => {
+    expectTypeOf(openTelemetry).parameters.toEqualTypeOf<[options?: OpenTelemetryOptions]>();
+    expectTypeOf(openTelemetry).returns.toEqualTypeOf<Telemetry>();
+    expectTypeOf<OpenTelemetryOptions>().toEqualTypeOf<{ tracer?: Tracer; meter?: Meter }>();
+    expectTypeOf<RefundLifecycleConfig['telemetry']>().toEqualTypeOf<Telemetry | undefined>();
+    expectTypeOf<ReturnType<Telemetry['startSpan']>>().toEqualTypeOf<TelemetrySpan>();
   });
 });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as api from '../src/index.js';
 import * as testing from '../src/testing/index.js';
+import * as opentelemetry from '../src/adapters/opentelemetry/index.js';
 
 /*
- * The runtime exports of both entry points, listed by hand: adding or
+ * The runtime exports of the entry points, listed by hand: adding or
  * removing one is an API change and must show up as a deliberate edit here
  * (and in the CHANGELOG), never as a side effect of a refactor.
  */
@@ -38,9 +39,14 @@ describe('public runtime exports', () => {
       'parseEvent',
       'parseStoredEvent',
       'replayCreditNote',
+      'silentLogger',
       'systemClock',
       'toMermaid',
     ]);
+  });
+
+  it('refund-lifecycle/opentelemetry exports exactly these names', () => {
+    expect(Object.keys(opentelemetry).sort()).toEqual(['openTelemetry']);
   });
 
   it('refund-lifecycle/testing exports exactly these names', () => {

@@ -23,6 +23,18 @@ import {
 } from './commandInputs.js';
 import { adoptExternalRefund, type AdoptExternalRefundInput } from './commands/adoptExternalRefund.js';
 import { confirmCharge } from './commands/confirmCharge.js';
+import {
+  createOperations,
+  type AgedCreditNote,
+  type CreditNotesByAgeInput,
+  type FailureReasonCount,
+  type Health,
+  type ParkedSideEffect,
+  type ParkedSideEffectsInput,
+  type RequeueInput,
+} from '../operations/operations.js';
+import { timerSleep } from '../operations/pacer.js';
+import { sweep, type SweepInput, type SweepReport } from '../operations/sweep.js';
 import { issueCreditNote } from './commands/issueCreditNote.js';
 import { markRefunded } from './commands/markRefunded.js';
 import { observeRefund } from './commands/observeRefund.js';
@@ -33,6 +45,11 @@ import type { IssueCreditNoteInput, MarkRefundedInput, ObserveRefundInput, Retry
 import type { RefreshStatusInput } from './commands/refreshStatus.js';
 import { toCreditNoteView, type CreditNoteView } from './creditNoteView.js';
 import { guardedGateway } from './guardedGateway.js';
+import type { Logger } from '../observability/logger.js';
+import { observedGateway } from '../observability/observedGateway.js';
+import { observeCommands } from '../observability/observedLifecycle.js';
+import { createObserver, type Observer } from '../observability/observer.js';
+import type { Telemetry } from '../observability/telemetry.js';
 import { guardedStore } from './guardedStore.js';
 import { defaultRetryPolicy, type LifecycleDeps, type RetryPolicy } from './deps.js';
 import { creditNoteStreamId, loadCreditNote, type KnownCreditNote } from './streams.js';
@@ -51,6 +68,13 @@ export type RefundLifecycleConfig = {
   generateId?: () => string;
   retryPolicy?: Partial<RetryPolicy>;
   /**
+   * Structured logs (a pino instance fits): one line per command, side effect and processor call, each with its
+   * correlation id. Silent by default.
+   */
+  logger?: Logger;
+  /** Spans and metrics, e.g. `openTelemetry()` from `refund-lifecycle/opentelemetry`. None by default. */
+  telemetry?: Telemetry;
+  /**
    * A refund made in the processor's dashboard is adopted as a credit note of
    * processor origin, and by default the client is emailed (`refund_completed`)
    * and the hooks run (`refundSucceeded`…) as for any credit note. A merchant
@@ -64,6 +88,11 @@ export type RefundLifecycleConfig = {
    * there stays in the outbox for `dispatch()`. Default true.
    */
   dispatchInline?: boolean;
+  /**
+   * How rate-limited work (`sweep`) waits between processor calls. Default a timer; a test with a manual clock
+   * passes its `sleep`, which moves that clock instead.
+   */
+  sleep?: (ms: number) => Promise<void>;
 };
 
 export type ObservationResult = { creditNote: CreditNoteView; changed: boolean };
@@ -116,14 +145,42 @@ export function boundary<T, E>(work: () => Promise<Result<T, E>> | ResultAsync<T
   return new ResultAsync(run());
 }
 
+/** Runs `round` now and then every `intervalMs` after each round ends, until `stop()`, which waits for the round in progress. */
+const periodically = (intervalMs: number, round: () => Promise<unknown>) => {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let current: Promise<unknown> = Promise.resolve();
+  const tick = () => {
+    current = round()
+      .catch(() => undefined)
+      .then(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  tick();
+  return {
+    stop: async (): Promise<void> => {
+      stopped = true;
+      clearTimeout(timer);
+      await current;
+    },
+  };
+};
+
 /**
  * The library's entry point: one object whose commands return neverthrow
  * `ResultAsync`s with typed errors and never throw for expected failures.
  */
 export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
+  const observer = createObserver({ logger: config.logger, telemetry: config.telemetry, clock: config.clock });
+  return observeCommands(assembleRefundLifecycle(config, observer), observer, config.generateId ?? randomUUID);
+};
+
+/** The lifecycle's methods over its dependencies; `createRefundLifecycle` adds the observation of its commands. */
+const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observer) => {
   const deps: LifecycleDeps = {
     store: guardedStore(config.store),
-    gateway: guardedGateway(config.gateway),
+    gateway: observedGateway(guardedGateway(config.gateway), observer),
     notifier: config.notifier ?? noNotifier,
     hooks: config.hooks ?? {},
     clock: config.clock ?? systemClock,
@@ -132,8 +189,11 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
     adoptedRefunds: { notifyClient: true, runHooks: true, ...config.adoptedRefunds },
     // What a command enqueues is performed right after its append, here, unless another process is to do it.
     wakeDispatchers: !(config.dispatchInline ?? true),
+    observer,
   };
   const dispatcher = createDispatcher(deps);
+  const operations = createOperations(deps);
+  const sleep = config.sleep ?? timerSleep;
   const dispatchInline = config.dispatchInline ?? true;
 
   const view = (creditNoteId: string) => new ResultAsync(loadIssuedCreditNote(deps, creditNoteId)).map(viewOf);
@@ -304,6 +364,45 @@ export const createRefundLifecycle = (config: RefundLifecycleConfig) => {
 
     /** The stream id a credit note's events live in, for hosts reading the global log. */
     streamIdOf: creditNoteStreamId,
+
+    /**
+     * Asks the processor about credit notes that heard nothing for `olderThanMs`: `requested` ones (and attempts in
+     * doubt) are refreshed, `pending` ones on a charge confirmation ask whether the charge is confirmed now. Oldest
+     * first, at most `limit`, at most `ratePerSecond` processor calls a second.
+     */
+    sweep: (input: SweepInput): ResultAsync<SweepReport, ValidationError | InfrastructureError> =>
+      boundary(() => sweep(deps, input, { sleep, dispatchInline })),
+
+    /**
+     * `sweep()` every `intervalMs` (default 5 minutes) until `stop()`, beside `startDispatching`. Opt-in: a host
+     * that reconciles and sweeps from its own scheduler does not need it. Failures go to `onError`.
+     */
+    startSweeping: (options: SweepInput & { intervalMs?: number; onReport?: (report: SweepReport) => void; onError?: (error: ValidationError | InfrastructureError) => void }) => {
+      const { intervalMs = 5 * 60_000, onReport, onError, ...input } = options;
+      return periodically(intervalMs, () =>
+        boundary(() => sweep(deps, input, { sleep, dispatchInline })).match(
+          (report) => onReport?.(report),
+          (error) => onError?.(error),
+        ),
+      );
+    },
+
+    /** Side effects the dispatcher gave up on, oldest first: `{ limit?, after? }`. */
+    parkedSideEffects: (input: ParkedSideEffectsInput = {}): ResultAsync<ParkedSideEffect[], ValidationError | InfrastructureError> =>
+      boundary(() => operations.parkedSideEffects(input)),
+    /** Gives parked side effects back to the dispatchers: `{ entryIds }` or `{ all: true }`. */
+    requeueSideEffects: (input: RequeueInput): ResultAsync<{ requeued: number }, ValidationError | InfrastructureError> =>
+      boundary(() => operations.requeueSideEffects(input)),
+    /** Credit notes by status, least recently changed first, with their age. */
+    creditNotesByAge: (input: CreditNotesByAgeInput = {}): ResultAsync<AgedCreditNote[], ValidationError | InfrastructureError> =>
+      boundary(() => operations.creditNotesByAge(input)),
+    /** Credit notes whose attempt is in doubt after a transient error, oldest first. */
+    refundsInDoubt: (input: { limit?: number } = {}): ResultAsync<AgedCreditNote[], ValidationError | InfrastructureError> =>
+      boundary(() => operations.refundsInDoubt(input)),
+    /** Failed credit notes grouped by the processor's reason. */
+    failuresByReason: (): ResultAsync<FailureReasonCount[], InfrastructureError> => boundary(() => operations.failuresByReason()),
+    /** For a status endpoint: oldest waiting credit notes, due and parked side effects, the last reconciliation. */
+    health: (): ResultAsync<Health, InfrastructureError> => boundary(() => operations.health()),
   };
 };
 

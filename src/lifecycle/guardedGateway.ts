@@ -22,7 +22,7 @@ const reading =
 };
 
 // The same facts the payment stream records, plus the payment they describe.
-const processorPaymentSchema = paymentDescribedSchema.extend({ paymentId: z.string().min(1) }).strict();
+const processorPaymentSchema = paymentDescribedSchema.extend({ paymentId: z.string().min(1), chargeConfirmed: z.boolean().nullable().optional() }).strict();
 const readRefund = reading<ProcessorRefund>(processorRefundSchema, 'a refund');
 const readRefunds = reading<ProcessorRefund[]>(z.array(processorRefundSchema), 'a list of refunds');
 const readPayment = reading<ProcessorPayment>(processorPaymentSchema, 'a payment');

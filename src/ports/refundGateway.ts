@@ -37,6 +37,11 @@ export type ProcessorPayment = {
   method: string | null;
   /** After this instant the processor refuses refunds (ACH / SEPA debits: about 180 days); null when unlimited. */
   refundableUntil: string | null;
+  /**
+   * Whether the processor holds the charge as confirmed (Stripe: the intent `succeeded`), asked when no
+   * confirmation was seen yet: it opens the charge-confirmation gate by pull. Absent or null when it cannot say.
+   */
+  chargeConfirmed?: boolean | null;
 };
 
 /** Payment-processor port (Stripe, the fake, later Adyen). Errors are returned, classified transient or definitive. */

@@ -72,6 +72,7 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
   const queued: FakeCreateBehaviour[] = [];
   const notices: FakeRefundNotice[] = [];
   const captured = new Map<string, { amount: number; currency: string; method: string; refundableUntil: string | null }>();
+  const confirmations = new Map<string, boolean>();
   let createCalls = 0;
   let noticeSequence = 0;
 
@@ -178,6 +179,7 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
         currency: charge?.currency ?? null,
         method: charge?.method ?? null,
         refundableUntil: charge?.refundableUntil ?? null,
+        chargeConfirmed: confirmations.get(payment.paymentId) ?? null,
       });
     },
   };
@@ -204,6 +206,13 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
         method: details.method ?? 'card',
         refundableUntil: details.refundableUntil ?? null,
       });
+    },
+    /**
+     * What `describePayment` says of the payment's charge from now on: confirmed (the processor's `succeeded`) or
+     * not yet. Untold, the fake cannot say (null), and only a webhook or the host opens the charge-confirmation gate.
+     */
+    setChargeConfirmed(paymentId: string, confirmed: boolean) {
+      confirmations.set(paymentId, confirmed);
     },
     /** The processor settles a refund later; the change is queued as a notice. */
     setRefundStatus(processorRefundId: string, status: ProcessorRefundStatus, failureReason?: string) {

@@ -104,9 +104,20 @@ export const buildSystem = (options: SystemOptions = {}) => {
     ...(options.answerLatency ? { answerLatency: options.answerLatency } : {}),
   });
   const charged = options.charged ?? {};
-  for (const [paymentId, amount] of Object.entries(charged)) gateway.capture(paymentId, amount);
+  // The truth about charges: what the processor confirmed (it says "not yet" of the others when asked) and what a
+  // host vouched for. The store may hold a confirmation only from one of them, however it learnt it (webhook or pull).
+  const processorConfirmed = new Set<string>();
+  const hostVouched = new Set<string>();
+  for (const [paymentId, amount] of Object.entries(charged)) {
+    gateway.capture(paymentId, amount);
+    gateway.setChargeConfirmed(paymentId, false);
+  }
+  const confirmAtProcessor = (paymentId: string) => {
+    processorConfirmed.add(paymentId);
+    gateway.setChargeConfirmed(paymentId, true);
+  };
   // The charge-confirmation gate (docs/glossary.md#charge-confirmation-gate) as an invariant: what the store said of the charge when a refund was asked for.
-  const createCalls: Array<{ idempotencyKey: string; paymentId: string; chargeConfirmed: boolean }> = [];
+  const createCalls: Array<{ idempotencyKey: string; paymentId: string; chargeConfirmed: boolean; confirmedInTruth: boolean }> = [];
   const gatewayAsSeen: RefundGateway = {
     ...gateway,
     async createRefund(request) {
@@ -115,6 +126,7 @@ export const buildSystem = (options: SystemOptions = {}) => {
         idempotencyKey: request.idempotencyKey,
         paymentId: request.payment.paymentId,
         chargeConfirmed: payment.events.some((event) => event.type === 'ChargeConfirmed'),
+        confirmedInTruth: processorConfirmed.has(request.payment.paymentId) || hostVouched.has(request.payment.paymentId),
       });
       return gateway.createRefund(request);
     },
@@ -141,6 +153,8 @@ export const buildSystem = (options: SystemOptions = {}) => {
     notifier,
     hooks,
     clock,
+    // The sweep's rate limit waits on the manual clock: time moves, no timers.
+    sleep: clock.sleep,
     generateId: () => `id-${(sequence += 1)}`,
     retryPolicy: {
       leaseMs: LEASE_MS,
@@ -160,6 +174,9 @@ export const buildSystem = (options: SystemOptions = {}) => {
     gateway,
     createCalls,
     charged,
+    processorConfirmed,
+    hostVouched,
+    confirmAtProcessor,
     notifier: recording,
     clock,
     hookCalls,
@@ -212,6 +229,8 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
 
   // The charge-confirmation gate: no refund was asked for before the store held the charge's confirmation.
   expect(system.createCalls.filter((call) => !call.chargeConfirmed), 'refunds asked before the charge was confirmed').toEqual([]);
+  // And that confirmation is true: the processor confirmed the charge (by webhook, or when asked) or the host vouched.
+  expect(system.createCalls.filter((call) => !call.confirmedInTruth), 'refunds asked on a charge nobody confirmed').toEqual([]);
 
   const summaries = await rawStore.listCreditNotes({ limit: 500 });
   checkBalances(system, summaries);

@@ -7,7 +7,7 @@ import {
 } from '../../errors.js';
 import { committedAmount, type PaymentFacts } from '../../machine/paymentState.js';
 import type { PaymentRef } from '../../events/primitives.js';
-import type { ProcessorRefund } from '../../ports/refundGateway.js';
+import type { ProcessorPayment, ProcessorRefund } from '../../ports/refundGateway.js';
 import type { CreditNoteContext } from '../../machine/creditNoteState.js';
 import { executeCommand, type PaymentChange, type Plan } from '../commandHandler.js';
 import { issueCreditNoteInputSchema, validateInput } from '../commandInputs.js';
@@ -98,6 +98,9 @@ const loadEarlierRefunds = (deps: LifecycleDeps, payment: PaymentRef, atProcesso
 
 type EarlierRefund = { loaded: LoadedCreditNote; refund: ProcessorRefund };
 
+/** The facts a `PaymentDescribed` records: the processor's answer without its id and its momentary confirmation. */
+const paymentFactsOf = ({ amount, currency, method, refundableUntil }: ProcessorPayment): PaymentFacts => ({ amount, currency, method, refundableUntil });
+
 /** What an issue on a processor payment reads before it decides. */
 export type PaymentFactsForIssue = {
   payment: PaymentRef;
@@ -111,6 +114,8 @@ export type PaymentFactsForIssue = {
   earlier: EarlierRefund[];
   /** The host vouches for the charge (it saw the payment succeed). */
   hostConfirmed: boolean;
+  /** The processor, asked because no confirmation was seen, says the charge is confirmed. */
+  processorConfirmed: boolean;
 };
 
 /**
@@ -137,9 +142,9 @@ export const decideIssue = (creditNote: KnownCreditNote, terms: IssueTerms, fact
       earlier.reduce((sum, adoption) => sum + adoption.state.context.amount, 0);
     const refusal = refundability(payment.paymentId, terms, described, committed, now);
     if (refusal !== null) return err(refusal);
-    const confirmed = stream.state.chargeConfirmed || facts.hostConfirmed;
+    const confirmed = stream.state.chargeConfirmed || facts.hostConfirmed || facts.processorConfirmed;
     const change = yield* proposeOrConflict(issued, nextRefundStep(issued.state, confirmed), now, 'issue');
-    // The host vouches for a charge we had not seen confirmed: that opens the gate for its siblings too.
+    // The host or the processor vouches for a charge we had not seen confirmed: that opens the gate for its siblings too.
     const confirmsNow = confirmed && !stream.state.chargeConfirmed;
     const released = confirmsNow ? yield* releaseWaitingCreditNotes(siblings, now) : [];
     const events: PaymentChange['events'] = [
@@ -201,16 +206,21 @@ export const issueCreditNote = (deps: LifecycleDeps, rawInput: unknown) =>
         if (creditNote.state.status !== 'unissued') return decideIssue(creditNote, terms, null, now);
         // A description without an amount (not charged yet) is asked again until the processor can say.
         const known = stream.state.facts?.amount != null ? stream.state.facts : null;
+        // An unconfirmed charge is asked about too: webhooks confirm only payments that already have credit notes
+        // (confirmCharge), so the processor's word at issue time is how a payment confirmed earlier opens the gate.
+        const unconfirmed = !stream.state.chargeConfirmed && !chargeConfirmed;
+        const answer = known === null || unconfirmed ? yield* await describePayment() : null;
         const facts: PaymentFactsForIssue = {
           payment,
           stream,
           siblings: yield* await loadCreditNotesOfPayment(deps, payment.paymentId, stream.state),
           // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
-          described: known ?? (({ paymentId: _described, ...described }) => described)(yield* await describePayment()),
+          described: known ?? paymentFactsOf(answer!),
           describedNow: known === null,
           // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
           earlier: known === null ? yield* await loadEarlierRefunds(deps, payment, yield* await refundsAtProcessor()) : [],
           hostConfirmed: chargeConfirmed,
+          processorConfirmed: answer?.chargeConfirmed === true,
         };
         return decideIssue(creditNote, terms, facts, now);
       }),
