@@ -111,6 +111,22 @@ export class VersionConflictError extends RefundLifecycleError {
   }
 }
 
+/**
+ * Refresh asked of a processor that cannot be asked about a refund (Adyen:
+ * outcomes come only by notification). Nothing was written; `advice` says what
+ * a person can do instead.
+ */
+export class RefreshUnavailableError extends RefundLifecycleError {
+  readonly code = 'refresh_unavailable' as const;
+  constructor(
+    readonly creditNoteId: string,
+    readonly processor: string,
+    readonly advice: string,
+  ) {
+    super(`${processor} cannot be asked about the refund of credit note ${creditNoteId}: ${advice}`);
+  }
+}
+
 /** Where `importLog` stopped: the line (or position) of the event it could not take, why, and how much went in before. */
 export class LogImportError extends RefundLifecycleError {
   readonly code = 'log_import_refused' as const;
@@ -249,6 +265,7 @@ export type CommandError =
   | RefundWindowClosedError
   | ConcurrencyError
   | GatewayError
+  | RefreshUnavailableError
   | StoreError
   | UnexpectedError;
 

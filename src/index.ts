@@ -63,6 +63,7 @@ export {
   StoreError,
   UnexpectedError,
   LogImportError,
+  RefreshUnavailableError,
   type CommandError,
   type InfrastructureError,
   type GatewayErrorKind,
@@ -133,7 +134,14 @@ export type {
   OutboxCounts,
   Checkpoint,
 } from './ports/eventStore.js';
-export type { RefundGateway, CreateRefundRequest, ProcessorRefund, ProcessorPayment } from './ports/refundGateway.js';
+export {
+  defaultGatewayCapabilities,
+  type RefundGateway,
+  type GatewayCapabilities,
+  type CreateRefundRequest,
+  type ProcessorRefund,
+  type ProcessorPayment,
+} from './ports/refundGateway.js';
 export type { SweepInput, SweepReport, SweptCreditNote } from './operations/sweep.js';
 export type {
   ParkedSideEffect,

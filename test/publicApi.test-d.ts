@@ -7,6 +7,7 @@ import {
   DuplicateOutboxEntryError,
   EventValidationError,
   GatewayError,
+  RefreshUnavailableError,
   OutboxClaimLostError,
   RefundLifecycleError,
   StoreError,
@@ -132,6 +133,8 @@ describe('createRefundLifecycle', () => {
     >();
     expectTypeOf<ReadError['code']>().toEqualTypeOf<'validation_failed' | 'invalid_event' | 'credit_note_not_found' | Infrastructure>();
     expectTypeOf<ListError['code']>().toEqualTypeOf<'validation_failed' | Infrastructure>();
+    // A processor that cannot be asked (Adyen) answers Refresh with refresh_unavailable and its advice.
+    expectTypeOf<'refresh_unavailable'>().toExtend<RefreshStatusError['code']>();
     // Every method's errors are among the documented CommandError union.
     expectTypeOf<IssueCreditNoteError | RefreshStatusError | AdoptExternalRefundError>().toExtend<CommandError>();
   });
@@ -148,6 +151,7 @@ describe('createRefundLifecycle', () => {
       | RefundWindowClosedError
       | ConcurrencyError
       | GatewayError
+      | RefreshUnavailableError
       | StoreError
       | UnexpectedError
     >();
@@ -163,6 +167,7 @@ describe('createRefundLifecycle', () => {
       | 'refund_window_closed'
       | 'concurrency_conflict'
       | 'gateway_error'
+      | 'refresh_unavailable'
       | 'store_unavailable'
       | 'unexpected_error'
     >();

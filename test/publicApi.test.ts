@@ -21,6 +21,7 @@ describe('public runtime exports', () => {
       'GatewayError',
       'LogImportError',
       'OutboxClaimLostError',
+      'RefreshUnavailableError',
       'RefundLifecycleError',
       'RefundWindowClosedError',
       'RefundableBalanceExceededError',
@@ -32,6 +33,7 @@ describe('public runtime exports', () => {
       'createLogReplay',
       'createRefundLifecycle',
       'creditNoteStatuses',
+      'defaultGatewayCapabilities',
       'defaultRetryPolicy',
       'explainCreditNote',
       'externalCreditNoteId',
@@ -63,7 +65,7 @@ describe('public runtime exports', () => {
     const errorClasses = Object.entries(api).filter(
       ([name, value]) => typeof value === 'function' && name.endsWith('Error') && name !== 'RefundLifecycleError',
     );
-    expect(errorClasses).toHaveLength(16);
+    expect(errorClasses).toHaveLength(17);
     for (const [, ErrorClass] of errorClasses) {
       expect((ErrorClass as { prototype: unknown }).prototype).toBeInstanceOf(api.RefundLifecycleError);
     }
@@ -84,6 +86,7 @@ describe('public runtime exports', () => {
       new api.RefundableBalanceExceededError('pi_1', 100, 80, 30).code,
       new api.RefundWindowClosedError('pi_1', 'sepa_debit', '2026-01-01T00:00:00.000Z').code,
       new api.LogImportError('different_event', { line: 3 }, 'another event at version 2').code,
+      new api.RefreshUnavailableError('cn_1', 'adyen', 'its outcome arrives by notification').code,
     ];
     expect(new Set(codes).size).toBe(codes.length);
   });

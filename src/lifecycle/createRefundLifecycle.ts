@@ -44,6 +44,7 @@ import { loadIssuedCreditNote } from './commands/commandSupport.js';
 import type { IssueCreditNoteInput, MarkRefundedInput, ObserveRefundInput, RetryRefundInput, ConfirmChargeInput } from './commandInputs.js';
 import type { RefreshStatusInput } from './commands/refreshStatus.js';
 import { toCreditNoteView, type CreditNoteView } from './creditNoteView.js';
+import { defaultGatewayCapabilities } from '../ports/refundGateway.js';
 import { guardedGateway } from './guardedGateway.js';
 import type { Logger } from '../observability/logger.js';
 import { observedGateway } from '../observability/observedGateway.js';
@@ -123,7 +124,6 @@ export type ListError = ValidationError | InfrastructureError;
 
 const noNotifier: Notifier = { send: async () => {} };
 
-const viewOf = (known: KnownCreditNote): CreditNoteView => toCreditNoteView(known.state, known.version);
 
 
 /**
@@ -191,8 +191,10 @@ const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observ
     wakeDispatchers: !(config.dispatchInline ?? true),
     observer,
   };
+  const capabilities = config.gateway.capabilities ?? defaultGatewayCapabilities;
+  const viewOf = (known: KnownCreditNote): CreditNoteView => toCreditNoteView(known.state, known.version, capabilities);
   const dispatcher = createDispatcher(deps);
-  const operations = createOperations(deps);
+  const operations = createOperations({ ...deps, capabilities });
   const sleep = config.sleep ?? timerSleep;
   const dispatchInline = config.dispatchInline ?? true;
 
@@ -294,7 +296,7 @@ const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observ
       boundary(() =>
         safeTry(async function* () {
           const rows = await deps.store.listCreditNotes(yield* validateInput(listCreditNotesInputSchema, filter));
-          return ok(rows.map((row) => toCreditNoteView(row.state, row.version)));
+          return ok(rows.map((row) => viewOf(row)));
         }),
       ),
 

@@ -1,3 +1,4 @@
+import { defaultGatewayCapabilities, type GatewayCapabilities } from '../ports/refundGateway.js';
 import type { PaymentRef, ProcessorPendingReason } from '../events/primitives.js';
 import { machineAccepts } from '../machine/creditNoteMachine.js';
 import {
@@ -79,17 +80,22 @@ const markRefundedProbe = {
   data: { reason: 'probe', reference: null, method: 'other' },
 } as const;
 
-export const allowedActions = (state: CreditNoteState): CreditNoteAction[] => {
+/** Refresh is offered only where the processor can be asked (Adyen tells outcomes only by notification). */
+export const allowedActions = (state: CreditNoteState, capabilities: GatewayCapabilities = defaultGatewayCapabilities): CreditNoteAction[] => {
   const actions: CreditNoteAction[] = [];
   if (machineAccepts(state, retryProbe)) actions.push('retry');
   if (machineAccepts(state, markRefundedProbe)) actions.push('mark_refunded');
-  if (isRefundInFlight(state.context.refund)) {
+  if (isRefundInFlight(state.context.refund) && capabilities.pullsRefundStatus) {
     actions.push('refresh');
   }
   return actions;
 };
 
-export const toCreditNoteView = (state: CreditNoteState, version: number): CreditNoteView => {
+export const toCreditNoteView = (
+  state: CreditNoteState,
+  version: number,
+  capabilities: GatewayCapabilities = defaultGatewayCapabilities,
+): CreditNoteView => {
   const { context } = state;
   return {
     creditNoteId: context.creditNoteId,
@@ -107,7 +113,7 @@ export const toCreditNoteView = (state: CreditNoteState, version: number): Credi
     failure: context.failure,
     manual: context.manual,
     settledAt: context.settledAt,
-    allowedActions: allowedActions(state),
+    allowedActions: allowedActions(state, capabilities),
     version,
   };
 };

@@ -117,10 +117,10 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   /** The credit note as it is now: as this run last decided or recorded it, else as stored. */
   const currentView = async (entry: ClaimedOutboxEntry, creditNoteId: string, latest: Latest): Promise<CreditNoteView> => {
     const known = latest.get(entry.streamId);
-    if (known !== undefined) return toCreditNoteView(known.state, known.version);
+    if (known !== undefined) return toCreditNoteView(known.state, known.version, deps.gateway.capabilities);
     const loaded = await loadCreditNote(deps.store, creditNoteId);
     if (loaded.isErr()) throw loaded.error;
-    return toCreditNoteView(loaded.value.state, loaded.value.version);
+    return toCreditNoteView(loaded.value.state, loaded.value.version, deps.gateway.capabilities);
   };
 
   const createRefund = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {

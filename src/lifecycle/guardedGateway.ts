@@ -54,6 +54,7 @@ const guard =
  */
 export const guardedGateway = (gateway: RefundGateway): RefundGateway => ({
   processor: gateway.processor,
+  ...(gateway.capabilities === undefined ? {} : { capabilities: gateway.capabilities }),
   createRefund: guard(gateway.createRefund.bind(gateway), readRefund),
   retrieveRefund: guard(gateway.retrieveRefund.bind(gateway), readRefund),
   findRefunds: guard(gateway.findRefunds.bind(gateway), readRefunds),

@@ -11,6 +11,7 @@ export const observedGateway = (gateway: RefundGateway, observer: Observer): Ref
   const { processor } = gateway;
   return {
     processor,
+    ...(gateway.capabilities === undefined ? {} : { capabilities: gateway.capabilities }),
     createRefund: (request) =>
       observer.gatewayCall(
         {

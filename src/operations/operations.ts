@@ -7,6 +7,7 @@ import { toCreditNoteView, type CreditNoteView } from '../lifecycle/creditNoteVi
 import { CREDIT_NOTE_STREAM_PREFIX } from '../lifecycle/streams.js';
 import type { CreditNoteStatus } from '../machine/creditNoteState.js';
 import type { Clock } from '../ports/notifier.js';
+import type { GatewayCapabilities } from '../ports/refundGateway.js';
 import type { CreditNoteSummary, EventStore, OutboxEntry, OutboxKind } from '../ports/eventStore.js';
 
 /*
@@ -96,11 +97,11 @@ const parked = (entry: OutboxEntry): ParkedSideEffect => ({
   parkedAt: entry.deadAt ?? entry.createdAt,
 });
 
-export const createOperations = (deps: { store: EventStore; clock: Clock }) => {
+export const createOperations = (deps: { store: EventStore; clock: Clock; capabilities?: GatewayCapabilities }) => {
   const { store, clock } = deps;
   const ageOf = (iso: string) => clock.now().getTime() - Date.parse(iso);
   const aged = (row: CreditNoteSummary): AgedCreditNote => ({
-    creditNote: toCreditNoteView(row.state, row.version),
+    creditNote: toCreditNoteView(row.state, row.version, deps.capabilities),
     lastChangeAt: row.updatedAt,
     ageMs: ageOf(row.updatedAt),
   });

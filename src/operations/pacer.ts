@@ -28,6 +28,7 @@ export const pacedGateway = (gateway: RefundGateway, pace: () => Promise<void>) 
     };
   const wrapped: RefundGateway = {
     processor: gateway.processor,
+    ...(gateway.capabilities === undefined ? {} : { capabilities: gateway.capabilities }),
     createRefund: paced(gateway.createRefund.bind(gateway)),
     retrieveRefund: paced(gateway.retrieveRefund.bind(gateway)),
     findRefunds: paced(gateway.findRefunds.bind(gateway)),

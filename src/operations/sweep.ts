@@ -38,7 +38,8 @@ export type SweptCreditNote = {
   /** `changed`: it moved on (new events); `failed`: asking failed (`note` is the error code). */
   outcome: 'changed' | 'unchanged' | 'skipped' | 'failed';
   /**
-   * Why it was skipped (`retry_queued`: the dispatcher will send a retry; `automatic_retry_scheduled`; `no_payment`),
+   * Why it was skipped (`retry_queued`: the dispatcher will send a retry; `automatic_retry_scheduled`; `no_payment`;
+   * `processor_cannot_be_asked`: its outcome comes only by notification, e.g. Adyen),
    * `charge_not_confirmed` when the processor still says so, or the error code.
    */
   note: string | null;
@@ -89,6 +90,8 @@ const sweepOne = async (
   const retryAt = context.transientError?.retryAt;
   if (status === 'pending' && retryAt != null && Date.parse(retryAt) > deps.clock.now().getTime()) return skipped('automatic_retry_scheduled');
 
+  // A processor that cannot be asked (Adyen) tells outcomes only by notification: nothing to pull.
+  if (deps.gateway.capabilities?.pullsRefundStatus === false) return skipped('processor_cannot_be_asked');
   const refreshed = await refreshStatus(deps, creditNoteId, { actor: sweepActor });
   if (refreshed.isErr()) return failed('refreshed', refreshed.error);
   await settle(refreshed.value.dueOutboxIds);

@@ -44,9 +44,26 @@ export type ProcessorPayment = {
   chargeConfirmed?: boolean | null;
 };
 
-/** Payment-processor port (Stripe, the fake, later Adyen). Errors are returned, classified transient or definitive. */
+/** What a processor can be asked, beyond creating refunds. */
+export type GatewayCapabilities = {
+  /**
+   * It answers questions about a refund (`retrieveRefund`, `findRefunds`), so Refresh and the sweep can pull a
+   * status. False for a processor whose outcomes come only by webhook (Adyen): Refresh then answers
+   * `refresh_unavailable` with `refreshAdvice`, the Credit Notes page does not offer it, and the sweep skips it.
+   */
+  pullsRefundStatus: boolean;
+  /** What a person can do instead of Refresh, for a processor that cannot be asked. */
+  refreshAdvice?: string;
+};
+
+/** Every processor Stripe-like until it says otherwise. */
+export const defaultGatewayCapabilities: GatewayCapabilities = { pullsRefundStatus: true };
+
+/** Payment-processor port (Stripe, Adyen, the fake). Errors are returned, classified transient or definitive. */
 export interface RefundGateway {
   readonly processor: string;
+  /** Absent: `defaultGatewayCapabilities` (it can be asked). */
+  readonly capabilities?: GatewayCapabilities;
   createRefund(request: CreateRefundRequest): Promise<Result<ProcessorRefund, GatewayError>>;
   retrieveRefund(request: { payment: PaymentRef; processorRefundId: string }): Promise<Result<ProcessorRefund, GatewayError>>;
   /** Every refund of a payment: finds an attempt whose answer was lost. */

@@ -36,6 +36,11 @@ export type FakeGatewayOptions = {
    * can overtake the answer, as it does when a request times out slowly.
    */
   answerLatency?: () => Promise<void>;
+  /**
+   * Default true. False makes it Adyen-shaped: it cannot be asked about a refund (`retrieveRefund` and
+   * `findRefunds` refuse, `capabilities.pullsRefundStatus` is false), so outcomes arrive only as notices.
+   */
+  pullsRefundStatus?: boolean;
   /** Chooses the behaviour of a create call that no queued behaviour covers. Default: accept, pending. */
   behaviour?: (request: CreateRefundRequest) => FakeCreateBehaviour;
 };
@@ -155,11 +160,18 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
     return ok(copy(refund));
   };
 
+  const pulls = options.pullsRefundStatus ?? true;
+  const cannotBeAsked = () =>
+    err(new GatewayError('definitive', 'not_supported', `${processor} cannot be asked about a refund: its outcome comes by notification`));
   const gateway: RefundGateway = {
     processor,
+    capabilities: pulls
+      ? { pullsRefundStatus: true }
+      : { pullsRefundStatus: false, refreshAdvice: 'its outcome arrives by notification (takeNotices): deliver them' },
     createRefund,
     async retrieveRefund({ processorRefundId }) {
       await wait();
+      if (!pulls) return cannotBeAsked();
       const refund = refunds.get(processorRefundId);
       return refund
         ? ok(copy(refund))
@@ -167,6 +179,7 @@ export const fakeGateway = (options: FakeGatewayOptions = {}) => {
     },
     async findRefunds(payment: PaymentRef) {
       await wait();
+      if (!pulls) return cannotBeAsked();
       return ok(refundsOf(payment.paymentId).map(copy));
     },
     async describePayment(payment: PaymentRef) {

@@ -92,6 +92,8 @@ export type SystemOptions = {
   notifierLatency?: () => Promise<void>;
   /** Captured payments: what each was charged, so the refundable balance is guarded. */
   charged?: Record<string, number>;
+  /** False: an Adyen-shaped processor that cannot be asked about a refund; outcomes come only as notices. */
+  pullsRefundStatus?: boolean;
 };
 
 /** One host process (plus a doomed twin) over a shared store, fake processor and notifier. */
@@ -102,6 +104,7 @@ export const buildSystem = (options: SystemOptions = {}) => {
   const gateway = fakeGateway({
     ...(options.latency ? { latency: options.latency } : {}),
     ...(options.answerLatency ? { answerLatency: options.answerLatency } : {}),
+    ...(options.pullsRefundStatus === undefined ? {} : { pullsRefundStatus: options.pullsRefundStatus }),
   });
   const charged = options.charged ?? {};
   // The truth about charges: what the processor confirmed (it says "not yet" of the others when asked) and what a
@@ -118,8 +121,18 @@ export const buildSystem = (options: SystemOptions = {}) => {
   };
   // The charge-confirmation gate (docs/glossary.md#charge-confirmation-gate) as an invariant: what the store said of the charge when a refund was asked for.
   const createCalls: Array<{ idempotencyKey: string; paymentId: string; chargeConfirmed: boolean; confirmedInTruth: boolean }> = [];
+  // A processor that cannot be asked must never be asked: Refresh, the sweep and the issue leave it alone.
+  let pullCalls = 0;
   const gatewayAsSeen: RefundGateway = {
     ...gateway,
+    retrieveRefund: (request) => {
+      pullCalls += 1;
+      return gateway.retrieveRefund(request);
+    },
+    findRefunds: (payment) => {
+      pullCalls += 1;
+      return gateway.findRefunds(payment);
+    },
     async createRefund(request) {
       const payment = await rawStore.readStream(`payment-${request.payment.paymentId}`);
       createCalls.push({
@@ -177,6 +190,7 @@ export const buildSystem = (options: SystemOptions = {}) => {
     processorConfirmed,
     hostVouched,
     confirmAtProcessor,
+    pullCalls: () => pullCalls,
     notifier: recording,
     clock,
     hookCalls,
@@ -229,6 +243,9 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
 
   // The charge-confirmation gate: no refund was asked for before the store held the charge's confirmation.
   expect(system.createCalls.filter((call) => !call.chargeConfirmed), 'refunds asked before the charge was confirmed').toEqual([]);
+  if (system.gateway.capabilities?.pullsRefundStatus === false) {
+    expect(system.pullCalls(), 'questions asked of a processor that cannot be asked').toBe(0);
+  }
   // And that confirmation is true: the processor confirmed the charge (by webhook, or when asked) or the host vouched.
   expect(system.createCalls.filter((call) => !call.confirmedInTruth), 'refunds asked on a charge nobody confirmed').toEqual([]);
 

@@ -190,7 +190,11 @@ export const issueCreditNote = (deps: LifecycleDeps, rawInput: unknown) =>
     // What the processor says of the payment is asked at most once per command: a version conflict decides again
     // with the same answers instead of asking again.
     const describePayment = payment === null ? null : once(() => deps.gateway.describePayment(payment));
-    const refundsAtProcessor = payment === null ? null : once(() => deps.gateway.findRefunds(payment));
+    // Refunds made at the processor before the library first looked (dashboard refunds) join the ledger, where the
+    // processor can list them; one that cannot be asked (Adyen) reports them by notification instead.
+    const canList = deps.gateway.capabilities?.pullsRefundStatus !== false;
+    const refundsAtProcessor =
+      payment === null ? null : once(async () => (canList ? deps.gateway.findRefunds(payment) : ok<ProcessorRefund[], never>([])));
 
     const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
       safeTry(async function* () {

@@ -1,4 +1,5 @@
-import { ok, safeTry } from 'neverthrow';
+import { err, ok, safeTry } from 'neverthrow';
+import { RefreshUnavailableError } from '../../errors.js';
 import { actorSchema } from '../../events/primitives.js';
 import { z } from 'zod';
 import { isRefundInFlight } from '../../machine/creditNoteState.js';
@@ -26,6 +27,16 @@ export const refreshStatus = (deps: LifecycleDeps, rawCreditNoteId: unknown, raw
   safeTry(async function* () {
     const { creditNoteId: id, input } = yield* validateCreditNoteCommand(rawCreditNoteId, refreshStatusInputSchema, rawInput);
     const loaded = yield* await loadIssuedCreditNote(deps, id);
+    const capabilities = deps.gateway.capabilities;
+    if (capabilities?.pullsRefundStatus === false) {
+      return err(
+        new RefreshUnavailableError(
+          id,
+          deps.gateway.processor,
+          capabilities.refreshAdvice ?? 'its outcome arrives by webhook; if one is missing, have the processor send it again, or mark the credit note refunded once the money is confirmed',
+        ),
+      );
+    }
     const { payment, refund } = loaded.state.context;
     const unchanged = (processorRefund: ProcessorRefund | null): RefreshOutcome => ({
       creditNote: loaded,
