@@ -125,6 +125,25 @@ describe('sweep', () => {
     expect(report.creditNotes.every((swept) => swept.action === 'refreshed' && swept.outcome === 'unchanged')).toBe(true);
   });
 
+  it('takes turns across runs: credit notes that stay unchanged cannot keep the newer ones from being swept', async () => {
+    const w = world();
+    for (let i = 0; i < 4; i += 1) {
+      await w.issue(`cn_${i}`);
+      w.clock.advance(MINUTE);
+    }
+    for (const id of ['cn_2', 'cn_3']) w.fake.setRefundStatus(w.refundOf(id).processorRefundId, 'succeeded');
+    w.fake.takeNotices();
+    w.clock.advance(20 * MINUTE);
+
+    const first = await unwrap(w.lifecycle.sweep({ olderThanMs: 15 * MINUTE, limit: 2 }));
+    expect(first.creditNotes.map((swept) => [swept.creditNoteId, swept.outcome])).toEqual([['cn_0', 'unchanged'], ['cn_1', 'unchanged']]);
+    const second = await unwrap(w.lifecycle.sweep({ olderThanMs: 15 * MINUTE, limit: 2 }));
+    expect(second.creditNotes.map((swept) => [swept.creditNoteId, swept.outcome])).toEqual([['cn_2', 'changed'], ['cn_3', 'changed']]);
+    // The end reached, the next run starts again from the oldest.
+    const third = await unwrap(w.lifecycle.sweep({ olderThanMs: 15 * MINUTE, limit: 2 }));
+    expect(third.creditNotes.map((swept) => swept.creditNoteId)).toEqual(['cn_0', 'cn_1']);
+  });
+
   it('asks about the charge of a credit note waiting for its confirmation, and releases it when the processor confirms', async () => {
     const w = world();
     const waiting = await w.issue('cn_gate', { chargeConfirmed: false });

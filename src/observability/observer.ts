@@ -148,7 +148,27 @@ const guardedTelemetry = (telemetry: Telemetry) => {
     /** Runs `work` with the span active in the host's tracing context, where the implementation can. */
     within: <T>(span: TelemetrySpan, work: () => T): T => {
       const started = spans.get(span);
-      return started === undefined || telemetry.withSpan === undefined ? work() : telemetry.withSpan(started, work);
+      if (started === undefined || telemetry.withSpan === undefined) return work();
+      // The host's context manager may throw: the work runs once whatever it does, and only the work's own outcome
+      // (its value or its error) leaves here.
+      let outcome: { value: T } | { error: unknown } | null = null;
+      try {
+        return telemetry.withSpan(started, () => {
+          try {
+            const value = work();
+            outcome = { value };
+            return value;
+          } catch (error) {
+            outcome = { error };
+            throw error;
+          }
+        });
+      } catch {
+        const settled = outcome as { value: T } | { error: unknown } | null;
+        if (settled === null) return work();
+        if ('error' in settled) throw settled.error;
+        return settled.value;
+      }
     },
     counter,
     histogram,

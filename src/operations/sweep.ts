@@ -22,7 +22,7 @@ import { pacedGateway, pacer } from './pacer.js';
 export const sweepInputSchema = z.strictObject({
   /** Only credit notes whose last change is older than this, in ms (e.g. 15 minutes). */
   olderThanMs: z.number().int().min(0),
-  /** At most this many credit notes per run. Default 100. */
+  /** At most this many credit notes asked about per run (skipped ones do not count). Default 100. */
   limit: z.number().int().min(1).max(10_000).default(100),
   /** Processor calls per second at most. Default 20: under Stripe's 25 read requests a second in test mode (100 live). */
   ratePerSecond: z.number().positive().max(1_000).default(20),
@@ -55,6 +55,19 @@ export type SweepReport = {
 };
 
 const sweepActor = { kind: 'system', id: 'sweep' } as const;
+
+/** Where the last run stopped: (last change, credit note id) of the last row it looked at. */
+type SweepCursor = { updatedAt: string; creditNoteId: string };
+export const SWEEP_CURSOR = 'sweep.cursor';
+/** Rows a run may look at per row it asks about: skipped rows cost no processor call, but still a read. */
+const EXAMINED_PER_ASKED = 10;
+
+const isCursor = (value: unknown): value is SweepCursor =>
+  typeof value === 'object' && value !== null && typeof (value as SweepCursor).updatedAt === 'string' && typeof (value as SweepCursor).creditNoteId === 'string';
+
+/** The read model's order: last change, then credit note id. */
+const isBefore = (row: SweepCursor, cursor: SweepCursor) =>
+  row.updatedAt < cursor.updatedAt || (row.updatedAt === cursor.updatedAt && row.creditNoteId < cursor.creditNoteId);
 const PAGE = 100;
 
 /** Ask the processor about one credit note, as its state calls for. */
@@ -121,25 +134,45 @@ export const sweep = async (
 
   const updatedBefore = new Date(deps.clock.now().getTime() - input.olderThanMs).toISOString();
   const report: SweepReport = { checked: 0, changed: 0, failed: 0, processorCalls: 0, creditNotes: [] };
-  let after: { updatedAt: string; creditNoteId: string } | undefined;
-  while (report.checked < input.limit) {
-    const page = await deps.store.listCreditNotesByAge({
-      statuses: ['requested', 'pending'],
-      updatedBefore,
-      ...(after === undefined ? {} : { after }),
-      limit: Math.min(PAGE, input.limit - report.checked),
-    });
-    if (page.length === 0) break;
-    for (const row of page) {
-      const swept = await sweepOne(sweepDeps, row, settle);
-      report.checked += 1;
-      if (swept.outcome === 'changed') report.changed += 1;
-      if (swept.outcome === 'failed') report.failed += 1;
-      report.creditNotes.push(swept);
+  // Runs take turns through the waiting credit notes: each resumes after the row the last one stopped at and wraps
+  // around, so a few that stay unchanged for days (a slow refund, a charge never confirmed) cannot fill every run.
+  const saved = (await deps.store.readCheckpoint(SWEEP_CURSOR))?.value as SweepCursor | null | undefined;
+  const start = isCursor(saved) ? saved : null;
+  let asked = 0;
+  let cursor: SweepCursor | null = start;
+  const maxExamined = input.limit * EXAMINED_PER_ASKED;
+  const sweepFrom = async (after: SweepCursor | null, until: SweepCursor | null): Promise<boolean> => {
+    let from = after;
+    for (;;) {
+      const page = await deps.store.listCreditNotesByAge({
+        statuses: ['requested', 'pending'],
+        updatedBefore,
+        ...(from === null ? {} : { after: from }),
+        limit: PAGE,
+      });
+      for (const row of page) {
+        if (until !== null && !isBefore(row, until)) return true;
+        if (asked >= input.limit || report.checked >= maxExamined) return false;
+        const swept = await sweepOne(sweepDeps, row, settle);
+        report.checked += 1;
+        if (swept.action !== 'skipped') asked += 1;
+        if (swept.outcome === 'changed') report.changed += 1;
+        if (swept.outcome === 'failed') report.failed += 1;
+        report.creditNotes.push(swept);
+        cursor = { updatedAt: row.updatedAt, creditNoteId: row.creditNoteId };
+      }
+      if (page.length < PAGE) return true;
+      const last = page[page.length - 1]!;
+      from = { updatedAt: last.updatedAt, creditNoteId: last.creditNoteId };
     }
-    const last = page[page.length - 1]!;
-    after = { updatedAt: last.updatedAt, creditNoteId: last.creditNoteId };
-  }
+  };
+  const reachedEnd = await sweepFrom(start, null);
+  // The end of the list: start again from the oldest, up to where this run began.
+  if (reachedEnd && start !== null) {
+    const wrapped = await sweepFrom(null, start);
+    if (wrapped) cursor = null;
+  } else if (reachedEnd) cursor = null;
+  await deps.store.writeCheckpoint({ name: SWEEP_CURSOR, value: cursor }, deps.clock.now());
   report.processorCalls = paced.calls();
   return ok(report);
 };

@@ -442,3 +442,42 @@ describe('what an operator sees of webhooks and reconciliation', () => {
   });
 });
 
+describe('checkpoints that must not hide events', () => {
+  it('a run filtered on delivery keeps its own checkpoint: the full run still applies an event marked delivered but never applied', async () => {
+    const world = await startStripeWorld();
+    const pa = world.fake.createPaymentIntent({ amount: 5_000, currency: 'eur' });
+    const pb = world.fake.createPaymentIntent({ amount: 5_000, currency: 'eur' });
+    await world.issue({ creditNoteId: 'cn_a', paymentId: pa.id, amount: 2_500 });
+    await world.issue({ creditNoteId: 'cn_b', paymentId: pb.id, amount: 2_500 });
+    await deliverAll(world);
+    world.advance(minute);
+    // cn_a's refund settles and Stripe counts its webhook delivered (another endpoint took it); cn_b's is lost.
+    world.fake.setRefundStatus(refundsOf(world, pa.id)[0]!.id, 'succeeded');
+    const taken = world.fake.takeWebhooks();
+    world.fake.markWebhooksDelivered(...taken.map((webhook) => webhook.event.id));
+    world.advance(minute);
+    world.fake.setRefundStatus(refundsOf(world, pb.id)[0]!.id, 'succeeded');
+    world.fake.dropWebhooks();
+    world.advance(minute);
+
+    (await world.reconciler.reconcile({ deliverySuccess: false }))._unsafeUnwrap();
+    expect(await statuses(world, 'cn_a', 'cn_b')).toEqual({ cn_a: 'requested', cn_b: 'succeeded' });
+    (await world.reconciler.reconcile())._unsafeUnwrap();
+    expect(await statuses(world, 'cn_a', 'cn_b')).toEqual({ cn_a: 'succeeded', cn_b: 'succeeded' });
+  });
+
+  it('a `since` later than the checkpoint does not skip the events in between', async () => {
+    const world = await startStripeWorld();
+    const pa = world.fake.createPaymentIntent({ amount: 5_000, currency: 'eur' });
+    await world.issue({ creditNoteId: 'cn_a', paymentId: pa.id, amount: 2_500 });
+    await deliverAll(world);
+    (await world.reconciler.reconcile())._unsafeUnwrap();
+    world.advance(minute);
+    world.fake.setRefundStatus(refundsOf(world, pa.id)[0]!.id, 'succeeded');
+    world.fake.dropWebhooks();
+    world.advance(day);
+    (await world.reconciler.reconcile({ since: new Date(world.clock.now().getTime() - minute) }))._unsafeUnwrap();
+    expect(await statuses(world, 'cn_a')).toEqual({ cn_a: 'succeeded' });
+  });
+});
+

@@ -214,7 +214,9 @@ export const stripeGateway = ({ stripe, origin = defaultRefundOrigin }: StripeGa
         const charge = intent ? intent.latest_charge : await stripe.charges.retrieve(payment.paymentId, {}, onAccount(payment));
         // An intent is confirmed once it succeeded; a charge without an intent once it succeeded (Stripe's own word,
         // the same `payment_intent.succeeded` tells by webhook).
-        const chargeConfirmed = intent !== null ? intent.status === 'succeeded' : typeof charge === 'object' && charge !== null && charge.status === 'succeeded';
+        // A charge id alone is confirmed once captured: `succeeded` also describes an authorisation not captured yet.
+        const chargeConfirmed =
+          intent !== null ? intent.status === 'succeeded' : typeof charge === 'object' && charge !== null && charge.status === 'succeeded' && charge.captured;
         if (charge === null || typeof charge === 'string') {
           // Not charged yet: what the intent asks for is the most it can ever refund.
           return { paymentId: payment.paymentId, amount: intent?.amount ?? null, currency: intent?.currency ?? null, method: null, refundableUntil: null, chargeConfirmed };

@@ -133,11 +133,21 @@ export type StripeReconcilerOptions = StripeEventHandlingOptions & {
   pageSize?: number;
 };
 
-/** `stripe.reconcile:<account or platform>:<live or test>`, and `:<types>` for a run of a subset of the types. */
-export const reconcileCheckpointName = (account: string | null, livemode: boolean, types: readonly string[] = reconciledEventTypes): string => {
+/**
+ * `stripe.reconcile:<account or platform>:<live or test>`, plus `:<types>` for a run of a subset of the types and
+ * `:delivery_success=<bool>` for a run filtered on delivery: a filtered run must never move the checkpoint of the
+ * full one past events it did not look at.
+ */
+export const reconcileCheckpointName = (
+  account: string | null,
+  livemode: boolean,
+  types: readonly string[] = reconciledEventTypes,
+  deliverySuccess?: boolean,
+): string => {
   const base = `stripe.reconcile:${account ?? 'platform'}:${livemode ? 'live' : 'test'}`;
   const subset = [...new Set(types)].sort();
-  return subset.length === reconciledEventTypes.length ? base : `${base}:${subset.join(',')}`;
+  const typed = subset.length === reconciledEventTypes.length ? base : `${base}:${subset.join(',')}`;
+  return deliverySuccess === undefined ? typed : `${typed}:delivery_success=${deliverySuccess}`;
 };
 
 const optionsSchema = z.strictObject({
@@ -212,7 +222,7 @@ export const stripeReconciler = (options: StripeReconcilerOptions) => {
     const { since, limit, deliverySuccess } = parsed.data;
     const types = parsed.data.types ?? reconciledEventTypes;
     const account = parsed.data.account ?? null;
-    const name = reconcileCheckpointName(account, livemode, types);
+    const name = reconcileCheckpointName(account, livemode, types, deliverySuccess);
     const nowSeconds = Math.floor(clock.now().getTime() / 1000);
     const retainedFrom = nowSeconds - stripeEventRetentionDays * 86_400;
     const report = emptyReport(account, livemode, name, retainedFrom);
@@ -236,8 +246,10 @@ export const stripeReconciler = (options: StripeReconcilerOptions) => {
         return interrupted(null, new StoreError(error));
       }
       report.checkpoint = stored;
-      const resumeFrom = since === undefined ? stored : null;
-      report.from = since !== undefined ? Math.floor(since.getTime() / 1000) : (stored?.created ?? retainedFrom);
+      // `since` only ever reaches further back: one later than the checkpoint would skip the events in between.
+      const sinceSeconds = since === undefined ? null : Math.floor(since.getTime() / 1000);
+      const resumeFrom = stored !== null && (sinceSeconds === null || sinceSeconds >= stored.created) ? stored : null;
+      report.from = resumeFrom?.created ?? sinceSeconds ?? retainedFrom;
       report.retentionGap = report.from < retainedFrom;
 
       const filters: Stripe.EventListParams = {

@@ -213,7 +213,9 @@ export const issueCreditNote = (deps: LifecycleDeps, rawInput: unknown) =>
         // An unconfirmed charge is asked about too: webhooks confirm only payments that already have credit notes
         // (confirmCharge), so the processor's word at issue time is how a payment confirmed earlier opens the gate.
         const unconfirmed = !stream.state.chargeConfirmed && !chargeConfirmed;
-        const answer = known === null || unconfirmed ? yield* await describePayment() : null;
+        // Known facts make the question optional: a processor that cannot answer now leaves the credit note pending,
+        // as before it was asked (the sweep asks again); without facts the answer is needed to guard the balance.
+        const answer = known === null ? yield* await describePayment() : unconfirmed ? (await describePayment()).unwrapOr(null) : null;
         const facts: PaymentFactsForIssue = {
           payment,
           stream,
