@@ -111,6 +111,18 @@ export class VersionConflictError extends RefundLifecycleError {
   }
 }
 
+/** The host's `authorize` hook refused this actor this decision; nothing was read or written. */
+export class ForbiddenError extends RefundLifecycleError {
+  readonly code = 'forbidden' as const;
+  constructor(
+    readonly actor: { kind: string; id: string },
+    readonly action: string,
+    readonly creditNoteId: string,
+  ) {
+    super(`${actor.kind} ${actor.id} may not ${action.replace(/_/g, ' ')} credit note ${creditNoteId}`);
+  }
+}
+
 /**
  * Refresh asked of a processor that cannot be asked about a refund (Adyen:
  * outcomes come only by notification). Nothing was written; `advice` says what
@@ -266,6 +278,7 @@ export type CommandError =
   | ConcurrencyError
   | GatewayError
   | RefreshUnavailableError
+  | ForbiddenError
   | StoreError
   | UnexpectedError;
 

@@ -30,6 +30,7 @@ export type { RefreshStatusInput } from './lifecycle/commands/refreshStatus.js';
 export { externalCreditNoteId, type AdoptExternalRefundInput } from './lifecycle/commands/adoptExternalRefund.js';
 export type { CreditNoteView, CreditNoteAction, ProcessorNotice } from './lifecycle/creditNoteView.js';
 export { defaultRetryPolicy, type RetryPolicy } from './lifecycle/deps.js';
+export type { Authorize, LifecycleAction, AuthorizationSubject } from './lifecycle/authorization.js';
 export type { AdoptedRefundEffects } from './lifecycle/commandHandler.js';
 export type { DispatchReport } from './lifecycle/dispatcher.js';
 export {
@@ -64,6 +65,7 @@ export {
   UnexpectedError,
   LogImportError,
   RefreshUnavailableError,
+  ForbiddenError,
   type CommandError,
   type InfrastructureError,
   type GatewayErrorKind,

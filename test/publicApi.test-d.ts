@@ -8,6 +8,7 @@ import {
   EventValidationError,
   GatewayError,
   RefreshUnavailableError,
+  ForbiddenError,
   OutboxClaimLostError,
   RefundLifecycleError,
   StoreError,
@@ -112,13 +113,14 @@ describe('createRefundLifecycle', () => {
   it('pins each method\u2019s error codes: a host\u2019s switch sees only the codes that can happen', () => {
     type Infrastructure = 'store_unavailable' | 'unexpected_error';
     expectTypeOf<RetryOrMarkCodes>().toEqualTypeOf<
-      'validation_failed' | 'invalid_event' | 'credit_note_not_found' | 'transition_not_allowed' | 'concurrency_conflict' | Infrastructure
+      'validation_failed' | 'invalid_event' | 'credit_note_not_found' | 'transition_not_allowed' | 'forbidden' | 'concurrency_conflict' | Infrastructure
     >();
     expectTypeOf<IssueCreditNoteError['code']>().toEqualTypeOf<
       | 'validation_failed'
       | 'invalid_event'
       | 'credit_note_exists'
       | 'transition_not_allowed'
+      | 'forbidden'
       | 'gateway_error'
       | 'refundable_balance_exceeded'
       | 'refund_window_closed'
@@ -152,6 +154,7 @@ describe('createRefundLifecycle', () => {
       | ConcurrencyError
       | GatewayError
       | RefreshUnavailableError
+      | ForbiddenError
       | StoreError
       | UnexpectedError
     >();
@@ -168,6 +171,7 @@ describe('createRefundLifecycle', () => {
       | 'concurrency_conflict'
       | 'gateway_error'
       | 'refresh_unavailable'
+      | 'forbidden'
       | 'store_unavailable'
       | 'unexpected_error'
     >();

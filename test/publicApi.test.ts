@@ -18,6 +18,7 @@ describe('public runtime exports', () => {
       'CreditNoteNotFoundError',
       'DuplicateOutboxEntryError',
       'EventValidationError',
+      'ForbiddenError',
       'GatewayError',
       'LogImportError',
       'OutboxClaimLostError',
@@ -65,7 +66,7 @@ describe('public runtime exports', () => {
     const errorClasses = Object.entries(api).filter(
       ([name, value]) => typeof value === 'function' && name.endsWith('Error') && name !== 'RefundLifecycleError',
     );
-    expect(errorClasses).toHaveLength(17);
+    expect(errorClasses).toHaveLength(18);
     for (const [, ErrorClass] of errorClasses) {
       expect((ErrorClass as { prototype: unknown }).prototype).toBeInstanceOf(api.RefundLifecycleError);
     }
@@ -87,6 +88,7 @@ describe('public runtime exports', () => {
       new api.RefundWindowClosedError('pi_1', 'sepa_debit', '2026-01-01T00:00:00.000Z').code,
       new api.LogImportError('different_event', { line: 3 }, 'another event at version 2').code,
       new api.RefreshUnavailableError('cn_1', 'adyen', 'its outcome arrives by notification').code,
+      new api.ForbiddenError({ kind: 'user', id: 'u_1' }, 'retry', 'cn_1').code,
     ];
     expect(new Set(codes).size).toBe(codes.length);
   });

@@ -23,6 +23,7 @@ import {
 } from './commandInputs.js';
 import { adoptExternalRefund, type AdoptExternalRefundInput } from './commands/adoptExternalRefund.js';
 import { confirmCharge } from './commands/confirmCharge.js';
+import type { Authorize } from './authorization.js';
 import {
   createOperations,
   type AgedCreditNote,
@@ -94,6 +95,12 @@ export type RefundLifecycleConfig = {
    * passes its `sleep`, which moves that clock instead.
    */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Who may decide what: consulted after validation and before any read or decision of `issueCreditNote`,
+   * `retryRefund`, `markRefunded` and `refreshStatus`. False refuses with `ForbiddenError` (`forbidden`) and nothing
+   * is written. Default: everything is allowed.
+   */
+  authorize?: Authorize;
 };
 
 export type ObservationResult = { creditNote: CreditNoteView; changed: boolean };
@@ -190,6 +197,7 @@ const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observ
     // What a command enqueues is performed right after its append, here, unless another process is to do it.
     wakeDispatchers: !(config.dispatchInline ?? true),
     observer,
+    ...(config.authorize === undefined ? {} : { authorize: config.authorize }),
   };
   const capabilities = config.gateway.capabilities ?? defaultGatewayCapabilities;
   const viewOf = (known: KnownCreditNote): CreditNoteView => toCreditNoteView(known.state, known.version, capabilities);

@@ -1,3 +1,4 @@
+import type { Authorize } from './authorization.js';
 import type { AdoptedRefundEffects } from './commandHandler.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { Clock, Notifier, RefundHooks } from '../ports/notifier.js';
@@ -42,4 +43,6 @@ export type LifecycleDeps = {
   wakeDispatchers: boolean;
   /** Logs, spans and metrics of side effects and decisions; off (`silentObserver`) when absent. */
   observer?: Observer;
+  /** The host's permission check before a person's decision; everything allowed when absent. */
+  authorize?: Authorize;
 };

@@ -15,6 +15,7 @@ import { startChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { nextRefundStep } from '../nextRefundStep.js';
 import { loadCreditNotesOfPayment, releaseWaitingCreditNotes } from '../chargeGate.js';
+import { authorizeOrRefuse } from '../authorization.js';
 import type { CreditNoteChange } from '../creditNoteChange.js';
 import { adoptionOf, externalCreditNoteId } from './adoptExternalRefund.js';
 import { loadCreditNote, loadPayment, type KnownCreditNote, type LoadedCreditNote, type LoadedPayment } from '../streams.js';
@@ -169,6 +170,7 @@ export const issueCreditNote = (deps: LifecycleDeps, rawInput: unknown) =>
   safeTry(async function* () {
     const input = yield* validateInput(issueCreditNoteInputSchema, rawInput);
     const { creditNoteId, amount, currency, reason, chargeConfirmed = false } = input;
+    yield* await authorizeOrRefuse(deps, input.actor, 'issue', { creditNoteId, amount, currency, paymentId: input.payment?.paymentId ?? null });
     const processor = input.payment?.processor;
     if (processor !== undefined && processor !== deps.gateway.processor) {
       // Asking this gateway to refund another processor's payment id would fail at best, or hit the wrong payment.

@@ -3,6 +3,7 @@ import type { TransitionConflictError } from '../../errors.js';
 import type { ManualRefundMethod } from '../../events/primitives.js';
 import { executeCommand } from '../commandHandler.js';
 import { markRefundedInputSchema, validateCreditNoteCommand } from '../commandInputs.js';
+import { authorizeOrRefuse } from '../authorization.js';
 import { startChange, type CreditNoteChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import type { KnownCreditNote } from '../streams.js';
@@ -19,6 +20,7 @@ export const decideMarkRefunded = (
 export const markRefunded = (deps: LifecycleDeps, rawCreditNoteId: unknown, rawInput: unknown) =>
   safeTry(async function* () {
     const { creditNoteId, input } = yield* validateCreditNoteCommand(rawCreditNoteId, markRefundedInputSchema, rawInput);
+    yield* await authorizeOrRefuse(deps, input.actor, 'mark_refunded', { creditNoteId });
     const { reason, reference = null, method = 'other' } = input;
     const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
       safeTry(async function* () {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { isRefundInFlight } from '../../machine/creditNoteState.js';
 import type { ProcessorRefund } from '../../ports/refundGateway.js';
 import { validateCreditNoteCommand } from '../commandInputs.js';
+import { authorizeOrRefuse } from '../authorization.js';
 import type { LifecycleDeps } from '../deps.js';
 import { eventsForObservation } from '../observation.js';
 import { applyObservation, type ObservationOutcome } from './observeRefund.js';
@@ -26,6 +27,8 @@ export type RefreshOutcome = ObservationOutcome & { processorRefund: ProcessorRe
 export const refreshStatus = (deps: LifecycleDeps, rawCreditNoteId: unknown, rawInput: unknown = {}) =>
   safeTry(async function* () {
     const { creditNoteId: id, input } = yield* validateCreditNoteCommand(rawCreditNoteId, refreshStatusInputSchema, rawInput);
+    // A refresh without a person (the sweep, a job) is the system's; the host decides whether that is allowed too.
+    yield* await authorizeOrRefuse(deps, input.actor ?? { kind: 'system', id: 'refresh' }, 'refresh', { creditNoteId: id });
     const loaded = yield* await loadIssuedCreditNote(deps, id);
     const capabilities = deps.gateway.capabilities;
     if (capabilities?.pullsRefundStatus === false) {

@@ -2,6 +2,7 @@ import { ok, safeTry, type Result } from 'neverthrow';
 import type { TransitionConflictError } from '../../errors.js';
 import { executeCommand } from '../commandHandler.js';
 import { retryRefundInputSchema, validateCreditNoteCommand } from '../commandInputs.js';
+import { authorizeOrRefuse } from '../authorization.js';
 import { startChange, type CreditNoteChange } from '../creditNoteChange.js';
 import type { LifecycleDeps } from '../deps.js';
 import { nextRefundStep } from '../nextRefundStep.js';
@@ -26,6 +27,7 @@ export const decideRetry = (
 export const retryRefund = (deps: LifecycleDeps, rawCreditNoteId: unknown, rawInput: unknown) =>
   safeTry(async function* () {
     const { creditNoteId, input } = yield* validateCreditNoteCommand(rawCreditNoteId, retryRefundInputSchema, rawInput);
+    yield* await authorizeOrRefuse(deps, input.actor, 'retry', { creditNoteId });
     const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
       safeTry(async function* () {
         const creditNote = yield* await loadIssuedCreditNote(deps, creditNoteId);

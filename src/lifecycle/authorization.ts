@@ -1,0 +1,33 @@
+import { err, ok, type Result } from 'neverthrow';
+import { ForbiddenError } from '../errors.js';
+import type { Actor } from '../events/primitives.js';
+import type { LifecycleDeps } from './deps.js';
+
+/** The decisions a person makes, each of which the host may forbid. */
+export type LifecycleAction = 'issue' | 'retry' | 'mark_refunded' | 'refresh';
+
+/** What the decision is about: the credit note, and for an issue what it would refund. */
+export type AuthorizationSubject = {
+  creditNoteId: string;
+  amount?: number;
+  currency?: string;
+  paymentId?: string | null;
+};
+
+/**
+ * The host's permission check, consulted after the input is validated and
+ * before anything is read or decided: false (or a promise of false) refuses
+ * with `ForbiddenError` and nothing is written. Absent: everything is allowed.
+ */
+export type Authorize = (actor: Actor, action: LifecycleAction, subject: AuthorizationSubject) => boolean | Promise<boolean>;
+
+export const allowEverything: Authorize = () => true;
+
+export const authorizeOrRefuse = async (
+  deps: Pick<LifecycleDeps, 'authorize'>,
+  actor: Actor,
+  action: LifecycleAction,
+  subject: AuthorizationSubject,
+): Promise<Result<void, ForbiddenError>> =>
+  // Strictly true: a hook that returns something else by mistake refuses rather than lets through.
+  (await (deps.authorize ?? allowEverything)(actor, action, subject)) === true ? ok(undefined) : err(new ForbiddenError(actor, action, subject.creditNoteId));
