@@ -41,6 +41,12 @@ describe('a processor that cannot be asked', () => {
     clock.advance(30 * 60_000);
     const swept = (await lifecycle.sweep({ olderThanMs: 15 * 60_000 }))._unsafeUnwrap();
     expect(swept).toMatchObject({ processorCalls: 0, creditNotes: [{ creditNoteId: 'cn_1', outcome: 'skipped', note: 'processor_cannot_be_asked' }] });
+    // Nor is it asked about a charge: Adyen confirms charges by notification only.
+    await lifecycle.issueCreditNote({ creditNoteId: 'cn_2', amount: 2_000, currency: 'EUR', reason: 'Returned', payment: { paymentId: 'PSP0002' }, chargeConfirmed: false, actor });
+    clock.advance(30 * 60_000);
+    const gated = (await lifecycle.sweep({ olderThanMs: 15 * 60_000 }))._unsafeUnwrap();
+    expect(gated.processorCalls).toBe(0);
+    expect(gated.creditNotes.find((swept) => swept.creditNoteId === 'cn_2')).toMatchObject({ outcome: 'skipped', note: 'processor_cannot_be_asked' });
 
     const [refund] = gateway.refunds();
     gateway.setRefundStatus(refund!.processorRefundId, 'succeeded');

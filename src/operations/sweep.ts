@@ -84,8 +84,11 @@ const sweepOne = async (
   const done = (action: SweptCreditNote['action'], changed: boolean, note: string | null = null): SweptCreditNote =>
     ({ creditNoteId, status, action, outcome: changed ? 'changed' : 'unchanged', note });
 
+  // A processor that cannot be asked (Adyen) tells refunds and charges only by notification: nothing to pull.
+  const cannotBeAsked = deps.gateway.capabilities?.pullsRefundStatus === false;
   if (status === 'pending' && context.pendingReason === 'charge_not_confirmed') {
     if (context.payment === null) return skipped('no_payment');
+    if (cannotBeAsked) return skipped('processor_cannot_be_asked');
     const described = await deps.gateway.describePayment(context.payment);
     if (described.isErr()) return failed('charge_checked', described.error);
     if (described.value.chargeConfirmed !== true) return done('charge_checked', false, 'charge_not_confirmed');
@@ -103,8 +106,7 @@ const sweepOne = async (
   const retryAt = context.transientError?.retryAt;
   if (status === 'pending' && retryAt != null && Date.parse(retryAt) > deps.clock.now().getTime()) return skipped('automatic_retry_scheduled');
 
-  // A processor that cannot be asked (Adyen) tells outcomes only by notification: nothing to pull.
-  if (deps.gateway.capabilities?.pullsRefundStatus === false) return skipped('processor_cannot_be_asked');
+  if (cannotBeAsked) return skipped('processor_cannot_be_asked');
   const refreshed = await refreshStatus(deps, creditNoteId, { actor: sweepActor });
   if (refreshed.isErr()) return failed('refreshed', refreshed.error);
   await settle(refreshed.value.dueOutboxIds);
