@@ -217,7 +217,7 @@ describe('error mapping', () => {
     expect(error).toMatchObject({ kind: 'transient', processorCode: 'http_502' });
   });
 
-  it('704 (the same key still in progress) is transient, with or without the Transient-Error header', async () => {
+  it('704 is transient when Adyen flags it Transient-Error or answers 409 (the same key still in progress)', async () => {
     expect(await failing({ status: 422, errorCode: '704', message: 'request already processed or in progress', transient: true })).toMatchObject({
       kind: 'transient',
       processorCode: '704',
@@ -226,6 +226,21 @@ describe('error mapping', () => {
       kind: 'transient',
       processorCode: '704',
     });
+  });
+
+  it('422 704 without Transient-Error (the key was used for another request) is definitive, with advice', async () => {
+    const error = await failing({ status: 422, errorCode: '704', message: 'request already processed or in progress' });
+    expect(error).toMatchObject({ kind: 'definitive', processorCode: '704', classification: { retry: 'after_action', recovery: 'retry' } });
+    expect(error.message).toContain("the attempt's request changed while in doubt");
+    expect(error.message).toContain('Customer Area');
+  });
+
+  it('a key reused for another request, as the fake answers it, is definitive rather than retried forever', async () => {
+    const { gateway, payment } = await paidGateway();
+    (await gateway.createRefund(request(payment.pspReference, 'cn_1', 1, 1_000)))._unsafeUnwrap();
+    // Same attempt (same key), another amount: what a changed request in doubt would send.
+    const error = errorOf(await gateway.createRefund(request(payment.pspReference, 'cn_1', 1, 1_200)));
+    expect(error).toMatchObject({ kind: 'definitive', processorCode: '704' });
   });
 
   it('any answer flagged Transient-Error: true is transient', async () => {
@@ -243,15 +258,10 @@ describe('error mapping', () => {
     expect(fake.refunds()).toEqual([]);
   });
 
-  it('a client without an API key is definitive before anything is sent', async () => {
-    const { fake, payment } = await paidGateway();
+  it('a client without an API key (or basic auth credentials) is refused when the gateway is built', async () => {
+    const { fake } = await paidGateway();
     const { apiKey: _dropped, ...noKey } = fake.clientConfig;
-    const keyless = adyenGateway({ client: new Client(noKey), merchantAccount: fake.merchantAccount });
-
-    const error = errorOf(await keyless.createRefund(request(payment.pspReference)));
-
-    // The library sends Basic auth with no credentials; the fake (like Adyen) answers 401.
-    expect(error.kind).toBe('definitive');
+    expect(() => adyenGateway({ client: new Client(noKey), merchantAccount: fake.merchantAccount })).toThrow(/API key/);
   });
 
   it('403 (the credential may not, or another merchant account) is definitive: fix the setup, then retry', async () => {
@@ -293,8 +303,10 @@ describe('error mapping', () => {
       kind: 'definitive',
       processorCode: 'api_key_missing',
     });
-    // A body of `errors` comes back as a plain Error carrying it: Adyen validated and refused.
-    expect(toAdyenGatewayError(new Error('{"errors":[{"field":"amount"}]}'))).toMatchObject({ kind: 'definitive' });
+    // A body of `errors` comes back as a plain Error carrying it, without its status: the request may have reached
+    // Adyen, so it is in doubt and asked again under the same key.
+    expect(readAdyenFailure(new Error('{"errors":[{"field":"amount"}]}'))).toMatchObject({ kind: 'no_status' });
+    expect(toAdyenGatewayError(new Error('{"errors":[{"field":"amount"}]}'))).toMatchObject({ kind: 'transient', processorCode: 'unknown_status' });
     // A connection cut mid-answer, or anything else thrown: in doubt.
     expect(toAdyenGatewayError(new Error('The connection was terminated while the message was still being sent'))).toMatchObject({ kind: 'transient' });
     expect(toAdyenGatewayError('boom')).toMatchObject({ kind: 'transient' });
@@ -328,5 +340,79 @@ describe('failure reasons', () => {
   it('takes its own codes as well as Adyen words', () => {
     expect(adviseOnFailureReason('scheme_rejected')).toMatchObject({ retry: 'will_not_help', recovery: 'manual_refund' });
     expect(adviseOnFailureReason(null)).toMatchObject({ retry: 'may_help', recovery: 'retry' });
+  });
+});
+
+describe('the client is checked before anything is sent', () => {
+  const checkout = { refundCapturedPayment: async () => ({}) as never };
+
+  it('refuses to be built on a LIVE client without liveEndpointUrlPrefix', () => {
+    const client = new Client({ apiKey: 'AQE_key', environment: 'LIVE' as never });
+    expect(() => adyenGateway({ client, merchantAccount: 'M' })).toThrow(/liveEndpointUrlPrefix/);
+    // TEST needs no prefix; LIVE with one is fine.
+    expect(() => adyenGateway({ client: new Client({ apiKey: 'AQE_key', environment: 'TEST' as never }), merchantAccount: 'M' })).not.toThrow();
+    expect(() =>
+      adyenGateway({ client: new Client({ apiKey: 'AQE_key', environment: 'LIVE' as never, liveEndpointUrlPrefix: 'abc-Company' }), merchantAccount: 'M' }),
+    ).not.toThrow();
+    expect(() => adyenGateway({ checkout, merchantAccount: 'M' })).not.toThrow();
+  });
+
+  it('maps an error the library throws while building the request (nothing sent) to definitive, with advice', async () => {
+    const prefix = toAdyenGatewayError(new Error('Live endpoint URL prefix must be provided for LIVE environment.'));
+    expect(prefix).toMatchObject({ kind: 'definitive', processorCode: 'request_not_sent', classification: { retry: 'after_action', recovery: 'retry' } });
+    expect(prefix.message).toContain('nothing reached Adyen');
+    const invalidUrl = Object.assign(new TypeError('Invalid URL'), { code: 'ERR_INVALID_URL' });
+    expect(toAdyenGatewayError(invalidUrl)).toMatchObject({ kind: 'definitive', processorCode: 'request_not_sent' });
+    expect(toAdyenGatewayError(Object.assign(new TypeError('Invalid character in header content ["Idempotency-Key"]'), { code: 'ERR_INVALID_CHAR' }))).toMatchObject({
+      kind: 'definitive',
+    });
+
+    // Through the gateway: a checkout whose library throws before sending.
+    const throwing = adyenGateway({
+      merchantAccount: 'M',
+      checkout: {
+        refundCapturedPayment: async () => {
+          throw new Error('Live endpoint URL prefix must be provided for LIVE environment.');
+        },
+      },
+    });
+    expect(errorOf(await throwing.createRefund(request('PSP1')))).toMatchObject({ kind: 'definitive', processorCode: 'request_not_sent' });
+  });
+});
+
+describe('idempotencyKeyPrefix', () => {
+  it('puts the prefix before the key, still deterministic and within 64 characters', async () => {
+    expect(adyenIdempotencyKey('cn_1:refund:1', 'shop-a')).toBe('shop-a:cn_1:refund:1');
+    expect(adyenIdempotencyKey('cn_1:refund:1', 'shop-b')).not.toBe(adyenIdempotencyKey('cn_1:refund:1', 'shop-a'));
+    // A key that fits alone but not with its prefix becomes a digest of both.
+    const fits = `${'a'.repeat(64 - ':refund:1'.length)}:refund:1`;
+    const prefixed = adyenIdempotencyKey(fits, 'shop-a');
+    expect(prefixed).toMatch(/^rl-[0-9a-f]{61}$/);
+    expect(adyenIdempotencyKey(fits, 'shop-a')).toBe(prefixed);
+    expect(adyenIdempotencyKey(fits, 'shop-b')).not.toBe(prefixed);
+    expect(adyenIdempotencyKey(fits)).toBe(fits);
+
+    const { fake, client, payment } = await paidGateway();
+    const gateway = adyenGateway({ client, merchantAccount: fake.merchantAccount, idempotencyKeyPrefix: 'shop-a' });
+    const first = (await gateway.createRefund(request(payment.pspReference)))._unsafeUnwrap();
+    const again = (await gateway.createRefund(request(payment.pspReference)))._unsafeUnwrap();
+    expect(again.processorRefundId).toBe(first.processorRefundId);
+    expect(fake.requests.map((sent) => sent.idempotencyKey)).toEqual(['shop-a:cn_1:refund:1', 'shop-a:cn_1:refund:1']);
+  });
+
+  it('keeps two apps sharing a company account from answering each other under the same key', async () => {
+    const { fake, client, payment } = await paidGateway();
+    const shopA = adyenGateway({ client, merchantAccount: fake.merchantAccount, idempotencyKeyPrefix: 'shop-a' });
+    const shopB = adyenGateway({ client, merchantAccount: fake.merchantAccount, idempotencyKeyPrefix: 'shop-b' });
+    const a = (await shopA.createRefund(request(payment.pspReference, 'cn_1', 1, 1_000)))._unsafeUnwrap();
+    const b = (await shopB.createRefund(request(payment.pspReference, 'cn_1', 1, 1_000)))._unsafeUnwrap();
+    expect(b.processorRefundId).not.toBe(a.processorRefundId);
+    expect(fake.refunds()).toHaveLength(2);
+  });
+
+  it('refuses a prefix that cannot go in a header', () => {
+    const checkout = { refundCapturedPayment: async () => ({}) as never };
+    expect(() => adyenGateway({ checkout, merchantAccount: 'M', idempotencyKeyPrefix: '' })).toThrow(/idempotencyKeyPrefix/);
+    expect(() => adyenGateway({ checkout, merchantAccount: 'M', idempotencyKeyPrefix: 'shop a' })).toThrow(/idempotencyKeyPrefix/);
   });
 });

@@ -146,15 +146,18 @@ describe('verification', () => {
     expect((await rejectionOf(world, batch!)).reason).toBe('live_mismatch');
   });
 
-  it('refuses an item of a merchant account it does not serve, and takes one it was given', async () => {
-    const refusing = await startAdyenWorld({ notifications: { merchantAccount: 'OtherMerchant' } });
-    refusing.pay();
-    const before = await refusing.snapshot();
-    const [batch] = refusing.fake.takeNotifications();
-    const result = await handle(refusing, batch!);
-    expect(result.isErr() && result.error).toMatchObject({ reason: 'merchant_account_mismatch', itemIndex: 0 });
-    expect(adyenNotificationAnswer(result)).toEqual({ status: 400, body: 'merchant_account_mismatch' });
-    expect(await refusing.snapshot()).toEqual(before);
+  it('acknowledges and ignores a signed item of a merchant account it does not serve, and takes one it was given', async () => {
+    const ignoring = await startAdyenWorld({ notifications: { merchantAccount: 'OtherMerchant' } });
+    ignoring.pay();
+    const before = await ignoring.snapshot();
+    const [batch] = ignoring.fake.takeNotifications();
+    const result = await handle(ignoring, batch!);
+    expect(adyenNotificationAnswer(result)).toEqual({ status: 200, body: '[accepted]' });
+    expect(result._unsafeUnwrap().items).toMatchObject([{ eventCode: 'AUTHORISATION', outcome: 'ignored', reason: 'merchant_account_not_served' }]);
+    expect(await ignoring.snapshot()).toEqual(before);
+    // Still verified first: a forged item of another merchant account refuses the batch.
+    const forged = ignoring.fake.tamper(batch!);
+    expect((await rejectionOf(ignoring, forged)).reason).toBe('hmac_invalid');
 
     // A company-level webhook: every merchant account it serves is listed.
     const serving = await startAdyenWorld({ notifications: { merchantAccount: 'OtherMerchant', accounts: ['TestMerchant'] } });
@@ -172,6 +175,39 @@ describe('verification', () => {
     const error = await rejectionOf(world, batchOf(world, [noAmount as NotificationRequestItemJson]));
     expect(error).toMatchObject({ reason: 'payload_invalid', itemIndex: 0 });
     expect(error.issues.map((issue) => issue.path)).toContain('notificationItems.0.NotificationRequestItem.amount');
+  });
+
+  it('does not let one odd item of an event code it does not handle block the batch, once signed', async () => {
+    const world = await startAdyenWorld();
+    const { refund } = await requestedRefund(world);
+    world.fake.settleRefund(refund.pspReference, { success: true });
+    const [settled] = world.fake.takeNotifications();
+    // A report notification: a fractional amount and no success, none of which the strict schema takes.
+    const odd = world.fake.sign({
+      amount: { currency: 'EUR', value: 0.5 },
+      eventCode: 'REPORT_AVAILABLE',
+      eventDate: '2026-03-02T10:00:00+01:00',
+      merchantAccountCode: world.fake.merchantAccount,
+      merchantReference: '',
+      pspReference: 'settlement_detail_report_batch_1.csv',
+      reason: 'https://ca-test.adyen.com/reports/download/settlement_detail_report_batch_1.csv',
+      success: 'maybe',
+    } as unknown as NotificationRequestItemJson);
+    const batch = batchOf(world, [odd, settled!.body.notificationItems[0]!.NotificationRequestItem]);
+
+    const result = await handle(world, batch);
+
+    expect(adyenNotificationAnswer(result)).toEqual({ status: 200, body: '[accepted]' });
+    expect(result._unsafeUnwrap().items).toMatchObject([
+      { eventCode: 'REPORT_AVAILABLE', outcome: 'ignored', reason: 'unhandled_event_code' },
+      { eventCode: 'REFUND', outcome: 'applied' },
+    ]);
+    expect((await world.view('cn_1')).status).toBe('succeeded');
+    // Forged, it refuses the batch as before.
+    expect((await rejectionOf(world, world.fake.tamper(batch, { how: 'wrong_key', item: 0 }))).reason).toBe('hmac_invalid');
+    // A handled event code is still read strictly.
+    const oddRefund = world.fake.sign({ ...odd, eventCode: 'REFUND' });
+    expect(await rejectionOf(world, batchOf(world, [oddRefund]))).toMatchObject({ reason: 'payload_invalid', itemIndex: 0 });
   });
 
   it('refuses to be set up without a hexadecimal HMAC key', async () => {
@@ -252,6 +288,63 @@ describe('event codes', () => {
 
     expect(delivery).toMatchObject({ ok: true });
     expect(await world.view(`adyen-${reversal.pspReference}`)).toMatchObject({ status: 'succeeded', amount: 7_500 });
+  });
+
+  it('CANCEL_OR_REFUND whose action was cancel moved no money: acknowledged and ignored, nothing adopted', async () => {
+    const world = await startAdyenWorld();
+    const { payment } = await requestedRefund(world, { amount: 2_500 });
+    const before = await world.snapshot();
+    const cancel = signedItem(world, {
+      eventCode: 'CANCEL_OR_REFUND',
+      pspReference: 'CANC000000000001',
+      originalReference: payment.pspReference,
+      merchantReference: 'payment-1',
+      additionalData: { 'modification.action': 'cancel' },
+    });
+
+    const result = (await handle(world, batchOf(world, [cancel])))._unsafeUnwrap();
+
+    expect(result.items).toMatchObject([{ eventCode: 'CANCEL_OR_REFUND', outcome: 'ignored', reason: 'payment_cancelled' }]);
+    expect(await world.snapshot()).toEqual(before);
+    expect((await world.lifecycle.getCreditNote('adyen-CANC000000000001')).isErr()).toBe(true);
+  });
+
+  it('CANCEL_OR_REFUND from the fake: cancel is ignored, refund is a succeeded refund', async () => {
+    const world = await startAdyenWorld();
+    const cancelled = world.pay(4_000);
+    const refunded = world.pay(6_000);
+    await world.deliver();
+    await world.issue({ creditNoteId: 'cn_c', paymentId: cancelled.pspReference, amount: 1_000 });
+    await world.issue({ creditNoteId: 'cn_r', paymentId: refunded.pspReference, amount: 1_000 });
+    const cancel = world.fake.cancelOrRefund(cancelled.pspReference, { action: 'cancel' });
+    const refund = world.fake.cancelOrRefund(refunded.pspReference);
+    expect(cancel.item.additionalData).toMatchObject({ 'modification.action': 'cancel' });
+    expect(refund.item.additionalData).toMatchObject({ 'modification.action': 'refund' });
+    const [batch] = world.fake.takeNotifications({ batchSize: 2 });
+
+    const result = (await handle(world, batch!))._unsafeUnwrap();
+
+    expect(result.items).toMatchObject([
+      { outcome: 'ignored', reason: 'payment_cancelled' },
+      { outcome: 'applied', creditNoteIds: [`adyen-${refund.pspReference}`] },
+    ]);
+    expect(await world.view(`adyen-${refund.pspReference}`)).toMatchObject({ status: 'succeeded', amount: 5_000 });
+    expect((await world.lifecycle.getCreditNote(`adyen-${cancel.pspReference}`)).isErr()).toBe(true);
+  });
+
+  it("confirmChargeOn: 'capture' leaves AUTHORISATION alone and waits for the CAPTURE (manual capture)", async () => {
+    const world = await startAdyenWorld({ notifications: { confirmChargeOn: 'capture' } });
+    const payment = world.pay();
+    await world.issue({ creditNoteId: 'cn_wait', paymentId: payment.pspReference, amount: 1_000, chargeConfirmed: false });
+
+    const [authorised] = await world.deliver();
+    expect(authorised).toMatchObject({ ok: true, eventCodes: ['AUTHORISATION'] });
+    expect((await world.view('cn_wait')).status).toBe('pending');
+
+    const capture = signedItem(world, { eventCode: 'CAPTURE', pspReference: 'CAPT000000000009', originalReference: payment.pspReference });
+    const confirmed = (await handle(world, batchOf(world, [capture])))._unsafeUnwrap();
+    expect(confirmed.items).toMatchObject([{ outcome: 'applied', creditNoteIds: ['cn_wait'] }]);
+    expect((await world.view('cn_wait')).status).toBe('requested');
   });
 
   it('AUTHORISATION confirms the charge: a credit note waiting for it moves on to its refund', async () => {
@@ -486,5 +579,72 @@ describe('refunds made in the Customer Area', () => {
 
     expect(outcome.items).toMatchObject([{ outcome: 'ignored', reason: 'external_refund' }]);
     expect((await world.lifecycle.listCreditNotes())._unsafeUnwrap()).toHaveLength(1);
+  });
+});
+
+describe('the default merchant account named explicitly', () => {
+  // The host may record `payment.account` as the default merchant account's name rather than null: the same account.
+  it('a REFUND of a credit note whose payment names the default merchant account is applied', async () => {
+    const world = await startAdyenWorld();
+    const payment = world.pay();
+    await world.deliver();
+    const issued = (
+      await world.issue({ creditNoteId: 'cn_named', paymentId: payment.pspReference, amount: 2_000, account: world.fake.merchantAccount })
+    )._unsafeUnwrap();
+    expect(issued.status).toBe('requested');
+    const [made] = world.fake.refunds();
+    expect((world.refundRequests()[0]!.body as { merchantAccount: string }).merchantAccount).toBe(world.fake.merchantAccount);
+    world.fake.settleRefund(made!.pspReference, { success: true });
+    const [batch] = world.fake.takeNotifications();
+
+    const result = (await handle(world, batch!))._unsafeUnwrap();
+
+    expect(result.items).toMatchObject([{ eventCode: 'REFUND', outcome: 'applied', creditNoteIds: ['cn_named'] }]);
+    expect(await world.view('cn_named')).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('an AUTHORISATION releases a credit note whose payment names the default merchant account', async () => {
+    const world = await startAdyenWorld();
+    const payment = world.pay();
+    await world.issue({ creditNoteId: 'cn_wait', paymentId: payment.pspReference, amount: 1_000, chargeConfirmed: false, account: world.fake.merchantAccount });
+    const [batch] = world.fake.takeNotifications();
+
+    const result = (await handle(world, batch!))._unsafeUnwrap();
+
+    expect(result.items).toMatchObject([{ eventCode: 'AUTHORISATION', outcome: 'applied', creditNoteIds: ['cn_wait'] }]);
+    expect((await world.view('cn_wait')).status).toBe('requested');
+  });
+
+  it('a refund whose create answer was lost, and a Customer Area refund next to it, are routed alike', async () => {
+    const world = await startAdyenWorld();
+    const payment = world.pay();
+    await world.deliver();
+    world.fake.timeoutNext({ mode: 'reset' });
+    await world.issue({ creditNoteId: 'cn_lost', paymentId: payment.pspReference, amount: 2_000, account: world.fake.merchantAccount });
+    const [made] = world.fake.refunds();
+    world.fake.settleRefund(made!.pspReference, { success: true });
+    const outside = world.fake.refundInCustomerArea(payment.pspReference, { amount: 1_000, currency: 'EUR' });
+
+    const results = await world.deliver();
+
+    expect(results.every((result) => result.ok)).toBe(true);
+    expect(await world.view('cn_lost')).toMatchObject({ status: 'succeeded', refund: { processorRefundId: made!.pspReference } });
+    // Adopted on the account its sibling names, so that later news of it matches too.
+    expect(await world.view(`adyen-${outside.pspReference}`)).toMatchObject({ status: 'succeeded', payment: { account: world.fake.merchantAccount } });
+    world.fake.failRefundLater(outside.pspReference);
+    await world.deliver();
+    expect(await world.view(`adyen-${outside.pspReference}`)).toMatchObject({ status: 'failed' });
+  });
+
+  it('a credit note on another merchant account is still not moved by news of the default one', async () => {
+    const world = await startAdyenWorld({ notifications: { accounts: ['OtherMerchant'] } });
+    const payment = world.pay();
+    await world.issue({ creditNoteId: 'cn_other', paymentId: payment.pspReference, amount: 1_000, chargeConfirmed: false, account: 'OtherMerchant' });
+    const [batch] = world.fake.takeNotifications();
+
+    const result = (await handle(world, batch!))._unsafeUnwrap();
+
+    expect(result.items).toMatchObject([{ outcome: 'ignored', reason: 'account_mismatch' }]);
+    expect((await world.view('cn_other')).status).toBe('pending');
   });
 });

@@ -151,6 +151,40 @@ describe('a refund made in the Customer Area', () => {
   });
 });
 
+describe('payments on several merchant accounts (a company-level API credential and webhook)', () => {
+  it('refunds each payment on the merchant account it names, and routes its notifications back to it', async () => {
+    const world = await startAdyenWorld({ fake: { otherMerchantAccounts: ['OtherMerchant'] }, notifications: { accounts: ['OtherMerchant'] } });
+    const own = world.fake.createPayment({ amount: 10_000, currency: 'EUR' });
+    const other = world.fake.createPayment({ amount: 8_000, currency: 'EUR', merchantAccount: 'OtherMerchant' });
+    await deliverTwice(world);
+    await world.issue({ creditNoteId: 'cn_own', paymentId: own.pspReference, amount: 2_000 });
+    await world.issue({ creditNoteId: 'cn_other', paymentId: other.pspReference, amount: 3_000, account: 'OtherMerchant' });
+
+    expect(world.refundRequests().map((request) => [request.paymentPspReference, (request.body as { merchantAccount: string }).merchantAccount, request.status])).toEqual([
+      [own.pspReference, world.fake.merchantAccount, 201],
+      [other.pspReference, 'OtherMerchant', 201],
+    ]);
+    for (const refund of world.fake.refunds()) world.fake.settleRefund(refund.pspReference, { success: true });
+    expect(world.fake.notifications().slice(-2).map((item) => item.merchantAccountCode)).toEqual([world.fake.merchantAccount, 'OtherMerchant']);
+    await deliverTwice(world);
+
+    expect(await world.view('cn_own')).toMatchObject({ status: 'succeeded' });
+    expect(await world.view('cn_other')).toMatchObject({ status: 'succeeded', payment: { account: 'OtherMerchant' } });
+  });
+
+  it('a payment refunded on the wrong merchant account is unknown there (Adyen 167): definitive', async () => {
+    const world = await startAdyenWorld({ fake: { otherMerchantAccounts: ['OtherMerchant'] }, notifications: { accounts: ['OtherMerchant'] } });
+    const other = world.fake.createPayment({ amount: 8_000, currency: 'EUR', merchantAccount: 'OtherMerchant' });
+    await deliverTwice(world);
+
+    // The host forgot to record the payment's account: the refund goes to the default merchant account.
+    const issued = (await world.issue({ creditNoteId: 'cn_wrong', paymentId: other.pspReference, amount: 1_000 }))._unsafeUnwrap();
+
+    expect(issued).toMatchObject({ status: 'failed', failure: { processorReason: '167' } });
+    expect(world.fake.refunds()).toEqual([]);
+  });
+});
+
 describe('Refresh', () => {
   // Depends on the lead's core change (capabilities honoured by refreshStatus and the Credit Notes view).
   it('is not offered, and answers refresh_unavailable with what to do in the Customer Area', async () => {

@@ -76,12 +76,20 @@ export const startAdyenWorld = async (options: AdyenWorldOptions = {}) => {
     deliver: (delivery: Parameters<typeof fake.deliverNotifications>[1] = {}) => fake.deliverNotifications(route, delivery),
     /** A captured payment whose AUTHORISATION is queued (not delivered). */
     pay: (amount = 10_000, currency = 'EUR') => fake.createPayment({ amount, currency }),
-    issue: (input: { creditNoteId: string; paymentId: string; amount: number; currency?: string; chargeConfirmed?: boolean }) =>
+    issue: (input: {
+      creditNoteId: string;
+      paymentId: string;
+      amount: number;
+      currency?: string;
+      chargeConfirmed?: boolean;
+      /** The payment's merchant account as the host records it (absent: the default one). */
+      account?: string | null;
+    }) =>
       lifecycle.issueCreditNote({
         creditNoteId: input.creditNoteId,
         amount: input.amount,
         currency: input.currency ?? 'EUR',
-        payment: { paymentId: input.paymentId },
+        payment: { paymentId: input.paymentId, ...(input.account === undefined ? {} : { account: input.account }) },
         reason: 'Workshop cancelled',
         chargeConfirmed: input.chargeConfirmed ?? true,
         actor,

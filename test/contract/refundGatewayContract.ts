@@ -20,6 +20,11 @@ export type GatewayWorld = {
   refuseNextCreate(kind: 'transient' | 'disputed'): void;
   /** The processor forgets every idempotency key (Stripe does after 24 h). Absent where keys are never forgotten. */
   forgetIdempotencyKeys?(): void;
+  /**
+   * The account the processor made a refund on, as its own records say (null: the platform's own). For a gateway
+   * that cannot be asked about refunds, this is how the contract sees where a refund went.
+   */
+  refundAccount?(processorRefundId: string): string | null;
   close(): Promise<void>;
 };
 
@@ -255,12 +260,18 @@ export const describeRefundGatewayContract = (name: string, makeWorld: () => Pro
       expect(await listed(gateway, payment)).toHaveLength(1);
     });
 
-    it('refunds a payment on a connected account on that account', async (context) => {
-      const { gateway, payment } = await paidWorld('acct_x');
-      if (skipUnlessPulling(gateway, context)) return;
+    it('refunds a payment on a connected account on that account', async () => {
+      const { world, gateway, payment } = await paidWorld('acct_x');
       expect(payment.account).toBe('acct_x');
 
       const refund = refundOf(await gateway.createRefund(refundRequest(payment, 'cn_1', 1, 1_000)));
+
+      expect(refund).toMatchObject({ paymentId: payment.paymentId, amount: 1_000, metadata: { creditNoteId: 'cn_1', attempt: 1 } });
+      if (world.refundAccount) expect(world.refundAccount(refund.processorRefundId)).toBe('acct_x');
+      // Asked again, the same attempt is the same refund on that account.
+      expect(refundOf(await gateway.createRefund(refundRequest(payment, 'cn_1', 1, 1_000))).processorRefundId).toBe(refund.processorRefundId);
+      // The rest asks the processor about the refund and the payment.
+      if (!pulls(gateway)) return;
 
       const retrieved = await gateway.retrieveRefund({ payment, processorRefundId: refund.processorRefundId });
       expect(retrieved.isOk() && retrieved.value.processorRefundId).toBe(refund.processorRefundId);

@@ -31,16 +31,14 @@ export type AdyenNotificationRejection =
   /** An item's signature does not match its fields and the configured key (forged, tampered, or the wrong key). */
   | 'hmac_invalid'
   /** The batch's `live` differs from the configured mode. */
-  | 'live_mismatch'
-  /** An item is for a merchant account this handler was not given. */
-  | 'merchant_account_mismatch';
+  | 'live_mismatch';
 
 /**
  * A batch the library refuses to act on; nothing of it was written. Answer
  * it with a 401 (`hmac_*`) or 400: Adyen keeps a batch it did not see
  * acknowledged and sends it again, so items refused because of a
- * misconfiguration (a rotated HMAC key, a merchant account not listed) are
- * applied once the setup is fixed, and forged ones never are.
+ * misconfiguration (a rotated HMAC key, the wrong mode) are applied once the
+ * setup is fixed, and forged ones never are.
  */
 export class AdyenNotificationRejectedError extends RefundLifecycleError {
   readonly code = 'webhook_rejected' as const;
@@ -68,9 +66,16 @@ export type AdyenNotificationsOptions = {
   merchantAccount: string;
   /**
    * Further merchant accounts whose notifications this endpoint takes (a company-level webhook): payments on them
-   * name their account in `payment.account`. Items of any account not listed are refused.
+   * name their account in `payment.account`. Signed items of any account not listed are acknowledged and ignored
+   * (`merchant_account_not_served`): they are another application's business.
    */
   accounts?: readonly string[];
+  /**
+   * Which notification confirms the charge (the charge-confirmation gate). `authorisation` (default, for merchant
+   * accounts that capture automatically): a successful AUTHORISATION, or a CAPTURE. `capture` (manual capture): only
+   * a successful CAPTURE; an AUTHORISATION is acknowledged and ignored (`authorisation_not_capture`).
+   */
+  confirmChargeOn?: 'authorisation' | 'capture';
   /** Notifications of the other mode are refused. Default false (test). */
   live?: boolean;
   /** Follow refunds made in the Customer Area as credit notes of processor origin. Default true. */
@@ -97,8 +102,11 @@ export type AdyenItemOutcome = {
   /** `applied`: something new was recorded; `unchanged`: already known; `ignored`: not the lifecycle's business. */
   outcome: 'applied' | 'unchanged' | 'ignored';
   /**
-   * Why an item was ignored: `unhandled_event_code`, `unsuccessful_event` (an AUTHORISATION or CAPTURE that
-   * failed), `no_payment`, `unknown_payment`, `unknown_credit_note`, `external_refund` (adoption off),
+   * Why an item was ignored: `unhandled_event_code`, `merchant_account_not_served` (signed, but for a merchant
+   * account this endpoint was not given), `unsuccessful_event` (an AUTHORISATION or CAPTURE that failed),
+   * `authorisation_not_capture` (an AUTHORISATION with `confirmChargeOn: 'capture'`), `payment_cancelled` (a
+   * CANCEL_OR_REFUND whose action was `cancel`: an uncaptured payment was released, no money moved),
+   * `no_payment`, `unknown_payment`, `unknown_credit_note`, `external_refund` (adoption off),
    * `external_refund_failed` (a refund made outside the library that failed before it was ever followed),
    * `account_mismatch` (genuine, but the credit note's payment is on another merchant account),
    * `unprocessable_event` (genuine, but the lifecycle cannot take it, e.g. a zero amount).
@@ -149,6 +157,16 @@ const notificationItemSchema = z.looseObject({
 });
 type NotificationItem = z.output<typeof notificationItemSchema>;
 
+/**
+ * What every item must have for its signature to be checked at all; an event code the handler does not act on
+ * needs nothing more (Adyen adds event codes and shapes: a report's amount, say, need not be an integer).
+ */
+const signableItemSchema = z.looseObject({
+  additionalData: z.record(z.string(), z.unknown()).nullable().optional(),
+  amount: z.looseObject({}),
+  eventCode: z.string().min(1).max(64),
+});
+
 const batchSchema = z.looseObject({
   live: z.union([z.enum(['true', 'false']), z.boolean()]),
   notificationItems: z.array(z.looseObject({ NotificationRequestItem: z.unknown() })).min(1),
@@ -156,11 +174,13 @@ const batchSchema = z.looseObject({
 
 const parseBatch = fastSafeParse(batchSchema);
 const parseItem = fastSafeParse(notificationItemSchema);
+const parseSignable = fastSafeParse(signableItemSchema);
 
 /** Refund notifications and what each says of the refund. */
 const refundEvents = new Set(['REFUND', 'CANCEL_OR_REFUND', 'REFUND_FAILED', 'REFUNDED_REVERSED']);
 /** Notifications that confirm the charge, when successful. */
 const chargeEvents = new Set(['AUTHORISATION', 'CAPTURE']);
+const handledEvents = new Set([...refundEvents, ...chargeEvents]);
 
 /** A refund notification in the library's processor-neutral words (without the attempt it belongs to). */
 export const toProcessorRefundFromNotification = (item: NotificationItem): ProcessorRefund => {
@@ -191,6 +211,15 @@ export const toProcessorRefundFromNotification = (item: NotificationItem): Proce
   };
 };
 
+/**
+ * A CANCEL_OR_REFUND's `additionalData['modification.action']`: `cancel` (an uncaptured payment was released) or
+ * `refund`; null when absent (read as a refund, as before Adyen sent it).
+ */
+const modificationAction = (item: NotificationItem): string | null => {
+  const action = item.additionalData?.['modification.action'];
+  return typeof action === 'string' ? action.toLowerCase() : null;
+};
+
 /** Stable across Adyen's redeliveries of one item: a redelivered item writes nothing new. */
 export const adyenCausationId = (item: { eventCode: string; pspReference: string; success: string }): string =>
   `adyen:${item.eventCode}:${item.pspReference}:${item.success}`;
@@ -201,18 +230,26 @@ const describeIssues = (issues: readonly ValidationIssue[]): string =>
 const reject = (reason: AdyenNotificationRejection, message: string, options?: { cause?: unknown; issues?: readonly ValidationIssue[]; itemIndex?: number | null }) =>
   err(new AdyenNotificationRejectedError(reason, message, options));
 
-type VerifiedItem = { index: number; raw: Record<string, unknown>; item: NotificationItem };
+/** A signed item: one to act on (`item`), or one acknowledged and ignored for `ignoredFor`. */
+type VerifiedItem =
+  | { index: number; item: NotificationItem; ignoredFor: null }
+  | { index: number; item: null; ignoredFor: string; eventCode: string; pspReference: string; success: string };
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
 
 /**
  * Verifies Adyen's standard notifications item by item (HMAC with the
- * library's validator, mode, merchant account), then applies each: refund
- * events observe (or adopt) a refund, AUTHORISATION and CAPTURE confirm the
- * charge, anything else is acknowledged and ignored.
+ * library's validator, mode), then applies each: refund events observe (or
+ * adopt) a refund, AUTHORISATION and CAPTURE confirm the charge, anything
+ * else is acknowledged and ignored, as are signed items of merchant accounts
+ * this endpoint does not serve.
  *
  * A batch is verified whole before anything is written: one item that fails
- * a check refuses the whole batch (nothing written), since Adyen signs every
+ * its signature (or, for an event code the handler acts on, the shape Adyen
+ * sends) refuses the whole batch (nothing written), since Adyen signs every
  * item of a batch with the same key and a mixed batch is a tampered one or a
- * misconfiguration, and Adyen sends a refused batch again. Then items are
+ * misconfiguration, and Adyen sends a refused batch again. An event code the
+ * handler does not act on is only checked for its signature. Then items are
  * applied one by one, each idempotent by its causation id: when one fails
  * on our side (the store is down) the batch is not acknowledged, and its
  * redelivery skips what was already applied.
@@ -227,10 +264,14 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
   }
   const live = options.live ?? false;
   const adopt = options.adoptExternalRefunds ?? true;
+  const confirmChargeOn = options.confirmChargeOn ?? 'authorisation';
+  if (confirmChargeOn !== 'authorisation' && confirmChargeOn !== 'capture') {
+    throw new TypeError(`confirmChargeOn must be 'authorisation' or 'capture'; got ${String(confirmChargeOn)}`);
+  }
   const accounts = new Set([merchantAccount, ...(options.accounts ?? [])]);
   const validator = newHmacValidator();
 
-  /** The batch as JSON, every item signed, of our mode and merchant accounts. Nothing is read before. */
+  /** The batch as JSON, of our mode, every item signed; items not ours to act on marked ignored. Nothing is read before. */
   const verify = (body: unknown): Result<VerifiedItem[], AdyenNotificationRejectedError> => {
     let parsedBody = body;
     if (typeof body === 'string' || body instanceof Uint8Array) {
@@ -249,17 +290,22 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
     const verified: VerifiedItem[] = [];
     for (const [index, wrapper] of batch.data.notificationItems.entries()) {
       const raw = wrapper.NotificationRequestItem;
-      const parsed = parseItem(raw);
-      if (!parsed.success) {
-        const issues = toValidationIssues(parsed.error).map((issue) => ({
+      const issuesAt = (error: Parameters<typeof toValidationIssues>[0]) =>
+        toValidationIssues(error).map((issue) => ({
           ...issue,
           path: `notificationItems.${index}.NotificationRequestItem${issue.path ? `.${issue.path}` : ''}`,
         }));
+      const signable = parseSignable(raw);
+      if (!signable.success) {
+        const issues = issuesAt(signable.error);
         return reject('payload_invalid', `Item ${index} is not an Adyen notification: ${describeIssues(issues)}`, { issues, itemIndex: index });
       }
-      const signature = parsed.data.additionalData?.['hmacSignature'];
+      const fields = raw as Record<string, unknown>;
+      const eventCode = signable.data.eventCode;
+      const named = `${eventCode} ${text(fields['pspReference'])}`;
+      const signature = signable.data.additionalData?.['hmacSignature'];
       if (typeof signature !== 'string' || signature === '') {
-        return reject('hmac_missing', `Item ${index} (${parsed.data.eventCode} ${parsed.data.pspReference}) carries no hmacSignature: switch HMAC signing on for this webhook`, { itemIndex: index });
+        return reject('hmac_missing', `Item ${index} (${named}) carries no hmacSignature: switch HMAC signing on for this webhook`, { itemIndex: index });
       }
       let valid = false;
       try {
@@ -269,16 +315,31 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
         return reject('hmac_invalid', `Item ${index}'s signature could not be checked`, { cause, itemIndex: index });
       }
       if (!valid) {
-        return reject('hmac_invalid', `Item ${index} (${parsed.data.eventCode} ${parsed.data.pspReference}) is not signed with this webhook's HMAC key`, { itemIndex: index });
+        return reject('hmac_invalid', `Item ${index} (${named}) is not signed with this webhook's HMAC key`, { itemIndex: index });
       }
-      if (!accounts.has(parsed.data.merchantAccountCode)) {
-        return reject(
-          'merchant_account_mismatch',
-          `Item ${index} is for merchant account ${parsed.data.merchantAccountCode}, which this endpoint does not serve`,
-          { itemIndex: index },
-        );
+      // Signed: from here on an item is Adyen's own word, and one we cannot act on is acknowledged, never refused.
+      const ignore = (reason: string): VerifiedItem => ({
+        index,
+        item: null,
+        ignoredFor: reason,
+        eventCode,
+        pspReference: text(fields['pspReference']),
+        success: text(fields['success']),
+      });
+      if (typeof fields['merchantAccountCode'] !== 'string' || !accounts.has(fields['merchantAccountCode'])) {
+        verified.push(ignore('merchant_account_not_served'));
+        continue;
       }
-      verified.push({ index, raw: raw as Record<string, unknown>, item: parsed.data });
+      if (!handledEvents.has(eventCode)) {
+        verified.push(ignore('unhandled_event_code'));
+        continue;
+      }
+      const parsed = parseItem(raw);
+      if (!parsed.success) {
+        const issues = issuesAt(parsed.error);
+        return reject('payload_invalid', `Item ${index} is not an Adyen notification: ${describeIssues(issues)}`, { issues, itemIndex: index });
+      }
+      verified.push({ index, item: parsed.data, ignoredFor: null });
     }
     const batchLive = batch.data.live === true || batch.data.live === 'true';
     if (batchLive !== live) {
@@ -287,9 +348,32 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
     return ok(verified);
   };
 
-  /** `null` for the default merchant account, as the gateway writes payments. */
-  const accountOf = (item: NotificationItem): string | null =>
-    item.merchantAccountCode === merchantAccount ? null : item.merchantAccountCode;
+  /**
+   * `null` and the default merchant account's name are the same account: the gateway refunds a payment of
+   * `account: null` on the default merchant account, and a host may as well record that name in `payment.account`.
+   */
+  const normalAccount = (account: string | null | undefined): string | null =>
+    account === null || account === undefined || account === merchantAccount ? null : account;
+  const sameAccount = (a: string | null | undefined, b: string | null | undefined) => normalAccount(a) === normalAccount(b);
+
+  /** The item's account in its short form: `null` for the default merchant account. */
+  const accountOf = (item: NotificationItem): string | null => normalAccount(item.merchantAccountCode);
+
+  /**
+   * Runs a lifecycle command that checks `account` against what the credit note holds (strictly): first with
+   * `account`, and again with the credit note's own spelling when the two name the same merchant account
+   * (`null` against the default account's name). A refused check writes nothing, so the second run is safe.
+   */
+  const onAccount = <T>(
+    item: NotificationItem,
+    account: string | null,
+    run: (account: string | null) => ResultAsync<T, CommandError>,
+  ): ResultAsync<T, CommandError> =>
+    run(account).orElse((error) =>
+      error.code === 'account_mismatch' && error.expectedAccount !== account && sameAccount(error.expectedAccount, item.merchantAccountCode)
+        ? run(error.expectedAccount)
+        : err(error),
+    );
 
   type ItemResult = Omit<AdyenItemOutcome, 'index' | 'eventCode' | 'pspReference' | 'causationId'>;
   type Applied = Result<ItemResult, CommandError>;
@@ -314,10 +398,10 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
   };
 
   /** The credit notes of a payment, or `null` when they are on another merchant account than the item's. */
-  const creditNotesOf = (paymentId: string, account: string | null) =>
+  const creditNotesOf = (paymentId: string, item: NotificationItem) =>
     lifecycle
       .listCreditNotes({ paymentId, limit: 500 })
-      .map((views) => (views.some((view) => (view.payment?.account ?? null) !== account) ? null : views));
+      .map((views) => (views.some((view) => !sameAccount(view.payment?.account, item.merchantAccountCode)) ? null : views));
 
   /** The attempt a digest reference was written for, among the credit notes of the payment. */
   const attemptOfDigest = (views: readonly CreditNoteView[], reference: string) => {
@@ -330,15 +414,14 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
   };
 
   const observe = (refund: ProcessorRefund, item: NotificationItem, causationId: string) =>
-    lifecycle
-      .observeRefund({ refund, source: 'webhook', causationId, account: accountOf(item) })
-      .map(({ creditNote, changed }) => ({ creditNoteId: creditNote.creditNoteId, changed }));
+    onAccount(item, accountOf(item), (account) => lifecycle.observeRefund({ refund, source: 'webhook', causationId, account })).map(
+      ({ creditNote, changed }) => ({ creditNoteId: creditNote.creditNoteId, changed }),
+    );
 
   /** A refund not written by the library: adopted (a Customer Area refund) when its payment is ours. */
   const handleForeignRefund = (refund: ProcessorRefund, item: NotificationItem, causationId: string) =>
     safeTry(async function* () {
-      const account = accountOf(item);
-      const views = yield* creditNotesOf(refund.paymentId, account);
+      const views = yield* creditNotesOf(refund.paymentId, item);
       if (views === null) return ignored('account_mismatch');
       // No credit note refunds the payment: neither a refund we follow nor one to adopt.
       if (views.length === 0) return ignored('unknown_payment');
@@ -355,8 +438,9 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
           .map(({ creditNoteId, changed }) => changedOrNot(changed, [creditNoteId]))
           .orElse((error) => (error.code === 'validation_failed' ? ignored('external_refund') : answerOf(error)));
       }
-      return lifecycle
-        .adoptExternalRefund({ refund, source: 'webhook', causationId, account })
+      // Adopted on the account as the payment's other credit notes spell it, so that later news matches it alike.
+      const account = views[0]?.payment?.account ?? accountOf(item);
+      return onAccount(item, account, (on) => lifecycle.adoptExternalRefund({ refund, source: 'webhook', causationId, account: on }))
         .map(({ creditNote, changed }) =>
           creditNote === null ? ignoredFor('unknown_payment') : changedOrNot(changed, [creditNote.creditNoteId]),
         )
@@ -371,6 +455,11 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
    */
   const handleRefund = (item: NotificationItem, causationId: string) =>
     safeTry(async function* () {
+      if (item.eventCode === 'CANCEL_OR_REFUND' && modificationAction(item) === 'cancel') {
+        // The payment was released before capture: no money moved, so there is no refund to record (a credit note
+        // of the payment still waits for its own refund's news, which Adyen refuses for a cancelled payment).
+        return ignored('payment_cancelled');
+      }
       if (!item.originalReference) return ignored('no_payment');
       const refund = toProcessorRefundFromNotification(item);
       const reference = parseAdyenReference(item.merchantReference);
@@ -379,7 +468,7 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
       if (reference.kind === 'attempt') {
         metadata = { creditNoteId: reference.creditNoteId, attempt: reference.attempt };
       } else {
-        const views = yield* creditNotesOf(refund.paymentId, accountOf(item));
+        const views = yield* creditNotesOf(refund.paymentId, item);
         metadata = (views === null ? null : attemptOfDigest(views, reference.reference)) ?? metadata;
       }
       const observed = await observe({ ...refund, metadata }, item, causationId);
@@ -396,26 +485,30 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
   const handleChargeConfirmed = (item: NotificationItem, causationId: string) =>
     safeTry(async function* () {
       if (item.success !== 'true') return ignored('unsuccessful_event');
+      if (item.eventCode === 'AUTHORISATION' && confirmChargeOn === 'capture') return ignored('authorisation_not_capture');
       // AUTHORISATION is about the payment itself; a CAPTURE names it in originalReference.
       const paymentId = item.eventCode === 'CAPTURE' ? (item.originalReference ?? '') : item.pspReference;
       if (paymentId === '') return ignored('no_payment');
-      if ((yield* creditNotesOf(paymentId, accountOf(item))) === null) return ignored('account_mismatch');
+      if ((yield* creditNotesOf(paymentId, item)) === null) return ignored('account_mismatch');
       return lifecycle
         .confirmCharge({ paymentId, processor: 'adyen', source: 'webhook', causationId })
         .map(({ changed, released }) => changedOrNot(changed, released))
         .orElse(answerOf);
     });
 
-  const applyItem = async ({ index, item }: VerifiedItem): Promise<Result<AdyenItemOutcome, CommandError>> => {
-    const causationId = adyenCausationId(item);
+  const applyItem = async (entry: VerifiedItem): Promise<Result<AdyenItemOutcome, CommandError>> => {
+    const { index, item } = entry;
+    const named = item ?? entry;
+    const causationId = adyenCausationId(named);
     const started = performance.now();
-    const applied: Applied = refundEvents.has(item.eventCode)
-      ? await handleRefund(item, causationId)
-      : chargeEvents.has(item.eventCode)
-        ? await handleChargeConfirmed(item, causationId)
-        : ignored('unhandled_event_code');
-    const outcome = applied.map((value) => ({ index, eventCode: item.eventCode, pspReference: item.pspReference, causationId, ...value }));
-    observeItem(outcome, item, causationId, performance.now() - started);
+    const applied: Applied =
+      item === null
+        ? ignored(entry.ignoredFor)
+        : refundEvents.has(item.eventCode)
+          ? await handleRefund(item, causationId)
+          : await handleChargeConfirmed(item, causationId);
+    const outcome = applied.map((value) => ({ index, eventCode: named.eventCode, pspReference: named.pspReference, causationId, ...value }));
+    observeItem(outcome, named.eventCode, causationId, performance.now() - started);
     return outcome;
   };
 
@@ -425,13 +518,13 @@ export const adyenNotifications = (options: AdyenNotificationsOptions) => {
   });
 
   /** One line and one count per item (when the host passed a logger or telemetry): ids and codes, never the body. */
-  const observeItem = (outcome: Result<AdyenItemOutcome, CommandError>, item: NotificationItem, causationId: string, durationMs: number) => {
+  const observeItem = (outcome: Result<AdyenItemOutcome, CommandError>, eventCode: string, causationId: string, durationMs: number) => {
     if (options.logger === undefined && options.telemetry === undefined) return;
     if (outcome.isOk()) {
       const { outcome: what, reason, creditNoteIds } = outcome.value;
-      recordWebhookOutcome(sinks(), { processor: 'adyen', outcome: what, reason, correlationId: causationId, eventId: causationId, eventType: item.eventCode, creditNoteIds, durationMs });
+      recordWebhookOutcome(sinks(), { processor: 'adyen', outcome: what, reason, correlationId: causationId, eventId: causationId, eventType: eventCode, creditNoteIds, durationMs });
     } else {
-      recordWebhookOutcome(sinks(), { processor: 'adyen', outcome: 'failed', correlationId: causationId, eventId: causationId, eventType: item.eventCode, errorCode: outcome.error.code, error: outcome.error, durationMs });
+      recordWebhookOutcome(sinks(), { processor: 'adyen', outcome: 'failed', correlationId: causationId, eventId: causationId, eventType: eventCode, errorCode: outcome.error.code, error: outcome.error, durationMs });
     }
   };
 

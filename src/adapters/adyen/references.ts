@@ -19,14 +19,25 @@ const digestLength = 64;
 const digest = (value: string): string =>
   `${digestPrefix}${createHash('sha256').update(value, 'utf8').digest('hex').slice(0, digestLength - digestPrefix.length)}`;
 
+/** What an `idempotencyKeyPrefix` may hold: printable ASCII without spaces, as a header value takes it. */
+export const adyenIdempotencyKeyPrefixPattern = /^[\x21-\x7e]{1,64}$/;
+
 /**
  * The `Idempotency-Key` Adyen gets for an attempt: the lifecycle's own key
- * (`<creditNoteId>:refund:<attempt>`) when it fits in 64 characters, else
- * `rl-` and the first 61 hex digits of its SHA-256. Deterministic: the same
- * attempt always sends the same key, however often and by whichever worker.
+ * (`<creditNoteId>:refund:<attempt>`), preceded by `<prefix>:` when a prefix
+ * is given, when that fits in 64 characters, else `rl-` and the first 61 hex
+ * digits of its SHA-256 (prefix included). Deterministic: the same attempt
+ * always sends the same key, however often and by whichever worker.
+ *
+ * Adyen keeps keys per company account, shared by all its merchant accounts
+ * and by every application using its API credentials: the prefix (an app
+ * name, a merchant account) keeps two of them that number credit notes alike
+ * from being answered each other's refund.
  */
-export const adyenIdempotencyKey = (idempotencyKey: string): string =>
-  idempotencyKey.length <= adyenIdempotencyKeyMaxLength ? idempotencyKey : digest(idempotencyKey);
+export const adyenIdempotencyKey = (idempotencyKey: string, prefix?: string): string => {
+  const full = prefix === undefined ? idempotencyKey : `${prefix}:${idempotencyKey}`;
+  return full.length <= adyenIdempotencyKeyMaxLength ? full : digest(full);
+};
 
 /**
  * The refund's `reference`: `<creditNoteId>:<attempt>` when it fits in 80

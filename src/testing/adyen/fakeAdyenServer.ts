@@ -70,6 +70,12 @@ import { createSelfSignedCertificate } from './selfSignedCertificate.js';
 export type FakeAdyenServerOptions = {
   /** Default `TestMerchant`. */
   merchantAccount?: string;
+  /**
+   * Further merchant accounts of the same company account that the API key may refund on (a company-level
+   * credential): `createPayment({ merchantAccount })` makes a payment on one, whose refunds must name it and whose
+   * notifications carry it. Any other merchant account is refused with Adyen's 403 `901`.
+   */
+  otherMerchantAccounts?: readonly string[];
   /** The webhook HMAC key, hex; default 32 random bytes. */
   hmacKey?: string;
   /** Written in every webhook's `live` (`"true"`/`"false"`); default false. */
@@ -147,19 +153,10 @@ export type {
   NotificationRequestJson,
   PaymentRefundResponseJson,
 } from './adyenJson.js';
+import { header, readBody } from '../http.js';
 
 const refundPath = /^(?:\/.*)?\/v(\d+)\/payments\/([^/]+)\/refunds\/?$/;
 
-const header = (request: http.IncomingMessage, name: string): string | null => {
-  const value = request.headers[name];
-  return (Array.isArray(value) ? value[0] : value) ?? null;
-};
-
-const readBody = async (request: http.IncomingMessage) => {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-};
 
 const parseJson = (raw: string): { ok: true; value: unknown } | { ok: false } => {
   try {
@@ -178,7 +175,13 @@ export const startFakeAdyenServer = async (options: FakeAdyenServerOptions = {})
   const live = options.live ?? false;
   const now = options.clock ?? Date.now;
   const apiKey = options.apiKey ?? `AQE${randomBytes(24).toString('base64url')}`;
-  const world = createFakeAdyenWorld({ merchantAccount, now, ...(options.overRefund ? { overRefund: options.overRefund } : {}) });
+  const otherMerchantAccounts = [...(options.otherMerchantAccounts ?? [])];
+  const world = createFakeAdyenWorld({
+    merchantAccount,
+    otherMerchantAccounts,
+    now,
+    ...(options.overRefund ? { overRefund: options.overRefund } : {}),
+  });
   const idempotency = createIdempotencyStore(now);
   const scripts = createScripts(world.newPspReference);
   const requests: RecordedRequest[] = [];
@@ -341,6 +344,8 @@ export const startFakeAdyenServer = async (options: FakeAdyenServerOptions = {})
     apiKey,
     hmacKey,
     merchantAccount,
+    /** The further merchant accounts it serves (`otherMerchantAccounts`). */
+    otherMerchantAccounts,
     live,
 
     async close(): Promise<void> {
@@ -354,7 +359,7 @@ export const startFakeAdyenServer = async (options: FakeAdyenServerOptions = {})
     },
 
     // ── the world ────────────────────────────────────────────────────────────
-    /** A captured payment (16-character pspReference); queues its AUTHORISATION (success true). */
+    /** A captured payment (16-character pspReference) on `merchantAccount` (default the fake's); queues its AUTHORISATION (success true). */
     createPayment: (input: NewPayment): { pspReference: string; merchantReference: string } => world.createPayment(input),
     /** The REFUND webhook of a `received` refund: success, or a refusal with `reason` (default `Refused`). */
     settleRefund: (refundPspReference: string, outcome: { success: boolean; reason?: string }): FakeAdyenRefund =>
@@ -374,9 +379,15 @@ export const startFakeAdyenServer = async (options: FakeAdyenServerOptions = {})
       paymentPspReference: string,
       input: { amount: number; currency: string; reference?: string; settled?: boolean },
     ): FakeAdyenRefund => world.refundInCustomerArea(paymentPspReference, input),
-    /** A reversal made outside the library: refunds what is left and queues CANCEL_OR_REFUND (`modification.action: 'refund'`). */
-    cancelOrRefund: (paymentPspReference: string): { pspReference: string; item: NotificationRequestItemJson } =>
-      world.cancelOrRefund(paymentPspReference),
+    /**
+     * A reversal made outside the library, queueing CANCEL_OR_REFUND: by default it refunds what is left
+     * (`modification.action: 'refund'`); `{ action: 'cancel' }` releases a payment not captured yet
+     * (`modification.action: 'cancel'`: no money moved, nothing left to refund).
+     */
+    cancelOrRefund: (
+      paymentPspReference: string,
+      input: { action?: 'refund' | 'cancel' } = {},
+    ): { pspReference: string; item: NotificationRequestItemJson } => world.cancelOrRefund(paymentPspReference, input),
     /** What is left to refund on a payment (refunds `received` or `refunded` hold their amount). */
     refundableAmount: (paymentPspReference: string): number => world.refundableAmount(paymentPspReference),
 

@@ -35,10 +35,14 @@ export type RefundOrigin = 'api' | 'customer_area' | 'cancel_or_refund';
 
 export type FakeAdyenPayment = {
   pspReference: string;
+  /** The merchant account it was made on: its refunds must name it, its notifications carry it. */
+  merchantAccount: string;
   merchantReference: string;
   amount: AdyenAmount;
   paymentMethod: string;
   createdAt: number;
+  /** Released before capture (CANCEL_OR_REFUND with `modification.action: 'cancel'`): nothing left to refund. */
+  cancelled: boolean;
 };
 
 export type FakeAdyenRefund = {
@@ -68,6 +72,8 @@ export type NewPayment = {
   reference?: string;
   /** Default `visa`. */
   paymentMethod?: string;
+  /** The merchant account it is made on: the fake's own (default) or one of its `otherMerchantAccounts`. */
+  merchantAccount?: string;
 };
 
 /**
@@ -82,6 +88,8 @@ export type OverRefundBehaviour = 'reject_request' | 'refuse_by_notification';
 
 export type FakeAdyenWorldOptions = {
   merchantAccount: string;
+  /** Further merchant accounts of the company account that the API credential may refund on. */
+  otherMerchantAccounts?: readonly string[];
   now: () => number;
   overRefund?: OverRefundBehaviour;
 };
@@ -103,6 +111,7 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
   const queue: NotificationRequestItemJson[] = [];
   const sent: NotificationRequestItemJson[] = [];
   const overRefund = options.overRefund ?? 'reject_request';
+  const merchantAccounts = new Set([options.merchantAccount, ...(options.otherMerchantAccounts ?? [])]);
 
   /** Adyen's 16-character pspReference (upper-case letters and digits), unique within the fake. */
   const newPspReference = (): string => {
@@ -116,11 +125,12 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
     }
   };
 
-  const queueItem = (item: Omit<NotificationRequestItemJson, 'eventDate' | 'merchantAccountCode'>) => {
+  /** Queues an item of the payment's merchant account. */
+  const queueItem = (item: Omit<NotificationRequestItemJson, 'eventDate' | 'merchantAccountCode'>, merchantAccount: string) => {
     const full: NotificationRequestItemJson = {
       ...item,
       eventDate: adyenEventDate(options.now()),
-      merchantAccountCode: options.merchantAccount,
+      merchantAccountCode: merchantAccount,
     };
     queue.push(structuredClone(full));
     sent.push(structuredClone(full));
@@ -139,11 +149,13 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
 
   /** What is left to refund: refunds `received` or `refunded` hold their amount; refused, failed and reversed ones gave it back. */
   const remaining = (payment: FakeAdyenPayment) =>
-    payment.amount.value -
+    payment.cancelled ? 0 : payment.amount.value -
     [...refunds.values()]
       .filter((refund) => refund.paymentPspReference === payment.pspReference)
       .filter((refund) => refund.status === 'received' || refund.status === 'refunded')
       .reduce((sum, refund) => sum + refund.amount.value, 0);
+
+  const accountOf = (refund: FakeAdyenRefund) => paymentOrThrow(refund.paymentPspReference).merchantAccount;
 
   const publicRefund = (refund: RefundRecord): FakeAdyenRefund => {
     const { sequence: _sequence, ...rest } = refund;
@@ -201,12 +213,18 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
     createPayment(input: NewPayment): { pspReference: string; merchantReference: string } {
       if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw new Error('fake Adyen: amount must be a positive integer (minor units)');
       if (!/^[A-Za-z]{3}$/.test(input.currency)) throw new Error('fake Adyen: currency must be a 3-letter ISO code');
+      const merchantAccount = input.merchantAccount ?? options.merchantAccount;
+      if (!merchantAccounts.has(merchantAccount)) {
+        throw new Error(`fake Adyen: merchant account ${merchantAccount} is not served (add it to otherMerchantAccounts)`);
+      }
       const payment: FakeAdyenPayment = {
         pspReference: newPspReference(),
+        merchantAccount,
         merchantReference: input.reference ?? `payment-${payments.size + 1}`,
         amount: { currency: input.currency.toUpperCase(), value: input.amount },
         paymentMethod: input.paymentMethod ?? 'visa',
         createdAt: options.now(),
+        cancelled: false,
       };
       payments.set(payment.pspReference, payment);
       queueItem({
@@ -218,7 +236,7 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
         pspReference: payment.pspReference,
         reason: '012345:1111:03/2030',
         success: 'true',
-      });
+      }, merchantAccount);
       return { pspReference: payment.pspReference, merchantReference: payment.merchantReference };
     },
 
@@ -230,7 +248,7 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
       if (!isRecord(body)) {
         return adyenError(400, { errorCode: '702', message: 'Unexpected input: the request body is not a JSON object', errorType: 'validation' });
       }
-      if (body.merchantAccount !== options.merchantAccount) {
+      if (typeof body.merchantAccount !== 'string' || !merchantAccounts.has(body.merchantAccount)) {
         return adyenError(403, { errorCode: '901', message: 'Invalid Merchant Account', errorType: 'security', pspReference: newPspReference() });
       }
       const amount = body.amount;
@@ -249,7 +267,8 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
         return validationError('000', `Field 'merchantRefundReason' has an invalid value: ${JSON.stringify(reason)}`);
       }
       const payment = payments.get(paymentPspReference);
-      if (!payment) return validationError('167', 'Original pspReference required for this operation');
+      // A payment of another merchant account is unknown on this one, as at Adyen.
+      if (!payment || payment.merchantAccount !== body.merchantAccount) return validationError('167', 'Original pspReference required for this operation');
 
       const fits = currency === payment.amount.currency && value <= remaining(payment);
       if (!fits && overRefund === 'reject_request') return validationError('137', 'Invalid amount specified');
@@ -266,10 +285,10 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
         refund.amount = { currency, value };
         refund.status = 'refused';
         refund.reason = 'Insufficient balance on payment';
-        queueItem(modificationItem(refund, 'REFUND', false, refund.reason));
+        queueItem(modificationItem(refund, 'REFUND', false, refund.reason), accountOf(refund));
       }
       const response: PaymentRefundResponseJson = {
-        merchantAccount: options.merchantAccount,
+        merchantAccount: payment.merchantAccount,
         paymentPspReference: payment.pspReference,
         ...(refund.reference === null ? {} : { reference: refund.reference }),
         pspReference: refund.pspReference,
@@ -286,7 +305,7 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
       if (refund.status !== 'received') throw new Error(`fake Adyen: refund ${refundPspReference} is ${refund.status}, not received`);
       refund.status = outcome.success ? 'refunded' : 'refused';
       refund.reason = outcome.success ? null : (outcome.reason ?? 'Refused');
-      queueItem(modificationItem(refund, 'REFUND', outcome.success, outcome.success ? '' : refund.reason!));
+      queueItem(modificationItem(refund, 'REFUND', outcome.success, outcome.success ? '' : refund.reason!), accountOf(refund));
       return publicRefund(refund);
     },
 
@@ -296,7 +315,7 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
       if (refund.status !== 'refunded') throw new Error(`fake Adyen: refund ${refundPspReference} is ${refund.status}, not refunded`);
       refund.status = 'failed';
       refund.reason = reason;
-      queueItem(modificationItem(refund, 'REFUND_FAILED', true, reason));
+      queueItem(modificationItem(refund, 'REFUND_FAILED', true, reason), accountOf(refund));
       return publicRefund(refund);
     },
 
@@ -306,7 +325,7 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
       if (refund.status !== 'refunded') throw new Error(`fake Adyen: refund ${refundPspReference} is ${refund.status}, not refunded`);
       refund.status = 'reversed';
       refund.reason = reason || null;
-      queueItem(modificationItem(refund, 'REFUNDED_REVERSED', true, reason));
+      queueItem(modificationItem(refund, 'REFUNDED_REVERSED', true, reason), accountOf(refund));
       return publicRefund(refund);
     },
 
@@ -333,20 +352,41 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
       });
       if (input.settled ?? true) {
         refund.status = 'refunded';
-        queueItem(modificationItem(refund, 'REFUND', true, ''));
+        queueItem(modificationItem(refund, 'REFUND', true, ''), accountOf(refund));
       }
       return publicRefund(refund);
     },
 
     /**
-     * CANCEL_OR_REFUND (a reversal made outside the library): whatever is left
-     * of the captured payment is refunded (`modification.action: 'refund'`);
-     * with nothing left, `success: 'false'`.
+     * CANCEL_OR_REFUND (a reversal made outside the library). `action:
+     * 'refund'` (default): whatever is left of the captured payment is
+     * refunded (`modification.action: 'refund'`); with nothing left,
+     * `success: 'false'`. `action: 'cancel'`: the payment was not captured
+     * yet and is released (`modification.action: 'cancel'`, the payment's
+     * amount): no money moved, no refund made, nothing is left to refund.
      */
-    cancelOrRefund(paymentPspReference: string): { pspReference: string; item: NotificationRequestItemJson } {
+    cancelOrRefund(
+      paymentPspReference: string,
+      input: { action?: 'refund' | 'cancel' } = {},
+    ): { pspReference: string; item: NotificationRequestItemJson } {
       const payment = paymentOrThrow(paymentPspReference);
-      const left = remaining(payment);
       const pspReference = newPspReference();
+      if (input.action === 'cancel') {
+        payment.cancelled = true;
+        queueItem({
+          additionalData: { 'modification.action': 'cancel' },
+          amount: { ...payment.amount },
+          eventCode: 'CANCEL_OR_REFUND',
+          merchantReference: payment.merchantReference,
+          originalReference: payment.pspReference,
+          paymentMethod: payment.paymentMethod,
+          pspReference,
+          reason: '',
+          success: 'true',
+        }, payment.merchantAccount);
+        return { pspReference, item: structuredClone(sent[sent.length - 1]!) };
+      }
+      const left = remaining(payment);
       if (left > 0) {
         const refund = newRefund(payment, {
           value: left,
@@ -370,7 +410,7 @@ export const createFakeAdyenWorld = (options: FakeAdyenWorldOptions) => {
         pspReference,
         reason: left > 0 ? '' : 'Insufficient balance on payment',
         success: left > 0 ? 'true' : 'false',
-      });
+      }, payment.merchantAccount);
       return { pspReference, item: structuredClone(sent[sent.length - 1]!) };
     },
 

@@ -115,17 +115,8 @@ export type {
   StripePaymentIntentJson,
   StripeRefundJson,
 } from './stripeJson.js';
+import { header, readBody } from '../http.js';
 
-const header = (request: http.IncomingMessage, name: string): string | null => {
-  const value = request.headers[name];
-  return (Array.isArray(value) ? value[0] : value) ?? null;
-};
-
-const readBody = async (request: http.IncomingMessage) => {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-};
 
 export const startFakeStripeServer = async (options: FakeStripeServerOptions = {}) => {
   const webhookSecret = options.webhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
