@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { CheckoutAPI, Client, hmacValidator } from '@adyen/api-library';
 import NotificationRequest from '@adyen/api-library/lib/src/notification/notificationRequest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openFakeAdyen as startFake } from './support.js';
 import {
   notificationSignature,
   startFakeAdyenServer,
@@ -15,11 +16,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-const startFake = async (options?: Parameters<typeof startFakeAdyenServer>[0]) => {
-  const fake = await startFakeAdyenServer(options);
-  cleanups.push(() => fake.close());
-  return fake;
-};
 
 const itemsOf = (batch: NotificationBatch) => batch.body.notificationItems.map((container) => container.NotificationRequestItem);
 /** What a webhook handler sees: the items parsed back from the text posted. */

@@ -1,20 +1,12 @@
 import { CheckoutAPI, Client, HttpClientException, Types } from '@adyen/api-library';
 import ApiException from '@adyen/api-library/lib/src/services/exception/apiException';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { openFakeAdyen as startFake } from './support.js';
 import { startFakeAdyenServer, type FakeAdyenServer } from '../../src/testing/adyen/index.js';
 
 // Every test talks to the fake through the real @adyen/api-library (32.x): its
 // URL building, headers, serialisation, error classes and timeouts run for real.
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
-const startFake = async (options?: Parameters<typeof startFakeAdyenServer>[0]) => {
-  const fake = await startFakeAdyenServer(options);
-  cleanups.push(() => fake.close());
-  return fake;
-};
 
 /** The host wiring, exactly as a host test writes it. */
 const modificationsFor = (fake: FakeAdyenServer, config: Partial<ConstructorParameters<typeof Client>[0]> = {}) =>

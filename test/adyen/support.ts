@@ -16,10 +16,16 @@ import { recordingNotifier } from '../../src/testing/recordingNotifier.js';
 /** The merchant issuing credit notes in these tests. */
 export const actor = { kind: 'user', id: 'merchant_1' } as const;
 
-/** A fake Adyen closed when the test ends, and a real `@adyen/api-library` client wired to it. */
-export const startFakeAdyen = async (options: FakeAdyenServerOptions = {}) => {
+/** A fake Adyen closed when the test ends. */
+export const openFakeAdyen = async (options: FakeAdyenServerOptions = {}) => {
   const fake = await startFakeAdyenServer(options);
   onTestFinished(() => fake.close());
+  return fake;
+};
+
+/** A fake Adyen closed when the test ends, and a real `@adyen/api-library` client wired to it. */
+export const startFakeAdyen = async (options: FakeAdyenServerOptions = {}) => {
+  const fake = await openFakeAdyen(options);
   // A short timeout: an answer held by the fake becomes a timeout quickly.
   const client = new Client({ ...fake.clientConfig, connectionTimeoutMillis: 1_500 });
   return { fake, client };
