@@ -1,20 +1,19 @@
 import { isPaymentEvent, type DomainEvent } from '../events/envelope.js';
-import { parseEvent, parseStoredEvent } from '../events/parseEvent.js';
+import { parseLoggedEvent } from '../events/parseEvent.js';
 import { creditNoteStreamId, PAYMENT_STREAM_PREFIX, paymentStreamId } from '../lifecycle/streams.js';
 import { explainCreditNote, type CreditNoteExplanation } from '../logs/explainCreditNote.js';
 import { instant } from '../logs/narrate.js';
 import type { OutboxEntry } from '../ports/eventStore.js';
-import { colourful, paint, type Streams } from './output.js';
+import { colourful, paint, progressBar, type Streams } from './output.js';
 import { EXIT } from './replayCommand.js';
 import { inputSize, jsonlLines, openInput, openStore, readableStore, UnusableInputError, type StoreOptions } from './sources.js';
-import { progressBar } from './output.js';
 
 export type ExplainOptions = StoreOptions & { from?: string; format: 'text' | 'json' };
 
 type Gathered = { events: DomainEvent[]; paymentEvents: DomainEvent[]; outbox: OutboxEntry[] | null; warnings: string[] };
 
 const parsedOrWarning = (raw: unknown, where: string, warnings: string[]): DomainEvent | null => {
-  const parsed = typeof raw === 'object' && raw !== null && 'globalPosition' in raw ? parseStoredEvent(raw) : parseEvent(raw);
+  const parsed = parseLoggedEvent(raw);
   if (parsed.isOk()) return parsed.value;
   warnings.push(`${where}: ${parsed.error.message}`);
   return null;

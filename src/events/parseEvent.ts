@@ -60,6 +60,13 @@ export const parseEvent = (input: unknown): Result<DomainEvent, EventValidationE
     ? checkCurrent<DomainEvent>(eventChecks, input)
     : upcastEvent(input).andThen((event) => checkCurrent<DomainEvent>(eventChecks, event));
 
+/**
+ * A line of a log: a stored event (with the position a store gave it, as an export holds it) or a bare event (as
+ * one credit note's history may be written), each validated as such.
+ */
+export const parseLoggedEvent = (input: unknown): Result<DomainEvent | StoredEvent, EventValidationError> =>
+  typeof input === 'object' && input !== null && 'globalPosition' in input ? parseStoredEvent(input) : parseEvent(input);
+
 /** As {@link parseEvent}, keeping the global position the store assigned. */
 export const parseStoredEvent = (input: unknown): Result<StoredEvent, EventValidationError> => {
   const position = (input as { globalPosition?: unknown } | null)?.globalPosition;

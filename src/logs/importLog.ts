@@ -2,7 +2,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { LogImportError, VersionConflictError } from '../errors.js';
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
 import { isCreditNoteEvent, type DomainEvent, type StoredEvent } from '../events/envelope.js';
-import { parseEvent, parseStoredEvent } from '../events/parseEvent.js';
+import { parseLoggedEvent, parseStoredEvent } from '../events/parseEvent.js';
 import { initialCreditNoteState, type CreditNoteState } from '../machine/creditNoteState.js';
 import { evolveCreditNote } from '../machine/fold.js';
 import type { AppendRequest, EventStore, StreamAppend } from '../ports/eventStore.js';
@@ -234,7 +234,7 @@ export const importLog = async (
   for await (const line of lines) {
     report.read += 1;
     const { at } = line;
-    const parsed = 'bad' in line ? null : typeof line.raw === 'object' && line.raw !== null && 'globalPosition' in line.raw ? parseStoredEvent(line.raw) : parseEvent(line.raw);
+    const parsed = 'bad' in line ? null : parseLoggedEvent(line.raw);
     if (parsed === null || parsed.isErr()) {
       // Everything before the bad line goes in, so fixing it and importing again picks up from there.
       const flushed = await flush();

@@ -1,6 +1,6 @@
-import { isCreditNoteEvent, isPaymentEvent, type DomainEvent, type StoredEvent } from '../events/envelope.js';
+import { isCreditNoteEvent, isPaymentEvent, type DomainEvent } from '../events/envelope.js';
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
-import { parseEvent, parseStoredEvent } from '../events/parseEvent.js';
+import { parseLoggedEvent } from '../events/parseEvent.js';
 import { creditNoteStatuses, initialCreditNoteState, type CreditNoteState, type CreditNoteStatus } from '../machine/creditNoteState.js';
 import { evolveCreditNote } from '../machine/fold.js';
 import { CREDIT_NOTE_STREAM_PREFIX, PAYMENT_STREAM_PREFIX } from '../lifecycle/streams.js';
@@ -281,8 +281,7 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
 
     add(raw, at) {
       read += 1;
-      const hasPosition = typeof raw === 'object' && raw !== null && 'globalPosition' in raw;
-      const parsed = hasPosition ? parseStoredEvent(raw) : parseEvent(raw);
+      const parsed = parseLoggedEvent(raw);
       if (parsed.isErr()) {
         reject(at, issuesText(parsed.error.issues));
         const streamId = streamIdOf(raw);
@@ -290,8 +289,8 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
         return false;
       }
       const event = parsed.value;
-      if (hasPosition) {
-        const position = (event as StoredEvent).globalPosition;
+      if ('globalPosition' in event) {
+        const position = event.globalPosition;
         if (position <= lastPosition) ordered = false;
         lastPosition = position;
       } else ordered = false;
