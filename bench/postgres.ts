@@ -561,8 +561,9 @@ const seeder = async (pool: pg.Pool, schema: string, template: Template) => {
       skip: c.is_identity === 'YES' || c.is_generated === 'ALWAYS' || /^nextval\(|pg_current_xact_id/.test(c.column_default ?? ''),
     }));
   };
-  // The seeded copies write the first five; checkpoints (reconciliation, sweep) stay empty, as in a store nobody reconciled.
-  const known = ['events', 'streams', 'outbox', 'credit_note_summaries', 'processor_refunds', 'schema_migrations', 'checkpoints'];
+  // The seeded copies write the first five; checkpoints (reconciliation, sweep) and refund requests stay empty, as in a
+  // store nobody reconciled and no customer asked through.
+  const known = ['events', 'streams', 'outbox', 'credit_note_summaries', 'processor_refunds', 'schema_migrations', 'checkpoints', 'refund_requests'];
   const { rows: tables } = await pool.query<{ table_name: string }>(
     `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'`,
     [schema],

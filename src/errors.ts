@@ -114,12 +114,63 @@ export class VersionConflictError extends RefundLifecycleError {
 /** The host's `authorize` hook refused this actor this decision; nothing was read or written. */
 export class ForbiddenError extends RefundLifecycleError {
   readonly code = 'forbidden' as const;
+  /** Set when the refused decision was about a credit note. */
+  readonly creditNoteId: string | undefined;
+  /** Set when the refused decision was about a refund request. */
+  readonly requestId: string | undefined;
   constructor(
     readonly actor: { kind: string; id: string },
     readonly action: string,
-    readonly creditNoteId: string,
+    subject: { creditNoteId: string } | { requestId: string },
   ) {
-    super(`${actor.kind} ${actor.id} may not ${action.replace(/_/g, ' ')} credit note ${creditNoteId}`);
+    const about = 'creditNoteId' in subject ? `credit note ${subject.creditNoteId}` : `refund request ${subject.requestId}`;
+    super(`${actor.kind} ${actor.id} may not ${action.replace(/_/g, ' ')} ${about}`);
+    this.creditNoteId = 'creditNoteId' in subject ? subject.creditNoteId : undefined;
+    this.requestId = 'requestId' in subject ? subject.requestId : undefined;
+  }
+}
+
+/** No refund request has this id. */
+export class RefundRequestNotFoundError extends RefundLifecycleError {
+  readonly code = 'refund_request_not_found' as const;
+  constructor(readonly requestId: string) {
+    super(`Refund request ${requestId} does not exist`);
+  }
+}
+
+/**
+ * The request is not where the command needs it (approving a rejected one,
+ * withdrawing an approved one), or the same id was submitted with other terms.
+ * Nothing was written; `status` is where it is.
+ */
+export class RefundRequestConflictError extends RefundLifecycleError {
+  readonly code = 'refund_request_conflict' as const;
+  constructor(
+    readonly requestId: string,
+    readonly command: string,
+    readonly status: string,
+    detail?: string,
+  ) {
+    super(`Cannot ${command} refund request ${requestId}: it is ${status}${detail === undefined ? '' : ` (${detail})`}`);
+  }
+}
+
+/** One rule of the host's refund policy that refused, in words a person can pass on. */
+export type PolicyRefusal = {
+  readonly rule: 'purchase_window' | 'excluded_product' | 'excluded_kind' | 'one_open_request';
+  readonly message: string;
+  /** Whether a person with the `override` permission may let the request through with a reason. */
+  readonly overridable: boolean;
+};
+
+/** The host's refund policy refused the request (at submission or at approval). Nothing was written. */
+export class PolicyRefusedError extends RefundLifecycleError {
+  readonly code = 'policy_refused' as const;
+  constructor(
+    readonly requestId: string,
+    readonly refusals: readonly PolicyRefusal[],
+  ) {
+    super(`Refund request ${requestId} is refused by the refund policy: ${refusals.map((refusal) => `${refusal.rule} (${refusal.message})`).join('; ')}`);
   }
 }
 
@@ -279,6 +330,9 @@ export type CommandError =
   | GatewayError
   | RefreshUnavailableError
   | ForbiddenError
+  | RefundRequestNotFoundError
+  | RefundRequestConflictError
+  | PolicyRefusedError
   | StoreError
   | UnexpectedError;
 

@@ -16,7 +16,43 @@ export {
   type ConfirmChargeError,
   type ReadError,
   type ListError,
+  type RequestRefundError,
+  type ApproveRequestError,
+  type CloseRequestError,
+  type RefundRequestReadError,
+  type ListedRefundRequestView,
 } from './lifecycle/createRefundLifecycle.js';
+export type {
+  RequestRefundInput,
+  ApproveRequestInput,
+  RejectRequestInput,
+  WithdrawRequestInput,
+  ListRefundRequestsInput,
+  RefundRequestReportInput,
+} from './requests/refundRequestInputs.js';
+export { DEFAULT_REFUND_WINDOW_DAYS, type RefundRequestPolicy } from './requests/refundPolicy.js';
+export { defaultCreditNoteIdFor } from './requests/commands/decideRequest.js';
+export type { RefundRequestView, RefundRequestAction, RefundRequestDecided } from './requests/refundRequestView.js';
+export {
+  refundRequestStatuses,
+  refundRequestStatusOf,
+  type RefundRequestStatus,
+  type RefundRequestMachineStatus,
+  type RefundRequestState,
+  type RefundRequestContext,
+  type RefundRequestDecision,
+} from './machine/refundRequestState.js';
+export {
+  refundRequestReasons,
+  subscriptionOptions,
+  policyRules,
+  type RefundRequestEvent,
+  type RefundRequestEventType,
+  type RefundRequestReason,
+  type SubscriptionOption,
+  type PolicyRule,
+  type PolicyOverride,
+} from './events/refundRequestEvents.js';
 export type {
   IssueCreditNoteInput,
   RetryRefundInput,
@@ -66,6 +102,10 @@ export {
   LogImportError,
   RefreshUnavailableError,
   ForbiddenError,
+  RefundRequestNotFoundError,
+  RefundRequestConflictError,
+  PolicyRefusedError,
+  type PolicyRefusal,
   type CommandError,
   type InfrastructureError,
   type GatewayErrorKind,
@@ -135,6 +175,10 @@ export type {
   ListOutboxFilter,
   OutboxCounts,
   Checkpoint,
+  RefundRequestSummary,
+  ListedRefundRequest,
+  ListRefundRequestsFilter,
+  RefundRequestReportRow,
 } from './ports/eventStore.js';
 export {
   defaultGatewayCapabilities,
@@ -159,6 +203,12 @@ export {
   type Clock,
   type Notifier,
   type Notification,
+  type CreditNoteNotification,
+  type RefundRequestNotification,
+  type CancelSubscriptionCall,
+  type RefundRequestNoticeKind,
+  type RefundRequestRecipient,
+  type RefundRequestHookName,
   type DecidedOutcome,
   type NotificationKind,
   type Recipient,

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { HookCall, Notification } from '../src/ports/notifier.js';
+import type { CreditNoteNotification, HookCall } from '../src/ports/notifier.js';
 import { actor, buildFixture, issueInput, okValue, type Fixture } from './support/fixtures.js';
 
 /*
@@ -22,7 +22,7 @@ beforeEach(() => {
 
 const dispatch = async (lifecycle = fx.lifecycle) => okValue(await lifecycle.dispatch());
 const view = async () => okValue(await fx.lifecycle.getCreditNote('cn_1'));
-const sent = (kind: Notification['kind']) => fx.notifier.delivered().filter((n) => n.kind === kind);
+const sent = (kind: CreditNoteNotification['kind']) => fx.notifier.delivered().filter((n) => n.kind === kind);
 const called = (hook: HookCall['hook']) => fx.hookCalls.filter((c) => c.hook === hook);
 
 /** The processor fails attempt 1 (webhook), and the merchant presses Retry before any notice went out. */
@@ -41,7 +41,7 @@ const failedThenRetried = async () => {
 };
 
 const expectFailureOfAttempt1 = (
-  call: Notification | HookCall,
+  call: CreditNoteNotification | HookCall,
   { failedAt, failedVersion }: { failedAt: string; failedVersion: number },
 ) => {
   expect(call.decided).toEqual({

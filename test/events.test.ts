@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventValidationError } from '../src/errors.js';
 import { creditNoteEventDataSchemas } from '../src/events/creditNoteEvents.js';
 import { paymentEventDataSchemas } from '../src/events/paymentEvents.js';
+import { refundRequestEventDataSchemas } from '../src/events/refundRequestEvents.js';
 import { CURRENT_SCHEMA_VERSION, type DomainEventType } from '../src/events/envelope.js';
 import { parseEvent, parseStoredEvent } from '../src/events/parseEvent.js';
 
@@ -67,6 +68,28 @@ const validPayloads: Array<[DomainEventType, unknown]> = [
   ['ChargeConfirmed', { paymentId: 'pi_1', processor: 'stripe' }],
   ['RefundAdopted', { attempt: 1, processorRefundId: 're_9', amount: 5000, currency: 'eur', processorStatus: 'succeeded' }],
   ['PaymentDescribed', { amount: 5000, currency: 'eur', method: 'sepa_debit', refundableUntil: '2025-09-01T10:00:00.000Z' }],
+  ['RefundRequestOpened', { requestId: 'rr_1' }],
+  ['RefundRequestClosed', { requestId: 'rr_1' }],
+  [
+    'RefundRequestSubmitted',
+    {
+      requestId: 'rr_1',
+      payment: { processor: 'stripe', paymentId: 'pi_1', account: null },
+      amount: 4000,
+      currency: 'eur',
+      reason: 'unexpected_charge',
+      details: "I didn't realise I'd be charged after the trial.",
+      customerId: 'cus_1',
+      purchasedAt: '2025-02-27T10:00:00.000Z',
+      product: { productId: 'prod_1', kind: 'subscription' },
+      subscriptionId: 'sub_1',
+      override: { reason: 'Trial emails bounced', rules: ['purchase_window'] },
+    },
+  ],
+  ['RefundRequestApproved', { option: 'refund_and_cancel', creditNoteId: 'rr-rr_1', amount: 4000, note: null, override: null }],
+  ['RefundRequestApproved', { option: 'cancel_only', note: 'Your access lasts until the period ends.', override: null }],
+  ['RefundRequestRejected', { note: 'The course was completed in full.' }],
+  ['RefundRequestWithdrawn', { details: null }],
 ];
 
 const issuedData = validPayloads[0]![1] as Record<string, unknown>;
@@ -112,7 +135,7 @@ describe('parseEvent', () => {
 
   it('has a valid example for every event type the envelope knows', () => {
     // A new event type without an example here would go untested.
-    const known = [...Object.keys(creditNoteEventDataSchemas), ...Object.keys(paymentEventDataSchemas)].sort();
+    const known = [...Object.keys(creditNoteEventDataSchemas), ...Object.keys(paymentEventDataSchemas), ...Object.keys(refundRequestEventDataSchemas)].sort();
 
     expect([...new Set(validPayloads.map(([type]) => type))].sort()).toEqual(known);
   });

@@ -54,6 +54,8 @@ const scheduledStore = (turns: Interleaving, store: EventStore): EventStore => {
     outboxCounts: store.outboxCounts,
     readCheckpoint: gate('readCheckpoint', store.readCheckpoint),
     writeCheckpoint: gate('writeCheckpoint', store.writeCheckpoint),
+    listRefundRequests: gate('listRefundRequests', store.listRefundRequests),
+    refundRequestReport: gate('refundRequestReport', store.refundRequestReport),
   };
 };
 

@@ -9,6 +9,9 @@ import {
   GatewayError,
   RefreshUnavailableError,
   ForbiddenError,
+  RefundRequestNotFoundError,
+  RefundRequestConflictError,
+  PolicyRefusedError,
   OutboxClaimLostError,
   RefundLifecycleError,
   StoreError,
@@ -35,6 +38,12 @@ import {
   type Health,
   type ParkedSideEffect,
   type AdoptExternalRefundError,
+  type RequestRefundError,
+  type ApproveRequestError,
+  type CloseRequestError,
+  type Notification,
+  type CreditNoteNotification,
+  type RefundRequestNotification,
   type AdoptionResult,
   type ChargeConfirmationResult,
   type ConfirmChargeError,
@@ -155,6 +164,9 @@ describe('createRefundLifecycle', () => {
       | GatewayError
       | RefreshUnavailableError
       | ForbiddenError
+      | RefundRequestNotFoundError
+      | RefundRequestConflictError
+      | PolicyRefusedError
       | StoreError
       | UnexpectedError
     >();
@@ -172,9 +184,26 @@ describe('createRefundLifecycle', () => {
       | 'gateway_error'
       | 'refresh_unavailable'
       | 'forbidden'
+      | 'refund_request_not_found'
+      | 'refund_request_conflict'
+      | 'policy_refused'
       | 'store_unavailable'
       | 'unexpected_error'
     >();
+  });
+
+  it('refund request commands answer only the codes that can happen', () => {
+    type Infrastructure = 'store_unavailable' | 'unexpected_error';
+    expectTypeOf<RequestRefundError['code']>().toEqualTypeOf<
+      'validation_failed' | 'invalid_event' | 'forbidden' | 'policy_refused' | 'refund_request_conflict' | 'concurrency_conflict' | Infrastructure
+    >();
+    // An approval issues a credit note: the balance guard, the refund window and the processor's answer apply.
+    expectTypeOf<'refundable_balance_exceeded' | 'refund_window_closed' | 'gateway_error' | 'policy_refused'>().toExtend<ApproveRequestError['code']>();
+    expectTypeOf<CloseRequestError['code']>().toEqualTypeOf<
+      'validation_failed' | 'invalid_event' | 'forbidden' | 'refund_request_not_found' | 'refund_request_conflict' | 'concurrency_conflict' | Infrastructure
+    >();
+    expectTypeOf<RequestRefundError | ApproveRequestError | CloseRequestError>().toExtend<CommandError>();
+    expectTypeOf<Notification>().toEqualTypeOf<CreditNoteNotification | RefundRequestNotification>();
   });
 
   it('the config takes the ports; notifier, hooks, clock and the rest are optional', () => {
@@ -286,7 +315,7 @@ describe('views and inputs', () => {
       'creditNoteId' | 'amount' | 'currency' | 'payment' | 'reason' | 'actor'
     >();
     expectTypeOf<IssueCreditNoteInput['amount']>().toEqualTypeOf<number>();
-    expectTypeOf<IssueCreditNoteInput['actor']['kind']>().toEqualTypeOf<'user' | 'system' | 'processor'>();
+    expectTypeOf<IssueCreditNoteInput['actor']['kind']>().toEqualTypeOf<'user' | 'customer' | 'system' | 'processor'>();
     const withoutActor = { creditNoteId: 'cn_1', amount: 100, currency: 'EUR', payment: null, reason: 'r' };
     // @ts-expect-error no actor: every command says who did it
     const refused: IssueCreditNoteInput = withoutActor;

@@ -16,14 +16,18 @@ describe('public runtime exports', () => {
       'ConcurrencyError',
       'CreditNoteAlreadyExistsError',
       'CreditNoteNotFoundError',
+      'DEFAULT_REFUND_WINDOW_DAYS',
       'DuplicateOutboxEntryError',
       'EventValidationError',
       'ForbiddenError',
       'GatewayError',
       'LogImportError',
       'OutboxClaimLostError',
+      'PolicyRefusedError',
       'RefreshUnavailableError',
       'RefundLifecycleError',
+      'RefundRequestConflictError',
+      'RefundRequestNotFoundError',
       'RefundWindowClosedError',
       'RefundableBalanceExceededError',
       'StoreError',
@@ -34,6 +38,7 @@ describe('public runtime exports', () => {
       'createLogReplay',
       'createRefundLifecycle',
       'creditNoteStatuses',
+      'defaultCreditNoteIdFor',
       'defaultGatewayCapabilities',
       'defaultRetryPolicy',
       'explainCreditNote',
@@ -41,8 +46,13 @@ describe('public runtime exports', () => {
       'importLog',
       'parseEvent',
       'parseStoredEvent',
+      'policyRules',
+      'refundRequestReasons',
+      'refundRequestStatusOf',
+      'refundRequestStatuses',
       'replayCreditNote',
       'silentLogger',
+      'subscriptionOptions',
       'systemClock',
       'toMermaid',
     ]);
@@ -66,7 +76,7 @@ describe('public runtime exports', () => {
     const errorClasses = Object.entries(api).filter(
       ([name, value]) => typeof value === 'function' && name.endsWith('Error') && name !== 'RefundLifecycleError',
     );
-    expect(errorClasses).toHaveLength(18);
+    expect(errorClasses).toHaveLength(21);
     for (const [, ErrorClass] of errorClasses) {
       expect((ErrorClass as { prototype: unknown }).prototype).toBeInstanceOf(api.RefundLifecycleError);
     }
@@ -88,7 +98,10 @@ describe('public runtime exports', () => {
       new api.RefundWindowClosedError('pi_1', 'sepa_debit', '2026-01-01T00:00:00.000Z').code,
       new api.LogImportError('different_event', { line: 3 }, 'another event at version 2').code,
       new api.RefreshUnavailableError('cn_1', 'adyen', 'its outcome arrives by notification').code,
-      new api.ForbiddenError({ kind: 'user', id: 'u_1' }, 'retry', 'cn_1').code,
+      new api.ForbiddenError({ kind: 'user', id: 'u_1' }, 'retry', { creditNoteId: 'cn_1' }).code,
+      new api.RefundRequestNotFoundError('rr_1').code,
+      new api.RefundRequestConflictError('rr_1', 'approve', 'rejected').code,
+      new api.PolicyRefusedError('rr_1', [{ rule: 'purchase_window', message: 'asked 40 days after purchase', overridable: true }]).code,
     ];
     expect(new Set(codes).size).toBe(codes.length);
   });

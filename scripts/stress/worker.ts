@@ -63,6 +63,8 @@ const performed = async (line: Omit<EffectLine, 'worker'>) => {
 
 const notifier = {
   async send(notification: Notification) {
+    // The stress run issues credit notes only; a refund request's notice would be a bug here.
+    if (!('creditNote' in notification)) throw new Error(`unexpected notice ${notification.kind}`);
     stats.notifierCalls += 1;
     await performed({
       effect: 'notify',

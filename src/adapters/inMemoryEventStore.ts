@@ -3,6 +3,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { DuplicateOutboxEntryError, OutboxClaimLostError, VersionConflictError } from '../errors.js';
 import type { StoredEvent } from '../events/envelope.js';
 import type { CreditNoteStatus } from '../machine/creditNoteState.js';
+import { refundRequestStatusOf, type RefundRequestStatus } from '../machine/refundRequestState.js';
 import type {
   AppendError,
   AppendRequest,
@@ -13,9 +14,12 @@ import type {
   EventStore,
   JsonValue,
   ListCreditNotesFilter,
+  ListedRefundRequest,
   OutboxClaim,
   OutboxEntry,
   ProcessorRefundLink,
+  RefundRequestReportRow,
+  RefundRequestSummary,
 } from '../ports/eventStore.js';
 
 /**
@@ -105,6 +109,18 @@ class SortedIndex<T> {
     }
   }
 
+  /** Items in order from the first one ≥ `from` (not only after it), until `take` says stop. */
+  scanFrom(from: T, take: (item: T) => boolean): void {
+    let [index, offset] = this.seek(from, false);
+    for (; index < this.chunks.length; index += 1, offset = 0) {
+      const chunk = this.chunks[index]!;
+      for (; offset < chunk.length; offset += 1) {
+        this.meter.work += 1;
+        if (!take(chunk[offset]!)) return;
+      }
+    }
+  }
+
   /** The same walk as `scan`, pulled one item at a time (to merge several indexes' walks). */
   *walk(after: T | undefined): Generator<T, void, undefined> {
     let [index, offset] = after === undefined ? [0, 0] : this.seek(after, true);
@@ -174,6 +190,14 @@ type AgeKey = { updatedAt: string; creditNoteId: string };
 const compareAgeKeys = (a: AgeKey, b: AgeKey): number =>
   compareStrings(a.updatedAt, b.updatedAt) || compareStrings(a.creditNoteId, b.creditNoteId);
 
+/** A refund request's place in its indexes: by `submittedAt` (ISO 8601 in UTC sorts as text), then id. */
+type RequestKey = { submittedAt: string; requestId: string };
+const compareRequestKeys = (a: RequestKey, b: RequestKey): number =>
+  compareStrings(a.submittedAt, b.submittedAt) || compareStrings(a.requestId, b.requestId);
+
+/** The ticket statuses that are a stored status of their own; the others are those of approved requests. */
+const storedTicketStatuses: readonly string[] = ['pending', 'rejected', 'withdrawn'];
+
 type OutboxSlot = {
   entry: OutboxEntry;
   /** Insertion order: ties on time are claimed in it, as with a serial id. */
@@ -209,6 +233,11 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
   const creditNotesBy = new Map<string, SortedIndex<string>>();
   // Per status, by (updatedAt, creditNoteId): the sweep's least recently changed first.
   const creditNotesByAge = new Map<string, SortedIndex<AgeKey>>();
+  const refundRequests = new Map<string, RefundRequestSummary>();
+  // By (submittedAt, requestId): every request (the report's period, the unfiltered listing), and per stored status
+  // and per payment; an approved request's ticket status is derived on reading, from its credit note's row.
+  const allRequests = new SortedIndex<RequestKey>(compareRequestKeys, meter);
+  const requestsBy = new Map<string, SortedIndex<RequestKey>>();
   const checkpoints = new Map<string, Checkpoint>();
   const processorRefunds = new Map<string, ProcessorRefundLink>();
   const causes = new Set<string>();
@@ -326,6 +355,36 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
     }
   };
 
+  const requestKeys = (row: RefundRequestSummary): string[] => [statusKey(row.status), paymentKey(row.paymentId)];
+  const upsertRefundRequest = (row: RefundRequestSummary): void => {
+    const previous = refundRequests.get(row.requestId);
+    refundRequests.set(row.requestId, row);
+    if (previous !== undefined) {
+      const key: RequestKey = { submittedAt: previous.submittedAt, requestId: previous.requestId };
+      allRequests.delete(key);
+      for (const name of requestKeys(previous)) {
+        const index = requestsBy.get(name)!;
+        index.delete(key);
+        if (index.size === 0) requestsBy.delete(name);
+      }
+    }
+    const key: RequestKey = { submittedAt: row.submittedAt, requestId: row.requestId };
+    allRequests.insert(key);
+    for (const name of requestKeys(row)) {
+      let index = requestsBy.get(name);
+      if (index === undefined) {
+        index = new SortedIndex<RequestKey>(compareRequestKeys, meter);
+        requestsBy.set(name, index);
+      }
+      index.insert(key);
+    }
+  };
+  /** The row as listed: with its credit note's current status and the ticket status both make. */
+  const listed = (row: RefundRequestSummary): ListedRefundRequest => {
+    const creditNoteStatus = row.creditNoteId === null ? null : (creditNotes.get(row.creditNoteId)?.status ?? null);
+    return Object.freeze({ ...row, creditNoteStatus, ticketStatus: refundRequestStatusOf(row.status, creditNoteStatus) });
+  };
+
   const completeSlot = (slot: OutboxSlot, now: string): void => put(slot, entryWith(slot.entry, { claim: null, completedAt: now }));
 
   return {
@@ -398,6 +457,7 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
         const key = refundKey(link.processor, link.processorRefundId);
         if (!processorRefunds.has(key)) processorRefunds.set(key, frozenCopy(link));
       }
+      for (const row of request.refundRequests ?? []) upsertRefundRequest(frozenCopy(row));
       return ok({ lastGlobalPosition: log.length });
     },
 
@@ -594,6 +654,57 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
       return { due, parked: parked.size, oldestDueAt: due === 0 ? null : new Date(oldest).toISOString() };
     },
 
+    async listRefundRequests(filter = {}) {
+      const max = maxRows(filter.limit ?? 100);
+      const rows: ListedRefundRequest[] = [];
+      const wanted: RefundRequestStatus | undefined = filter.status;
+      // The stored status a ticket status walks: its own, or `approved` for the ones its credit note decides.
+      const stored = wanted === undefined ? undefined : storedTicketStatuses.includes(wanted) ? wanted : 'approved';
+      // As the SQL store: through the payment's index when there is one (the status then filters), else the status's.
+      const index =
+        filter.paymentId !== undefined
+          ? requestsBy.get(paymentKey(filter.paymentId))
+          : stored !== undefined
+            ? requestsBy.get(statusKey(stored))
+            : allRequests;
+      if (index !== undefined && max > 0) {
+        index.scan(filter.after, (key) => {
+          const row = refundRequests.get(key.requestId)!;
+          if (stored !== undefined && row.status !== stored) return true;
+          const candidate = listed(row);
+          if (wanted !== undefined && candidate.ticketStatus !== wanted) return true;
+          rows.push(candidate);
+          return rows.length < max;
+        });
+      }
+      return later(rows);
+    },
+
+    async refundRequestReport({ from, to }) {
+      const groups = new Map<string, RefundRequestReportRow>();
+      if (from < to) {
+        allRequests.scanFrom({ submittedAt: from, requestId: '' }, (key) => {
+          if (!(key.submittedAt < to)) return false;
+          const row = listed(refundRequests.get(key.requestId)!);
+          const name = `${row.reason}\u0000${row.ticketStatus}\u0000${row.currency}`;
+          let group = groups.get(name);
+          if (group === undefined) {
+            group = { reason: row.reason, ticketStatus: row.ticketStatus, currency: row.currency, count: 0, requestedAmount: 0, approvedAmount: 0 };
+            groups.set(name, group);
+          }
+          group.count += 1;
+          group.requestedAmount += row.amount;
+          group.approvedAmount += row.approvedAmount ?? 0;
+          return true;
+        });
+      }
+      const report = [...groups.values()].sort(
+        (a, b) =>
+          compareStrings(a.reason, b.reason) || compareStrings(a.ticketStatus, b.ticketStatus) || compareStrings(a.currency, b.currency),
+      );
+      return later(report);
+    },
+
     async readCheckpoint(name) {
       return later(checkpoints.get(name) ?? null);
     },
@@ -614,7 +725,10 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
  * is stored.
  * Every call costs what it returns, not what the store holds: claims and
  * listings walk indexes (claimable outbox entries by due time, credit notes
- * by id, status and payment) and copy only the rows they return.
+ * by id, status and payment, refund requests by submission per status and
+ * payment) and copy only the rows they return. Like the SQL store, a listing
+ * of processing, succeeded or failed requests walks the approved ones and
+ * skips those whose credit note says otherwise.
  * For tests, demos and single-process tools; state is lost with the process.
  */
 export const inMemoryEventStore = (): EventStore => createInMemoryEventStore({ work: 0 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { creditNoteEventDataSchemas, type CreditNoteEvent } from './creditNoteEvents.js';
 import { paymentEventDataSchemas, type PaymentEvent } from './paymentEvents.js';
+import { refundRequestEventDataSchemas, type RefundRequestEvent } from './refundRequestEvents.js';
 import { actorSchema, eventSourceSchema, isoTimestampSchema, type Actor, type EventSource } from './primitives.js';
 
 /**
@@ -26,7 +27,7 @@ const envelopeFields = {
   source: eventSourceSchema,
 };
 
-const allDataSchemas = { ...creditNoteEventDataSchemas, ...paymentEventDataSchemas };
+const allDataSchemas = { ...creditNoteEventDataSchemas, ...paymentEventDataSchemas, ...refundRequestEventDataSchemas };
 export type DomainEventType = keyof typeof allDataSchemas;
 
 /** One object schema per event type: the envelope's fields, the type, and that type's data. */
@@ -55,7 +56,7 @@ type EnvelopeMeta = {
 };
 
 /** A domain event with its envelope, as appended to a stream. */
-export type DomainEvent = EnvelopeMeta & (CreditNoteEvent | PaymentEvent);
+export type DomainEvent = EnvelopeMeta & (CreditNoteEvent | PaymentEvent | RefundRequestEvent);
 
 /** A domain event as the store returns it: with its place in the global log. */
 export type StoredEvent = DomainEvent & { globalPosition: number };
@@ -65,3 +66,5 @@ export const isCreditNoteEvent = (event: DomainEvent): event is EnvelopeMeta & C
   Object.hasOwn(creditNoteEventDataSchemas, event.type);
 export const isPaymentEvent = (event: DomainEvent): event is EnvelopeMeta & PaymentEvent =>
   Object.hasOwn(paymentEventDataSchemas, event.type);
+export const isRefundRequestEvent = (event: DomainEvent): event is EnvelopeMeta & RefundRequestEvent =>
+  Object.hasOwn(refundRequestEventDataSchemas, event.type);

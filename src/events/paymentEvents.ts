@@ -31,10 +31,19 @@ export const paymentDescribedSchema = z.object({
   refundableUntil: z.iso.datetime({ offset: true }).nullable(),
 });
 
+/**
+ * A customer's refund request on this payment awaits review; closed when it is approved, rejected or withdrawn.
+ * On the payment's stream so two requests submitted at once serialise: at most one is open per payment.
+ */
+export const refundRequestOpenedSchema = z.object({ requestId: identifierSchema });
+export const refundRequestClosedSchema = z.object({ requestId: identifierSchema });
+
 export const paymentEventDataSchemas = {
   PaymentDescribed: paymentDescribedSchema,
   CreditNoteAttached: creditNoteAttachedSchema,
   ChargeConfirmed: chargeConfirmedSchema,
+  RefundRequestOpened: refundRequestOpenedSchema,
+  RefundRequestClosed: refundRequestClosedSchema,
 } as const;
 
 export type PaymentEventType = keyof typeof paymentEventDataSchemas;

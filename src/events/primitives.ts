@@ -37,8 +37,9 @@ export const paymentRefSchema = z.object({
 });
 export type PaymentRef = z.output<typeof paymentRefSchema>;
 
+/** `customer`: the payer, through the host's customer portal (refund requests); `user`: the merchant's staff. */
 export const actorSchema = z.object({
-  kind: z.enum(['user', 'system', 'processor']),
+  kind: z.enum(['user', 'customer', 'system', 'processor']),
   id: identifierSchema,
 });
 export type Actor = z.output<typeof actorSchema>;

@@ -3,15 +3,35 @@ import { ForbiddenError } from '../errors.js';
 import type { Actor } from '../events/primitives.js';
 import type { LifecycleDeps } from './deps.js';
 
-/** The decisions a person makes, each of which the host may forbid. */
-export type LifecycleAction = 'issue' | 'retry' | 'mark_refunded' | 'refresh';
+/**
+ * The decisions a person makes, each of which the host may forbid. A customer
+ * submits (`request_refund`) and withdraws requests; staff approve and reject
+ * them, and `override` lets a request through policy rules that refused it.
+ */
+export type LifecycleAction =
+  | 'issue'
+  | 'retry'
+  | 'mark_refunded'
+  | 'refresh'
+  | 'request_refund'
+  | 'withdraw_request'
+  | 'approve_request'
+  | 'reject_request'
+  | 'override_policy';
 
-/** What the decision is about: the credit note, and for an issue what it would refund. */
+/**
+ * What the decision is about: the credit note (credit-note actions), or the
+ * refund request (request actions; an approval also names the credit note it
+ * would issue), with the money and payment at stake when known.
+ */
 export type AuthorizationSubject = {
-  creditNoteId: string;
+  creditNoteId?: string;
+  requestId?: string;
   amount?: number;
   currency?: string;
   paymentId?: string | null;
+  /** For `override_policy`: the policy rules the override would set aside. */
+  rules?: readonly string[];
 };
 
 /**
@@ -30,4 +50,6 @@ export const authorizeOrRefuse = async (
   subject: AuthorizationSubject,
 ): Promise<Result<void, ForbiddenError>> =>
   // Strictly true: a hook that returns something else by mistake refuses rather than lets through.
-  (await (deps.authorize ?? allowEverything)(actor, action, subject)) === true ? ok(undefined) : err(new ForbiddenError(actor, action, subject.creditNoteId));
+  (await (deps.authorize ?? allowEverything)(actor, action, subject)) === true
+    ? ok(undefined)
+    : err(new ForbiddenError(actor, action, subject.requestId !== undefined ? { requestId: subject.requestId } : { creditNoteId: subject.creditNoteId ?? '' }));

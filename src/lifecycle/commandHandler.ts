@@ -17,6 +17,9 @@ import type { Clock } from '../ports/notifier.js';
 import type { AppendRequest, EventStore, OutboxClaim, OutboxDraft, ProcessorRefundLink } from '../ports/eventStore.js';
 import type { CreditNoteChange, DistributiveOmit } from './creditNoteChange.js';
 import { creditNoteSummary, type KnownCreditNote, type LoadedPayment } from './streams.js';
+import type { RefundRequestChange } from '../requests/refundRequestChange.js';
+import { requestOutboxDraftFor } from '../requests/refundRequestOutbox.js';
+import { refundRequestSummary, type KnownRefundRequest } from '../requests/refundRequestStream.js';
 import type { Observer } from '../observability/observer.js';
 
 /** Who and what caused a command: copied onto every event it appends. */
@@ -33,6 +36,7 @@ export type PaymentChange = { loaded: LoadedPayment; events: Array<DistributiveO
 export type Plan<T> = {
   creditNotes?: CreditNoteChange[];
   payments?: PaymentChange[];
+  refundRequests?: RefundRequestChange[];
   result: T;
 };
 
@@ -62,11 +66,18 @@ const isWanted = (deps: HandlerDeps, intent: Intent, state: CreditNoteState): bo
   return true;
 };
 
-/** What the append recorded: the plan's answer, the entries due now, and each credit note's state as decided. */
-export type Executed<T> = { result: T; dueOutboxIds: string[]; decided: KnownCreditNote[] };
+/** What the append recorded: the plan's answer, the entries due now, and each credit note's and request's state as decided. */
+export type Executed<T> = { result: T; dueOutboxIds: string[]; decided: KnownCreditNote[]; decidedRequests: KnownRefundRequest[] };
 
 const decidedStates = <T>(plan: Plan<T>): KnownCreditNote[] =>
   (plan.creditNotes ?? []).map((change) => ({
+    streamId: change.loaded.streamId,
+    version: change.loaded.version + change.events.length,
+    state: change.state,
+  }));
+
+const decidedRequestStates = <T>(plan: Plan<T>): KnownRefundRequest[] =>
+  (plan.refundRequests ?? []).map((change) => ({
     streamId: change.loaded.streamId,
     version: change.loaded.version + change.events.length,
     state: change.state,
@@ -109,11 +120,12 @@ export async function executeCommand<T, E>(
     if (request.isErr()) return err(request.error);
     const { append, dueOutboxIds } = request.value;
     const decided = decidedStates(plan.value);
+    const decidedRequests = decidedRequestStates(plan.value);
     if (append.streams.length === 0 && (append.completeOutbox ?? []).length === 0) {
-      return ok({ result: plan.value.result, dueOutboxIds: [], decided });
+      return ok({ result: plan.value.result, dueOutboxIds: [], decided, decidedRequests });
     }
     const appended = await deps.store.append(append);
-    if (appended.isOk()) return ok({ result: plan.value.result, dueOutboxIds, decided });
+    if (appended.isOk()) return ok({ result: plan.value.result, dueOutboxIds, decided, decidedRequests });
     const failure = appended.error;
     if (failure instanceof VersionConflictError) {
       lastConflict = failure;
@@ -183,12 +195,14 @@ const buildAppend = <T>(
     completeOutbox: claims,
     creditNotes: [],
     processorRefunds: [],
+    refundRequests: [],
     // A dispatcher recording a result performs what it enqueues itself, in the same run.
     wakeDispatchers: claims.length === 0 && (deps.wakeDispatchers ?? true),
   };
   const written = [
     ...(plan.creditNotes ?? []).map((change) => ({ loaded: change.loaded, events: change.events })),
     ...(plan.payments ?? []),
+    ...(plan.refundRequests ?? []).map((change) => ({ loaded: change.loaded, events: change.events })),
   ];
   for (const { loaded, events } of written) {
     if (events.length === 0) continue;
@@ -209,6 +223,12 @@ const buildAppend = <T>(
     append.outbox.push(...drafts);
     append.creditNotes.push(creditNoteSummary(change.loaded.streamId, version, change.state, occurredAt));
     append.processorRefunds.push(...processorRefundLinks(change));
+  }
+  for (const change of plan.refundRequests ?? []) {
+    if (change.events.length === 0) continue;
+    const { streamId } = change.loaded;
+    append.outbox.push(...change.effects.map(({ intent, state, version }) => requestOutboxDraftFor(intent, state, streamId, version, now)));
+    append.refundRequests.push(refundRequestSummary({ streamId, version: change.loaded.version + change.events.length, state: change.state }, occurredAt));
   }
   const dueOutboxIds = append.outbox.filter((draft) => Date.parse(draft.availableAt) <= now.getTime()).map((d) => d.id);
   return ok({ append, dueOutboxIds });

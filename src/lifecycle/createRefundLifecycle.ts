@@ -58,6 +58,26 @@ import { creditNoteStreamId, loadCreditNote, type KnownCreditNote } from './stre
 import type { CommandOutcome } from './commands/commandSupport.js';
 import type { ObservationOutcome } from './commands/observeRefund.js';
 import type { AdoptedRefundEffects } from './commandHandler.js';
+import type { RefundRequestPolicy } from '../requests/refundPolicy.js';
+import { requestRefund } from '../requests/commands/requestRefund.js';
+import { approveRequest, rejectRequest, withdrawRequest } from '../requests/commands/decideRequest.js';
+import type { RequestDeps, RequestOutcome } from '../requests/commands/requestSupport.js';
+import { validateRequestId } from '../requests/commands/requestSupport.js';
+import { loadRefundRequestView, refundRequestHistory, viewOfRequest } from '../requests/refundRequestReads.js';
+import type { RefundRequestView } from '../requests/refundRequestView.js';
+import { toRefundRequestView } from '../requests/refundRequestView.js';
+import {
+  listRefundRequestsInputSchema,
+  refundRequestReportInputSchema,
+  type ApproveRequestInput,
+  type ListRefundRequestsInput,
+  type RefundRequestReportInput,
+  type RejectRequestInput,
+  type RequestRefundInput,
+  type WithdrawRequestInput,
+} from '../requests/refundRequestInputs.js';
+import type { RefundRequestReportRow } from '../ports/eventStore.js';
+import type { RefundRequestNotFoundError } from '../errors.js';
 
 export type RefundLifecycleConfig = {
   store: EventStore;
@@ -101,6 +121,8 @@ export type RefundLifecycleConfig = {
    * is written. Default: everything is allowed.
    */
   authorize?: Authorize;
+  /** Customer refund requests: the policy they are held to (default: a 30-day window, no exclusions). */
+  refundRequests?: { policy?: RefundRequestPolicy };
 };
 
 export type ObservationResult = { creditNote: CreditNoteView; changed: boolean };
@@ -128,6 +150,13 @@ export type ConfirmChargeError = ErrorOf<typeof confirmCharge> | InfrastructureE
 /** Reads of one credit note: `getCreditNote`, `history`. */
 export type ReadError = ValidationError | EventValidationError | CreditNoteNotFoundError | InfrastructureError;
 export type ListError = ValidationError | InfrastructureError;
+export type RequestRefundError = ErrorOf<typeof requestRefund> | InfrastructureError;
+export type ApproveRequestError = ErrorOf<typeof approveRequest> | InfrastructureError;
+/** Reject and withdraw. */
+export type CloseRequestError = ErrorOf<typeof rejectRequest> | ErrorOf<typeof withdrawRequest> | InfrastructureError;
+export type RefundRequestReadError = ValidationError | EventValidationError | RefundRequestNotFoundError | InfrastructureError;
+/** A listed request carries how long ago it was submitted. */
+export type ListedRefundRequestView = RefundRequestView & { ageMs: number };
 
 const noNotifier: Notifier = { send: async () => {} };
 
@@ -199,6 +228,7 @@ const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observ
     observer,
     ...(config.authorize === undefined ? {} : { authorize: config.authorize }),
   };
+  const requestDeps: RequestDeps = { ...deps, requestPolicy: config.refundRequests?.policy ?? {} };
   const capabilities = config.gateway.capabilities ?? defaultGatewayCapabilities;
   const viewOf = (known: KnownCreditNote): CreditNoteView => toCreditNoteView(known.state, known.version, capabilities);
   const dispatcher = createDispatcher(deps);
@@ -229,6 +259,12 @@ const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observ
   const answer = async (outcome: CommandOutcome): Promise<CreditNoteView> => {
     const latest = await settle(outcome);
     return viewOf(latest.get(outcome.creditNote.streamId) ?? outcome.creditNote);
+  };
+
+  /** The request as its command left it, with its credit note as the side effects just performed left it. */
+  const answerRequest = async (outcome: RequestOutcome): Promise<RefundRequestView> => {
+    const latest = await settle(outcome);
+    return (await viewOfRequest(deps.store, outcome.request, latest))._unsafeUnwrap({ withStackTrace: true });
   };
 
   const answerObservation = async (outcome: ObservationOutcome): Promise<ObservationResult> => ({
@@ -306,6 +342,65 @@ const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observ
           const rows = await deps.store.listCreditNotes(yield* validateInput(listCreditNotesInputSchema, filter));
           return ok(rows.map((row) => viewOf(row)));
         }),
+      ),
+
+    /**
+     * A customer asks for a refund (seed 004's customer portal). The policy
+     * decides (a refusal names its rules, nothing written); the merchant is
+     * told once. `override` with a reason lets a person allowed to
+     * (`override_policy`) set refusing rules aside.
+     */
+    requestRefund: (input: RequestRefundInput): ResultAsync<RefundRequestView, RequestRefundError> =>
+      boundary(() => requestRefund(requestDeps, input).map(answerRequest)),
+
+    /**
+     * Approves a pending request: the credit note is issued in the same atomic
+     * append, for `amount` (default: what was asked), and refunds like any other.
+     * `option` says what happens to the subscription; the customer is told once.
+     */
+    approveRequest: (requestId: string, input: ApproveRequestInput): ResultAsync<RefundRequestView, ApproveRequestError> =>
+      boundary(() => approveRequest(requestDeps, requestId, input).map(answerRequest)),
+
+    /** Declines a pending request; `note` goes to the customer. */
+    rejectRequest: (requestId: string, input: RejectRequestInput): ResultAsync<RefundRequestView, CloseRequestError> =>
+      boundary(() => rejectRequest(requestDeps, requestId, input).map(answerRequest)),
+
+    /** The customer takes a pending request back. */
+    withdrawRequest: (requestId: string, input: WithdrawRequestInput): ResultAsync<RefundRequestView, CloseRequestError> =>
+      boundary(() => withdrawRequest(requestDeps, requestId, input).map(answerRequest)),
+
+    /** The request replayed from its events, its status following its credit note's. */
+    getRefundRequest: (requestId: string): ResultAsync<RefundRequestView, RefundRequestReadError> =>
+      boundary(() => validateRequestId(requestId).asyncAndThen((id) => loadRefundRequestView(deps.store, id))),
+
+    /** The request's events and its credit note's, in commit order, each with its actor: who decided what. */
+    refundRequestHistory: (requestId: string): ResultAsync<StoredEvent[], RefundRequestReadError> =>
+      boundary(() => validateRequestId(requestId).asyncAndThen((id) => refundRequestHistory(deps.store, id))),
+
+    /** The review queue and its neighbours: by status or payment, oldest submission first, with each one's age. */
+    listRefundRequests: (filter: ListRefundRequestsInput = {}): ResultAsync<ListedRefundRequestView[], ListError> =>
+      boundary(() =>
+        safeTry(async function* () {
+          const { after, ...rest } = yield* validateInput(listRefundRequestsInputSchema, filter);
+          // Stores order by canonical UTC text: a cursor with an offset is read as the instant it names.
+          const cursor = after === undefined ? {} : { after: { ...after, submittedAt: new Date(after.submittedAt).toISOString() } };
+          const rows = await deps.store.listRefundRequests({ ...rest, ...cursor });
+          const now = deps.clock.now().getTime();
+          return ok(
+            rows.map((row) => ({
+              ...toRefundRequestView(row.state, row.version, row.creditNoteStatus),
+              ageMs: Math.max(0, now - Date.parse(row.submittedAt)),
+            })),
+          );
+        }),
+      ),
+
+    /** Requests submitted in [from, to) by reason and outcome (seed 004: "learn from patterns"). */
+    refundRequestReport: (period: RefundRequestReportInput): ResultAsync<RefundRequestReportRow[], ListError> =>
+      boundary(() =>
+        validateInput(refundRequestReportInputSchema, period).asyncMap(({ from, to }) =>
+          deps.store.refundRequestReport({ from: new Date(from).toISOString(), to: new Date(to).toISOString() }),
+        ),
       ),
 
     /** Performs due side effects. Call it from a timer or a worker loop; it is safe to run several at once. */

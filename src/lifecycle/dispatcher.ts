@@ -13,6 +13,10 @@ import type { CreditNoteState } from '../machine/creditNoteState.js';
 import type { ClaimedOutboxEntry } from '../ports/eventStore.js';
 import type { ProcessorRefund } from '../ports/refundGateway.js';
 import { createRefundPayloadSchema, notifyPayloadSchema, runHookPayloadSchema } from './outboxDrafts.js';
+import { requestHookPayloadSchema, requestNoticePayloadSchema } from '../requests/refundRequestOutbox.js';
+import { loadRefundRequest } from '../requests/refundRequestStream.js';
+import { viewOfRequest } from '../requests/refundRequestReads.js';
+import type { RefundRequestView } from '../requests/refundRequestView.js';
 import { errorMessage, silentObserver, type LogFields, type SideEffectNotes } from '../observability/observer.js';
 
 export type DispatchReport = {
@@ -32,6 +36,8 @@ export type DispatchReport = {
 const readCreateRefundPayload = fastParse(createRefundPayloadSchema);
 const readNotifyPayload = fastParse(notifyPayloadSchema);
 const readRunHookPayload = fastParse(runHookPayloadSchema);
+const readRequestNoticePayload = fastParse(requestNoticePayloadSchema);
+const readRequestHookPayload = fastParse(requestHookPayloadSchema);
 
 /** `notes`: what the side effect's log line says besides its result (the error, the processor's answer). */
 type Outcome = { tally: keyof DispatchReport; followUps: string[]; notes?: SideEffectNotes };
@@ -45,13 +51,14 @@ type Latest = Map<string, KnownCreditNote>;
  * Read from the raw payload, leniently: a payload that does not parse is the perform step's to report.
  */
 const describeEntry = (entry: ClaimedOutboxEntry) => {
-  const { creditNoteId, attempt, kind, recipient, hook } = entry.payload;
+  const { creditNoteId, attempt, kind, recipient, hook, requestId } = entry.payload;
   const labels: LogFields =
     entry.kind === 'create_refund'
       ? { refundAttempt: typeof attempt === 'number' ? attempt : undefined, idempotencyKey: entry.idempotencyKey }
-      : entry.kind === 'notify'
+      : entry.kind === 'notify' || entry.kind === 'request_notify'
         ? { notification: typeof kind === 'string' ? kind : undefined, recipient: typeof recipient === 'string' ? recipient : undefined }
         : { hook: typeof hook === 'string' ? hook : undefined };
+  if (typeof requestId === 'string') labels.requestId = requestId;
   return {
     id: entry.id,
     kind: entry.kind,
@@ -223,6 +230,39 @@ export const createDispatcher = (deps: LifecycleDeps) => {
     return complete(entry, 'performed');
   };
 
+  /** The refund request as it is now, with its credit note as this run last knew it. */
+  const currentRequest = async (requestId: string, latest: Latest): Promise<RefundRequestView> => {
+    const loaded = await loadRefundRequest(deps.store, requestId);
+    if (loaded.isErr()) throw loaded.error;
+    const view = await viewOfRequest(deps.store, loaded.value, latest);
+    if (view.isErr()) throw view.error;
+    return view.value;
+  };
+
+  const notifyOfRequest = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
+    const { requestId, kind, recipient, decided } = readRequestNoticePayload(entry.payload);
+    try {
+      const request = await currentRequest(requestId, latest);
+      await deps.notifier.send({ idempotencyKey: entry.idempotencyKey, kind, recipient, decided, request });
+    } catch (error) {
+      return release(entry, error);
+    }
+    return complete(entry, 'performed');
+  };
+
+  const runRequestHook = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
+    const { requestId, hook, subscriptionId, decided } = readRequestHookPayload(entry.payload);
+    const handler = deps.hooks[hook];
+    if (handler === undefined) return complete(entry, 'performed');
+    try {
+      const request = await currentRequest(requestId, latest);
+      await handler({ idempotencyKey: entry.idempotencyKey, hook, subscriptionId, requestId, decided, request });
+    } catch (error) {
+      return release(entry, error);
+    }
+    return complete(entry, 'performed');
+  };
+
   const perform = (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
     switch (entry.kind) {
       case 'create_refund':
@@ -231,6 +271,10 @@ export const createDispatcher = (deps: LifecycleDeps) => {
         return notify(entry, latest);
       case 'run_hook':
         return runHook(entry, latest);
+      case 'request_notify':
+        return notifyOfRequest(entry, latest);
+      case 'request_hook':
+        return runRequestHook(entry, latest);
     }
   };
 

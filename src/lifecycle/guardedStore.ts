@@ -32,6 +32,8 @@ export const guardedStore = (store: EventStore): EventStore => {
     outboxCounts: guard(store.outboxCounts.bind(store)),
     readCheckpoint: guard(store.readCheckpoint.bind(store)),
     writeCheckpoint: guard(store.writeCheckpoint.bind(store)),
+    listRefundRequests: guard(store.listRefundRequests.bind(store)),
+    refundRequestReport: guard(store.refundRequestReport.bind(store)),
     ...(store.watchOutbox === undefined ? {} : { watchOutbox: guard(store.watchOutbox.bind(store)) }),
   };
 };

@@ -56,6 +56,33 @@ export const causeOf = (event: DomainEvent, processor: string): string => {
 };
 
 /**
+ * A refund request's event in a sentence; who decided is the envelope's actor.
+ * `currency`: the request's, from its submission (an approval names only the amount).
+ */
+export const describeRequestEvent = (event: DomainEvent, currency = ''): string => {
+  const who = `${event.actor.kind} ${event.actor.id}`;
+  switch (event.type) {
+    case 'RefundRequestSubmitted': {
+      const { requestId, amount, currency, reason, payment, override } = event.data;
+      const overridden = override === null ? '' : ` Policy rules ${override.rules.join(', ')} overridden: "${override.reason}".`;
+      return `Refund request ${requestId} submitted by ${who} for ${money(amount, currency)} on payment ${payment.paymentId} (${words(reason)}).${overridden}`;
+    }
+    case 'RefundRequestApproved': {
+      const data = event.data;
+      const refund = data.option === 'cancel_only' ? 'the subscription cancelled, nothing refunded' : `credit note ${data.creditNoteId} issued for ${currency === '' ? `${data.amount} (minor units)` : money(data.amount, currency)}`;
+      const overridden = data.override === null ? '' : ` Policy rules ${data.override.rules.join(', ')} overridden: "${data.override.reason}".`;
+      return `Approved by ${who} (${words(data.option)}): ${refund}.${overridden}`;
+    }
+    case 'RefundRequestRejected':
+      return `Rejected by ${who}${event.data.note === null ? '' : `, with a note to the customer: "${event.data.note}"`}.`;
+    case 'RefundRequestWithdrawn':
+      return `Withdrawn by ${who}.`;
+    default:
+      return `${event.type}.`;
+  }
+};
+
+/**
  * One event in a sentence. `before` is the credit note as the event found
  * it (its payment names the processor; its attempt gives a refund its amount).
  */
@@ -111,5 +138,11 @@ export const describeEvent = (event: DomainEvent, before: CreditNoteContext, pro
       return `Credit note ${event.data.creditNoteId} (${money(event.data.amount, event.data.currency)}) counted against payment ${event.streamId.replace(/^payment-/, '')}.`;
     case 'ChargeConfirmed':
       return `${processorName(event.data.processor)} confirmed the charge of ${event.data.paymentId}: refunds may go out.`;
+    case 'RefundRequestOpened':
+      return `Refund request ${event.data.requestId} awaits review on payment ${event.streamId.replace(/^payment-/, '')}.`;
+    case 'RefundRequestClosed':
+      return `Refund request ${event.data.requestId} was decided: the payment may take another request.`;
+    default:
+      return describeRequestEvent(event);
   }
 };

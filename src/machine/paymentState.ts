@@ -9,9 +9,11 @@ export type PaymentState = {
   chargeConfirmed: boolean;
   facts: PaymentFacts | null;
   creditNotes: Array<{ creditNoteId: string; amount: number; currency: string }>;
+  /** Refund requests awaiting review: at most one. */
+  openRequests: string[];
 };
 
-export const initialPaymentState: PaymentState = { chargeConfirmed: false, facts: null, creditNotes: [] };
+export const initialPaymentState: PaymentState = { chargeConfirmed: false, facts: null, creditNotes: [], openRequests: [] };
 
 /**
  * Every credit note counts against the charge, a failed one included: it is
@@ -30,6 +32,10 @@ export const evolvePayment = (state: PaymentState, event: PaymentEvent): Payment
       return { ...state, facts: event.data };
     case 'CreditNoteAttached':
       return { ...state, creditNotes: [...state.creditNotes, event.data] };
+    case 'RefundRequestOpened':
+      return { ...state, openRequests: [...state.openRequests, event.data.requestId] };
+    case 'RefundRequestClosed':
+      return { ...state, openRequests: state.openRequests.filter((requestId) => requestId !== event.data.requestId) };
   }
 };
 

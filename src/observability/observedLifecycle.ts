@@ -16,6 +16,10 @@ const commands = {
   refreshStatus: 1,
   retryRefund: 1,
   markRefunded: 1,
+  requestRefund: 0,
+  approveRequest: 1,
+  rejectRequest: 1,
+  withdrawRequest: 1,
   sweep: null,
 } as const satisfies Record<string, 0 | 1 | null>;
 

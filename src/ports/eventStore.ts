@@ -2,13 +2,15 @@ import type { Result } from 'neverthrow';
 import type { DuplicateOutboxEntryError, OutboxClaimLostError, VersionConflictError } from '../errors.js';
 import type { DomainEvent, StoredEvent } from '../events/envelope.js';
 import type { CreditNoteState, CreditNoteStatus } from '../machine/creditNoteState.js';
+import type { RefundRequestMachineStatus, RefundRequestState, RefundRequestStatus } from '../machine/refundRequestState.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /** Events to add to one stream; `expectedVersion` is the version read (0 for a new stream). */
 export type StreamAppend = { streamId: string; expectedVersion: number; events: DomainEvent[] };
 
-export type OutboxKind = 'create_refund' | 'notify' | 'run_hook';
+/** `request_notify` / `request_hook`: a refund request's notice or host hook (e.g. `cancelSubscription`). */
+export type OutboxKind = 'create_refund' | 'notify' | 'run_hook' | 'request_notify' | 'request_hook';
 
 /** A side effect to perform, written in the same atomic step as the events that decided it. */
 export type OutboxDraft = {
@@ -69,6 +71,8 @@ export type AppendRequest = {
   creditNotes?: CreditNoteSummary[];
   /** Refund ids first recorded by this append; a link already stored is kept as it is. */
   processorRefunds?: ProcessorRefundLink[];
+  /** Read-model rows of the refund requests this append changed: created or replaced. */
+  refundRequests?: RefundRequestSummary[];
   /**
    * Whether dispatchers listening through `watchOutbox` hear of this append's
    * outbox entries (default true). The appender that performs them itself
@@ -77,6 +81,67 @@ export type AppendRequest = {
    * that notify.
    */
   wakeDispatchers?: boolean;
+};
+
+/**
+ * The read model behind the refund requests page, written atomically with the
+ * request's events. It holds the request's own status; an approved request's
+ * money outcome is its credit note's row (see `ListedRefundRequest`).
+ */
+export type RefundRequestSummary = {
+  requestId: string;
+  streamId: string;
+  /** Never `unsubmitted`: a row exists from the submission on. */
+  status: Exclude<RefundRequestMachineStatus, 'unsubmitted'>;
+  paymentId: string;
+  /** The credit note an approval issued; null before, and for a cancel-only approval. */
+  creditNoteId: string | null;
+  reason: string;
+  /** What the customer asked for, minor units. */
+  amount: number;
+  /** What the approval refunds; null unless approved with a refund. */
+  approvedAmount: number | null;
+  currency: string;
+  /** When the customer submitted it (ISO 8601, UTC): the age a review queue shows. */
+  submittedAt: string;
+  /** The last change of the request's own stream (ISO 8601, UTC). */
+  updatedAt: string;
+  version: number;
+  state: RefundRequestState;
+};
+
+/**
+ * A request as listed: its row, its credit note's current status (null
+ * without one) and the ticket status that follows from both, by
+ * `refundRequestStatusOf`: an approved request is `processing` while its
+ * credit note is issued, pending or requested, `succeeded` once it is
+ * succeeded or manual (or approved as cancel only), `failed` while it is failed.
+ */
+export type ListedRefundRequest = RefundRequestSummary & {
+  creditNoteStatus: CreditNoteStatus | null;
+  ticketStatus: RefundRequestStatus;
+};
+
+export type ListRefundRequestsFilter = {
+  /** The ticket status (derived as above): e.g. `pending` for the review queue, `failed` for the ones to chase. */
+  status?: RefundRequestStatus;
+  paymentId?: string;
+  /** Cursor, exclusive: the (submittedAt, requestId) of the previous page's last row. */
+  after?: { submittedAt: string; requestId: string };
+  /** At most this many; 100 when absent. */
+  limit?: number;
+};
+
+/** One line of the requests report: requests submitted in the period, by reason, ticket status and currency. */
+export type RefundRequestReportRow = {
+  reason: string;
+  ticketStatus: RefundRequestStatus;
+  currency: string;
+  count: number;
+  /** Sum of what was asked for. */
+  requestedAmount: number;
+  /** Sum of what approvals refund (0 for requests not approved with a refund). */
+  approvedAmount: number;
 };
 
 export type AppendError = VersionConflictError | OutboxClaimLostError | DuplicateOutboxEntryError;
@@ -194,6 +259,10 @@ export interface EventStore {
    */
   requeueOutbox(entryIds: readonly string[], now: Date): Promise<number>;
   outboxCounts(now: Date): Promise<OutboxCounts>;
+  /** Refund requests by ticket status or payment, oldest submission first (ties by request id), a page at a time. */
+  listRefundRequests(filter?: ListRefundRequestsFilter): Promise<ListedRefundRequest[]>;
+  /** Requests submitted in [from, to), grouped by reason, ticket status and currency; ordered by those three. */
+  refundRequestReport(period: { from: string; to: string }): Promise<RefundRequestReportRow[]>;
   readCheckpoint(name: string): Promise<Checkpoint | null>;
   /** Creates or replaces the checkpoint. */
   writeCheckpoint(checkpoint: { name: string; value: JsonValue }, now: Date): Promise<void>;

@@ -1,10 +1,14 @@
 import type { CreditNoteView } from '../lifecycle/creditNoteView.js';
 import type { HookName, NotificationKind, Recipient } from '../machine/creditNoteMachine.js';
 import type { DecidedOutcome } from '../lifecycle/outboxDrafts.js';
+import type { RefundRequestHookName, RefundRequestNoticeKind, RefundRequestRecipient } from '../machine/refundRequestMachine.js';
+import type { RefundRequestDecided, RefundRequestView } from '../requests/refundRequestView.js';
 
 export type { DecidedOutcome, HookName, NotificationKind, Recipient };
+export type { RefundRequestDecided, RefundRequestHookName, RefundRequestNoticeKind, RefundRequestRecipient };
 
-export type Notification = {
+/** A notice about a credit note's refund. */
+export type CreditNoteNotification = {
   /** Deterministic, e.g. `cn_1:notify:refund_completed:1`: pass it to your email provider to deduplicate. */
   idempotencyKey: string;
   kind: NotificationKind;
@@ -24,6 +28,25 @@ export type Notification = {
   creditNote: CreditNoteView;
 };
 
+/**
+ * A notice about a customer's refund request: received (to the merchant),
+ * approved or rejected with the merchant's note (to the client). The money's
+ * outcome is the credit note's own `refund_completed`.
+ */
+export type RefundRequestNotification = {
+  /** Deterministic, e.g. `rr_1:request:refund_request_rejected`. */
+  idempotencyKey: string;
+  kind: RefundRequestNoticeKind;
+  recipient: RefundRequestRecipient;
+  /** The decision as it was recorded with the outbox entry: write the message from this. */
+  decided: RefundRequestDecided;
+  /** The request as it is now, for links: it may have moved on (its refund may have succeeded since). */
+  request: RefundRequestView;
+};
+
+/** Switch on `kind`: `refund_request_*` kinds carry a request, the others a credit note. */
+export type Notification = CreditNoteNotification | RefundRequestNotification;
+
 /** Sends emails (or anything else). Throwing means "not sent": the dispatcher tries again later. */
 export interface Notifier {
   send(notification: Notification): Promise<void>;
@@ -38,8 +61,25 @@ export type HookCall = {
   creditNote: CreditNoteView;
 };
 
-/** The host's own reactions, e.g. close the proposal once the refund succeeded. Throwing means "try again later". */
-export type RefundHooks = Partial<Record<HookName, (call: HookCall) => Promise<void> | void>>;
+/** An approved refund request ends the subscription the payment renews (refund + cancel, or cancel only). */
+export type CancelSubscriptionCall = {
+  /** Deterministic per request: pass it to your billing system to deduplicate. */
+  idempotencyKey: string;
+  hook: RefundRequestHookName;
+  subscriptionId: string;
+  requestId: string;
+  decided: RefundRequestDecided;
+  request: RefundRequestView;
+};
+
+/**
+ * The host's own reactions, e.g. close the proposal once the refund succeeded,
+ * or cancel the subscription of an approved request. Each runs exactly once
+ * through the outbox; throwing means "try again later".
+ */
+export type RefundHooks = Partial<Record<HookName, (call: HookCall) => Promise<void> | void>> & {
+  cancelSubscription?: (call: CancelSubscriptionCall) => Promise<void> | void;
+};
 
 export interface Clock {
   now(): Date;

@@ -1,10 +1,14 @@
-import type { Notification, Notifier } from '../ports/notifier.js';
+import type { CreditNoteNotification, Notification, Notifier, RefundRequestNotification } from '../ports/notifier.js';
 
 export type RecordingNotifier = Notifier & {
-  /** Every call, repeats included (a dispatcher that crashed after sending calls again). */
-  readonly calls: readonly Notification[];
-  /** What recipients received: one per idempotency key, as a deduplicating email provider delivers. */
-  delivered(): Notification[];
+  /** Every call about a credit note, repeats included (a dispatcher that crashed after sending calls again). */
+  readonly calls: readonly CreditNoteNotification[];
+  /** What recipients received about credit notes: one per idempotency key, as a deduplicating email provider delivers. */
+  delivered(): CreditNoteNotification[];
+  /** Every call about a refund request, repeats included. */
+  readonly requestCalls: readonly RefundRequestNotification[];
+  /** What recipients received about refund requests: one per idempotency key. */
+  deliveredRequestNotices(): RefundRequestNotification[];
   /** The next `count` sends throw, as an unreachable email provider would. */
   failNext(count: number, message?: string): void;
   /**
@@ -18,8 +22,11 @@ export type RecordingNotifier = Notifier & {
 
 export type NotifierMisbehaviour = 'throw' | 'time_out' | 'deliver_then_throw';
 
+const isAboutRequest = (notification: Notification): notification is RefundRequestNotification => 'request' in notification;
+
 export const recordingNotifier = (): RecordingNotifier => {
-  const calls: Notification[] = [];
+  const calls: CreditNoteNotification[] = [];
+  const requestCalls: RefundRequestNotification[] = [];
   const deliveredByKey = new Map<string, Notification>();
   let failures: { remaining: number; how: NotifierMisbehaviour; message: string } = { remaining: 0, how: 'throw', message: '' };
   const deliver = (notification: Notification) => {
@@ -29,7 +36,9 @@ export const recordingNotifier = (): RecordingNotifier => {
   };
   return {
     calls,
-    delivered: () => [...deliveredByKey.values()],
+    requestCalls,
+    delivered: () => [...deliveredByKey.values()].filter((notification) => !isAboutRequest(notification)),
+    deliveredRequestNotices: () => [...deliveredByKey.values()].filter(isAboutRequest),
     failNext: (count, message = 'notifier unavailable') => {
       failures = { remaining: count, how: 'throw', message };
     },
@@ -38,7 +47,8 @@ export const recordingNotifier = (): RecordingNotifier => {
       failures = { remaining: count, how, message: messages[how] };
     },
     async send(notification) {
-      calls.push(structuredClone(notification));
+      if (isAboutRequest(notification)) requestCalls.push(structuredClone(notification));
+      else calls.push(structuredClone(notification));
       if (failures.remaining > 0) {
         failures.remaining -= 1;
         if (failures.how === 'deliver_then_throw') deliver(notification);

@@ -2,8 +2,22 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateOutboxEntryError, OutboxClaimLostError, VersionConflictError } from '../../src/errors.js';
 import { CURRENT_SCHEMA_VERSION, type DomainEvent, type DomainEventType, type StoredEvent } from '../../src/events/envelope.js';
 import { parseEvent } from '../../src/events/parseEvent.js';
+import type { RefundRequestReason } from '../../src/events/refundRequestEvents.js';
 import { emptyCreditNoteContext, type CreditNoteStatus } from '../../src/machine/creditNoteState.js';
-import type { CreditNoteSummary, EventStore, JsonValue, OutboxDraft, OutboxEntry } from '../../src/ports/eventStore.js';
+import {
+  initialRefundRequestState,
+  refundRequestStatusOf,
+  type RefundRequestDecision,
+} from '../../src/machine/refundRequestState.js';
+import type {
+  CreditNoteSummary,
+  EventStore,
+  JsonValue,
+  ListedRefundRequest,
+  OutboxDraft,
+  OutboxEntry,
+  RefundRequestSummary,
+} from '../../src/ports/eventStore.js';
 
 /*
  * The one contract every EventStore adapter passes (in-memory, PostgreSQL,
@@ -99,6 +113,97 @@ const summary = (
   },
 });
 
+type RefundRequestRowOptions = {
+  paymentId?: string;
+  /** The credit note an approval issued (null: cancel only). */
+  creditNoteId?: string | null;
+  reason?: RefundRequestReason;
+  amount?: number;
+  /** Default: the amount for an approval with a credit note, else null. */
+  approvedAmount?: number | null;
+  currency?: string;
+  submittedAt?: Date;
+  version?: number;
+};
+
+/**
+ * A refund request's read-model row, its `state` a full RefundRequestState
+ * with nested objects, arrays, nulls and non-ASCII text, so a store that does
+ * not keep JSON exactly is caught.
+ */
+const refundRequestRow = (
+  requestId: string,
+  status: RefundRequestSummary['status'],
+  options: RefundRequestRowOptions = {},
+): RefundRequestSummary => {
+  const paymentId = options.paymentId ?? 'pi_1';
+  const creditNoteId = options.creditNoteId ?? null;
+  const amount = options.amount ?? 5000;
+  const approvedAmount =
+    options.approvedAmount !== undefined ? options.approvedAmount : status === 'approved' && creditNoteId !== null ? amount : null;
+  const currency = options.currency ?? 'eur';
+  const reason = options.reason ?? 'technical_issue';
+  const submittedAt = (options.submittedAt ?? at(0)).toISOString();
+  const version = options.version ?? 1;
+  const decidedAt = at(100_000 + version).toISOString();
+  const decision: RefundRequestDecision | null =
+    status === 'approved'
+      ? {
+          kind: 'approved',
+          option: creditNoteId === null ? 'cancel_only' : 'refund_and_cancel',
+          creditNoteId,
+          amount: approvedAmount,
+          note: 'Approuvé — désolés 🎟',
+          override: null,
+          decidedAt,
+        }
+      : status === 'rejected'
+        ? { kind: 'rejected', note: null, decidedAt }
+        : status === 'withdrawn'
+          ? { kind: 'withdrawn', details: 'It "works" again', decidedAt }
+          : null;
+  return {
+    requestId,
+    streamId: `refund-request-${requestId}`,
+    status,
+    paymentId,
+    creditNoteId,
+    reason,
+    amount,
+    approvedAmount,
+    currency,
+    submittedAt,
+    updatedAt: status === 'pending' ? submittedAt : decidedAt,
+    version,
+    state: {
+      status,
+      context: {
+        ...initialRefundRequestState.context,
+        requestId,
+        payment: { processor: 'stripe', paymentId, account: null },
+        amount,
+        currency,
+        reason,
+        details: 'Écran noir,\nrien ne marche',
+        customerId: 'cus_1',
+        purchasedAt: at(-86_400_000).toISOString(),
+        product: { productId: 'prod_1', kind: 'subscription' },
+        subscriptionId: 'sub_1',
+        submissionOverride: { reason: 'Long-time customer', rules: ['purchase_window', 'one_open_request'] },
+        submittedAt,
+        decision,
+      },
+    },
+  };
+};
+
+/** A row as listed by a store that knows its credit note's status, by the port's rule. */
+const listedRow = (row: RefundRequestSummary, creditNoteStatus: CreditNoteStatus | null): ListedRefundRequest => ({
+  ...row,
+  creditNoteStatus,
+  ticketStatus: refundRequestStatusOf(row.status, creditNoteStatus),
+});
+
 const withoutPosition = ({ globalPosition: _position, ...event }: StoredEvent): DomainEvent => event as DomainEvent;
 
 export const describeEventStoreContract = (
@@ -119,6 +224,7 @@ export const describeEventStoreContract = (
       log: await store.readAll(),
       outbox: await store.listOutbox(),
       creditNotes: await store.listCreditNotes(),
+      refundRequests: await store.listRefundRequests(),
     });
 
     /** Appends one new credit-note stream holding CreditNoteIssued, with nothing else. */
@@ -143,7 +249,7 @@ export const describeEventStoreContract = (
     describe('streams', () => {
       it('starts empty: a missing stream is version 0 with no events, and the log is empty', async () => {
         expect(await store.readStream(creditNoteStream('cn_missing'))).toEqual({ version: 0, events: [] });
-        expect(await snapshot()).toEqual({ log: [], outbox: [], creditNotes: [] });
+        expect(await snapshot()).toEqual({ log: [], outbox: [], creditNotes: [], refundRequests: [] });
       });
 
       it('appends to a new stream and reads the events back in order, equal to what was appended', async () => {
@@ -212,6 +318,7 @@ export const describeEventStoreContract = (
           streams: [{ streamId: issued.streamId, expectedVersion: 0, events: [events.refundRequested('cn_1', 1)] }],
           outbox: [outboxDraft('ob_1', issued.streamId)],
           creditNotes: [summary('cn_1', 'requested', 'pi_cn_1', 2)],
+          refundRequests: [refundRequestRow('rq_1', 'approved', { paymentId: 'pi_cn_1', creditNoteId: 'cn_1' })],
         });
 
         expect(result.isErr()).toBe(true);
@@ -252,6 +359,7 @@ export const describeEventStoreContract = (
           ],
           outbox: [outboxDraft('ob_1', fresh.streamId)],
           creditNotes: [summary('cn_fresh', 'issued', 'pi_1')],
+          refundRequests: [refundRequestRow('rq_fresh', 'approved', { creditNoteId: 'cn_fresh' })],
         });
 
         expect(result._unsafeUnwrapErr()).toBeInstanceOf(VersionConflictError);
@@ -422,6 +530,414 @@ export const describeEventStoreContract = (
       });
     });
 
+    describe('refund requests', () => {
+      const requestIds = (rows: readonly { requestId: string }[]) => rows.map((row) => row.requestId);
+      const put = async (refundRequests: RefundRequestSummary[], creditNotes: CreditNoteSummary[] = []) => {
+        expect((await store.append({ streams: [], refundRequests, creditNotes })).isOk()).toBe(true);
+      };
+
+      /**
+       * Every ticket status: three stored ones, and approved requests whose credit note's row is in each status
+       * (or that have none: cancel only). Submission times run against the ids, so an order by id would show.
+       */
+      const creditNoteRows = [
+        summary('cn_issued', 'issued', 'pi_1'),
+        summary('cn_pending', 'pending', 'pi_1'),
+        summary('cn_requested', 'requested', 'pi_2'),
+        summary('cn_succeeded', 'succeeded', 'pi_2'),
+        summary('cn_manual', 'manual', 'pi_3'),
+        // Another payment than its request's: a listing by payment goes by the request's.
+        summary('cn_failed', 'failed', 'pi_other'),
+      ];
+      const statusOfCreditNote = (creditNoteId: string | null): CreditNoteStatus | null =>
+        creditNoteRows.find((row) => row.creditNoteId === creditNoteId)?.status ?? null;
+      const seedTickets = async () => {
+        const rows = [
+          refundRequestRow('rq_k', 'pending', { paymentId: 'pi_1', submittedAt: at(11_000) }),
+          refundRequestRow('rq_a', 'rejected', { paymentId: 'pi_1', submittedAt: at(10_000) }),
+          refundRequestRow('rq_j', 'withdrawn', { paymentId: 'pi_2', submittedAt: at(9_000) }),
+          refundRequestRow('rq_b', 'approved', { paymentId: 'pi_1', creditNoteId: 'cn_issued', submittedAt: at(8_000) }),
+          refundRequestRow('rq_i', 'approved', { paymentId: 'pi_1', creditNoteId: 'cn_pending', submittedAt: at(7_000) }),
+          refundRequestRow('rq_c', 'approved', { paymentId: 'pi_2', creditNoteId: 'cn_requested', submittedAt: at(6_000) }),
+          refundRequestRow('rq_h', 'approved', { paymentId: 'pi_2', creditNoteId: 'cn_succeeded', submittedAt: at(5_000) }),
+          refundRequestRow('rq_d', 'approved', { paymentId: 'pi_3', creditNoteId: 'cn_manual', submittedAt: at(4_000) }),
+          refundRequestRow('rq_g', 'approved', { paymentId: 'pi_3', creditNoteId: 'cn_failed', submittedAt: at(3_000) }),
+          refundRequestRow('rq_e', 'approved', { paymentId: 'pi_3', creditNoteId: null, submittedAt: at(2_000) }),
+          refundRequestRow('rq_l', 'pending', { paymentId: 'pi_2', submittedAt: at(500) }),
+        ];
+        await put(rows, creditNoteRows);
+        return rows;
+      };
+
+      it('writes rows with the append and lists them whole, with the JSON state exactly as written', async () => {
+        const row = refundRequestRow('rq_1', 'approved', { creditNoteId: 'cn_1', approvedAmount: 4200 });
+        const issued = events.creditNoteIssued('cn_1', 'pi_1');
+        const result = await store.append({
+          streams: [{ streamId: issued.streamId, expectedVersion: 0, events: [issued] }],
+          creditNotes: [summary('cn_1', 'requested', 'pi_1')],
+          refundRequests: [row],
+        });
+        expect(result.isOk()).toBe(true);
+
+        const listed = await store.listRefundRequests();
+        expect(listed).toEqual([{ ...row, creditNoteStatus: 'requested', ticketStatus: 'processing' }]);
+        expect(listed[0]!.state).toEqual(row.state);
+        expect(typeof listed[0]!.amount).toBe('number');
+        expect(typeof listed[0]!.approvedAmount).toBe('number');
+        expect(typeof listed[0]!.version).toBe('number');
+      });
+
+      it('writes no row when the append is refused, and leaves a stored row as it was', async () => {
+        const issued = await seedCreditNote('cn_1');
+        const first = refundRequestRow('rq_1', 'pending', { version: 1 });
+        await put([first]);
+
+        const refused = await store.append({
+          streams: [{ streamId: issued.streamId, expectedVersion: 0, events: [events.refundRequested('cn_1', 1)] }],
+          creditNotes: [summary('cn_1', 'requested', 'pi_cn_1', 2)],
+          refundRequests: [
+            refundRequestRow('rq_1', 'approved', { creditNoteId: 'cn_1', version: 2 }),
+            refundRequestRow('rq_2', 'pending', { submittedAt: at(1000) }),
+          ],
+        });
+
+        expect(refused._unsafeUnwrapErr()).toBeInstanceOf(VersionConflictError);
+        expect(await store.listRefundRequests()).toEqual([listedRow(first, null)]);
+        expect(await store.listRefundRequests({ status: 'processing' })).toEqual([]);
+        expect(await store.refundRequestReport({ from: at(0).toISOString(), to: at(10_000).toISOString() })).toEqual([
+          { reason: 'technical_issue', ticketStatus: 'pending', currency: 'eur', count: 1, requestedAmount: 5000, approvedAmount: 0 },
+        ]);
+      });
+
+      it('replaces a row when a later append carries the same requestId, listing it under its new values only', async () => {
+        await put([refundRequestRow('rq_1', 'pending', { paymentId: 'pi_old', submittedAt: at(1000) })]);
+        await put([refundRequestRow('rq_0', 'pending', { paymentId: 'pi_new', submittedAt: at(2000) })]);
+        // Every indexed value changes: status, payment and submission time.
+        const approved = refundRequestRow('rq_1', 'approved', {
+          paymentId: 'pi_new',
+          creditNoteId: 'cn_1',
+          submittedAt: at(3000),
+          version: 2,
+        });
+        await put([approved], [summary('cn_1', 'succeeded', 'pi_new')]);
+
+        expect(await store.listRefundRequests()).toEqual([
+          listedRow(refundRequestRow('rq_0', 'pending', { paymentId: 'pi_new', submittedAt: at(2000) }), null),
+          listedRow(approved, 'succeeded'),
+        ]);
+        expect(requestIds(await store.listRefundRequests({ status: 'pending' }))).toEqual(['rq_0']);
+        expect(requestIds(await store.listRefundRequests({ status: 'succeeded' }))).toEqual(['rq_1']);
+        expect(await store.listRefundRequests({ paymentId: 'pi_old' })).toEqual([]);
+        expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_new' }))).toEqual(['rq_0', 'rq_1']);
+        expect(await store.listRefundRequests({ after: { submittedAt: at(2000).toISOString(), requestId: 'rq_0' } })).toEqual([
+          listedRow(approved, 'succeeded'),
+        ]);
+      });
+
+      it('writes a request named twice in one append once, its last row winning', async () => {
+        const last = refundRequestRow('rq_1', 'rejected', { version: 2, submittedAt: at(1000) });
+        await put([refundRequestRow('rq_1', 'pending', { version: 1 }), last]);
+
+        expect(await store.listRefundRequests()).toEqual([listedRow(last, null)]);
+        expect(await store.listRefundRequests({ status: 'pending' })).toEqual([]);
+      });
+
+      it('lists every request oldest submission first, each with its credit note’s status and its ticket status', async () => {
+        const rows = await seedTickets();
+
+        const listed = await store.listRefundRequests();
+
+        expect(requestIds(listed)).toEqual(['rq_l', 'rq_e', 'rq_g', 'rq_d', 'rq_h', 'rq_c', 'rq_i', 'rq_b', 'rq_j', 'rq_a', 'rq_k']);
+        for (const row of rows) {
+          expect(listed.find((candidate) => candidate.requestId === row.requestId), row.requestId).toEqual(
+            listedRow(row, statusOfCreditNote(row.creditNoteId)),
+          );
+        }
+      });
+
+      it.each([
+        ['pending', ['rq_l', 'rq_k']],
+        ['rejected', ['rq_a']],
+        ['withdrawn', ['rq_j']],
+        // Approved, credit note issued, pending or requested.
+        ['processing', ['rq_c', 'rq_i', 'rq_b']],
+        // Approved, credit note succeeded or manual, or cancel only (no credit note).
+        ['succeeded', ['rq_e', 'rq_d', 'rq_h']],
+        ['failed', ['rq_g']],
+      ] as const)('lists the %s tickets, derived from the credit note for an approved request', async (status, expected) => {
+        const rows = await seedTickets();
+
+        const listed = await store.listRefundRequests({ status });
+
+        expect(requestIds(listed)).toEqual(expected);
+        for (const row of listed) {
+          expect(row.ticketStatus).toBe(status);
+          expect(row).toEqual(listedRow(rows.find((candidate) => candidate.requestId === row.requestId)!, row.creditNoteStatus));
+          expect(row.creditNoteStatus).toBe(statusOfCreditNote(row.creditNoteId));
+        }
+      });
+
+      it('shows each credit note status as the ticket status the port’s rule gives', async () => {
+        await seedTickets();
+
+        const listed = await store.listRefundRequests();
+
+        expect(Object.fromEntries(listed.map((row) => [row.requestId, [row.creditNoteStatus, row.ticketStatus]]))).toEqual({
+          rq_k: [null, 'pending'],
+          rq_a: [null, 'rejected'],
+          rq_j: [null, 'withdrawn'],
+          rq_b: ['issued', 'processing'],
+          rq_i: ['pending', 'processing'],
+          rq_c: ['requested', 'processing'],
+          rq_h: ['succeeded', 'succeeded'],
+          rq_d: ['manual', 'succeeded'],
+          rq_g: ['failed', 'failed'],
+          rq_e: [null, 'succeeded'],
+          rq_l: [null, 'pending'],
+        });
+      });
+
+      it('follows the credit note: its row changing moves the approved request to another ticket status', async () => {
+        await seedTickets();
+
+        await put([], [summary('cn_requested', 'failed', 'pi_2', 2), summary('cn_failed', 'manual', 'pi_other', 2)]);
+
+        expect(requestIds(await store.listRefundRequests({ status: 'failed' }))).toEqual(['rq_c']);
+        expect(requestIds(await store.listRefundRequests({ status: 'processing' }))).toEqual(['rq_i', 'rq_b']);
+        expect(requestIds(await store.listRefundRequests({ status: 'succeeded' }))).toEqual(['rq_e', 'rq_g', 'rq_d', 'rq_h']);
+        const [moved] = await store.listRefundRequests({ status: 'failed' });
+        expect(moved).toMatchObject({ status: 'approved', creditNoteStatus: 'failed', ticketStatus: 'failed' });
+      });
+
+      it('lists an approved request whose credit note has no row with a null creditNoteStatus, ticket as refundRequestStatusOf says', async () => {
+        const row = refundRequestRow('rq_1', 'approved', { creditNoteId: 'cn_unwritten' });
+        await put([row]);
+
+        const expected = listedRow(row, null);
+        expect(await store.listRefundRequests()).toEqual([expected]);
+        expect(await store.listRefundRequests({ status: expected.ticketStatus })).toEqual([expected]);
+      });
+
+      it('never lists an approved request under a stored-only status, nor under a status no ticket has', async () => {
+        await seedTickets();
+
+        expect(await store.listRefundRequests({ status: 'approved' as never })).toEqual([]);
+        expect(await store.listRefundRequests({ status: 'unsubmitted' as never })).toEqual([]);
+      });
+
+      it('filters by payment, alone or with a stored or derived ticket status', async () => {
+        await seedTickets();
+
+        expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_1' }))).toEqual(['rq_i', 'rq_b', 'rq_a', 'rq_k']);
+        expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_2' }))).toEqual(['rq_l', 'rq_h', 'rq_c', 'rq_j']);
+        expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_3' }))).toEqual(['rq_e', 'rq_g', 'rq_d']);
+        expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_1', status: 'processing' }))).toEqual(['rq_i', 'rq_b']);
+        expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_1', status: 'pending' }))).toEqual(['rq_k']);
+        expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_3', status: 'succeeded' }))).toEqual(['rq_e', 'rq_d']);
+        expect(await store.listRefundRequests({ paymentId: 'pi_2', status: 'failed' })).toEqual([]);
+        expect(await store.listRefundRequests({ paymentId: 'pi_none' })).toEqual([]);
+        // The payment is the request's (pi_3), not its credit note's (pi_other).
+        expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_3', status: 'failed' }))).toEqual(['rq_g']);
+      });
+
+      describe('pages', () => {
+        /** Four submissions in the same millisecond, ids out of insertion order. */
+        const seedTies = async () => {
+          await put([
+            refundRequestRow('rq_c', 'pending', { submittedAt: at(1000) }),
+            refundRequestRow('rq_d', 'pending', { submittedAt: at(2000) }),
+            refundRequestRow('rq_a', 'pending', { submittedAt: at(2000), paymentId: 'pi_2' }),
+            refundRequestRow('rq_e', 'approved', { submittedAt: at(2000) }),
+            refundRequestRow('rq_b', 'pending', { submittedAt: at(2000) }),
+            refundRequestRow('rq_f', 'pending', { submittedAt: at(3000), paymentId: 'pi_2' }),
+          ]);
+        };
+        const cursor = (row: ListedRefundRequest) => ({ submittedAt: row.submittedAt, requestId: row.requestId });
+
+        it('orders ties on submittedAt by requestId and pages with the exclusive cursor through them', async () => {
+          await seedTies();
+          const page = (after: { submittedAt: string; requestId: string } | undefined, limit: number) =>
+            store.listRefundRequests({ limit, ...(after === undefined ? {} : { after }) });
+
+          expect(requestIds(await store.listRefundRequests())).toEqual(['rq_c', 'rq_a', 'rq_b', 'rq_d', 'rq_e', 'rq_f']);
+          const first = await page(undefined, 2);
+          expect(requestIds(first)).toEqual(['rq_c', 'rq_a']);
+          // The page ends inside the tie at 2000: the next one starts right after rq_a, in the same instant.
+          const second = await page(cursor(first[1]!), 2);
+          expect(requestIds(second)).toEqual(['rq_b', 'rq_d']);
+          const third = await page(cursor(second[1]!), 2);
+          expect(requestIds(third)).toEqual(['rq_e', 'rq_f']);
+          expect(await page(cursor(third[1]!), 2)).toEqual([]);
+
+          const walked: ListedRefundRequest[] = [];
+          for (let next = await page(undefined, 1); next.length > 0; next = await page(cursor(next[0]!), 1)) walked.push(...next);
+          expect(walked).toEqual(await store.listRefundRequests());
+
+          // A cursor is a position, not a row: one naming no stored row resumes where it would sort.
+          expect(requestIds(await page({ submittedAt: at(2000).toISOString(), requestId: 'rq_bb' }, 10))).toEqual(['rq_d', 'rq_e', 'rq_f']);
+          expect(requestIds(await page({ submittedAt: at(1500).toISOString(), requestId: 'rq_z' }, 10))).toEqual([
+            'rq_a',
+            'rq_b',
+            'rq_d',
+            'rq_e',
+            'rq_f',
+          ]);
+        });
+
+        it('pages a status’s and a payment’s listing with the same cursor', async () => {
+          await seedTies();
+          const afterB = { submittedAt: at(2000).toISOString(), requestId: 'rq_b' };
+
+          expect(requestIds(await store.listRefundRequests({ status: 'pending', limit: 3 }))).toEqual(['rq_c', 'rq_a', 'rq_b']);
+          expect(requestIds(await store.listRefundRequests({ status: 'pending', after: afterB }))).toEqual(['rq_d', 'rq_f']);
+          expect(requestIds(await store.listRefundRequests({ status: 'succeeded', after: afterB }))).toEqual(['rq_e']);
+          expect(await store.listRefundRequests({ status: 'succeeded', after: { submittedAt: at(2000).toISOString(), requestId: 'rq_e' } })).toEqual([]);
+          expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_2', after: afterB }))).toEqual(['rq_f']);
+          expect(requestIds(await store.listRefundRequests({ paymentId: 'pi_1', status: 'pending', after: afterB, limit: 1 }))).toEqual(['rq_d']);
+        });
+
+        it('returns 100 requests at most when no limit is given, and none for a limit of 0', async () => {
+          const rows = Array.from({ length: 101 }, (_, index) =>
+            refundRequestRow(`rq_${String(index).padStart(3, '0')}`, 'pending', { submittedAt: at(index) }),
+          );
+          await put(rows);
+
+          const listed = await store.listRefundRequests();
+          expect(requestIds(listed)).toEqual(requestIds(rows.slice(0, 100)));
+          expect(requestIds(await store.listRefundRequests({ status: 'pending' }))).toEqual(requestIds(rows.slice(0, 100)));
+          expect(requestIds(await store.listRefundRequests({ after: cursor(listed[99]!) }))).toEqual(['rq_100']);
+          expect(await store.listRefundRequests({ limit: 0 })).toEqual([]);
+          expect(requestIds(await store.listRefundRequests({ limit: 3, paymentId: 'pi_1' }))).toEqual(['rq_000', 'rq_001', 'rq_002']);
+        });
+      });
+
+      describe('report', () => {
+        const from = at(10_000).toISOString();
+        const to = at(20_000).toISOString();
+        const seedPeriod = async () => {
+          await put(
+            [
+              refundRequestRow('rq_early', 'pending', { submittedAt: at(9_999) }),
+              refundRequestRow('rq_from', 'pending', { submittedAt: at(10_000), amount: 1000 }),
+              refundRequestRow('rq_p2', 'pending', { submittedAt: at(12_000), amount: 2000 }),
+              refundRequestRow('rq_usd', 'pending', { submittedAt: at(12_000), amount: 700, currency: 'usd' }),
+              // Beyond 32 bits, alone and summed.
+              refundRequestRow('rq_big1', 'approved', {
+                submittedAt: at(13_000),
+                reason: 'duplicate_charge',
+                creditNoteId: 'cn_succeeded',
+                amount: 3_000_000_000,
+              }),
+              refundRequestRow('rq_big2', 'approved', {
+                submittedAt: at(14_000),
+                reason: 'duplicate_charge',
+                creditNoteId: 'cn_manual',
+                amount: 3_000_000_000,
+                approvedAmount: 2_500_000_000,
+              }),
+              refundRequestRow('rq_cancel', 'approved', { submittedAt: at(15_000), reason: 'duplicate_charge', amount: 4000 }),
+              refundRequestRow('rq_fail', 'approved', {
+                submittedAt: at(16_000),
+                reason: 'duplicate_charge',
+                creditNoteId: 'cn_failed',
+                amount: 900,
+              }),
+              refundRequestRow('rq_proc', 'approved', {
+                submittedAt: at(17_000),
+                reason: 'not_as_described',
+                creditNoteId: 'cn_requested',
+                amount: 1200,
+                approvedAmount: 1000,
+              }),
+              refundRequestRow('rq_rej', 'rejected', { submittedAt: at(18_000), reason: 'not_as_described', amount: 300 }),
+              refundRequestRow('rq_to', 'pending', { submittedAt: at(20_000), amount: 11 }),
+              refundRequestRow('rq_late', 'withdrawn', { submittedAt: at(25_000), amount: 13 }),
+            ],
+            creditNoteRows,
+          );
+        };
+
+        it('groups the period’s requests by reason, ticket status and currency, in that order, with their sums', async () => {
+          await seedPeriod();
+
+          const report = await store.refundRequestReport({ from, to });
+
+          expect(report).toEqual([
+            { reason: 'duplicate_charge', ticketStatus: 'failed', currency: 'eur', count: 1, requestedAmount: 900, approvedAmount: 900 },
+            {
+              reason: 'duplicate_charge',
+              ticketStatus: 'succeeded',
+              currency: 'eur',
+              count: 3,
+              requestedAmount: 6_000_004_000,
+              approvedAmount: 5_500_000_000,
+            },
+            { reason: 'not_as_described', ticketStatus: 'processing', currency: 'eur', count: 1, requestedAmount: 1200, approvedAmount: 1000 },
+            { reason: 'not_as_described', ticketStatus: 'rejected', currency: 'eur', count: 1, requestedAmount: 300, approvedAmount: 0 },
+            { reason: 'technical_issue', ticketStatus: 'pending', currency: 'eur', count: 2, requestedAmount: 3000, approvedAmount: 0 },
+            { reason: 'technical_issue', ticketStatus: 'pending', currency: 'usd', count: 1, requestedAmount: 700, approvedAmount: 0 },
+          ]);
+          for (const row of report) {
+            for (const value of [row.count, row.requestedAmount, row.approvedAmount]) expect(typeof value).toBe('number');
+          }
+        });
+
+        it('takes from as inclusive and to as exclusive', async () => {
+          await seedPeriod();
+          const counted = async (period: { from: string; to: string }) =>
+            (await store.refundRequestReport(period)).reduce((total, row) => total + row.count, 0);
+
+          expect(await counted({ from, to })).toBe(9);
+          expect(await counted({ from: at(0).toISOString(), to: at(100_000).toISOString() })).toBe(12);
+          expect(await store.refundRequestReport({ from: to, to: at(20_001).toISOString() })).toEqual([
+            { reason: 'technical_issue', ticketStatus: 'pending', currency: 'eur', count: 1, requestedAmount: 11, approvedAmount: 0 },
+          ]);
+          expect(await store.refundRequestReport({ from: at(9_999).toISOString(), to: from })).toEqual([
+            { reason: 'technical_issue', ticketStatus: 'pending', currency: 'eur', count: 1, requestedAmount: 5000, approvedAmount: 0 },
+          ]);
+          expect(await store.refundRequestReport({ from, to: from })).toEqual([]);
+          expect(await store.refundRequestReport({ from: to, to: from })).toEqual([]);
+          expect(await store.refundRequestReport({ from: at(30_000).toISOString(), to: at(40_000).toISOString() })).toEqual([]);
+        });
+
+        it('follows the credit notes: a report after a credit note fails counts its request as failed', async () => {
+          await seedPeriod();
+          await put([], [summary('cn_requested', 'failed', 'pi_2', 2)]);
+
+          const report = await store.refundRequestReport({ from, to });
+
+          expect(report.filter((row) => row.reason === 'not_as_described')).toEqual([
+            { reason: 'not_as_described', ticketStatus: 'failed', currency: 'eur', count: 1, requestedAmount: 1200, approvedAmount: 1000 },
+            { reason: 'not_as_described', ticketStatus: 'rejected', currency: 'eur', count: 1, requestedAmount: 300, approvedAmount: 0 },
+          ]);
+        });
+      });
+
+      it('shares nothing with the caller: neither the rows appended nor the rows listed', async () => {
+        const mutate = (write: () => void) => {
+          try {
+            write();
+          } catch (error) {
+            expect(error).toBeInstanceOf(TypeError);
+          }
+        };
+        const row = refundRequestRow('rq_1', 'approved', { creditNoteId: 'cn_1' });
+        const pristine = structuredClone(row);
+        await put([row], [summary('cn_1', 'requested', 'pi_1')]);
+
+        row.status = 'rejected';
+        row.state.context.amount = 1;
+        row.state.context.submissionOverride!.rules.push('excluded_kind');
+        const [listed] = await store.listRefundRequests();
+        mutate(() => (listed!.ticketStatus = 'failed'));
+        mutate(() => (listed!.approvedAmount = 1));
+        mutate(() => (listed!.state.context.amount = 2));
+        mutate(() => listed!.state.context.submissionOverride!.rules.pop());
+
+        expect(await store.listRefundRequests()).toEqual([listedRow(pristine, 'requested')]);
+      });
+    });
+
     describe('causes', () => {
       it('tells whether any stored event names a causation id, and forgets nothing a refused append tried', async () => {
         const issued = events.creditNoteIssued('cn_1', 'pi_a');
@@ -520,6 +1036,7 @@ export const describeEventStoreContract = (
           streams: [{ streamId: issued.streamId, expectedVersion: 0, events: [issued] }],
           outbox: [outboxDraft('ob_new', issued.streamId), outboxDraft('ob_1', issued.streamId)],
           creditNotes: [summary('cn_2', 'issued', 'pi_2')],
+          refundRequests: [refundRequestRow('rq_2', 'pending', { paymentId: 'pi_2' })],
         });
 
         expect(result._unsafeUnwrapErr()).toBeInstanceOf(DuplicateOutboxEntryError);
@@ -536,7 +1053,7 @@ export const describeEventStoreContract = (
         });
 
         expect(result._unsafeUnwrapErr()).toMatchObject({ code: 'duplicate_outbox_entry', entryId: 'ob_1' });
-        expect(await snapshot()).toEqual({ log: [], outbox: [], creditNotes: [] });
+        expect(await snapshot()).toEqual({ log: [], outbox: [], creditNotes: [], refundRequests: [] });
       });
 
       it('claims only due entries, leasing them to the owner', async () => {
@@ -719,6 +1236,7 @@ export const describeEventStoreContract = (
           outbox: [outboxDraft('ob_follow_up', issued.streamId)],
           completeOutbox: [{ entryId: 'ob_1', token: stale!.claim.token }],
           creditNotes: [summary('cn_result', 'issued', 'pi_1')],
+          refundRequests: [refundRequestRow('rq_result', 'approved', { creditNoteId: 'cn_result' })],
         });
 
         expect(result._unsafeUnwrapErr()).toBeInstanceOf(OutboxClaimLostError);

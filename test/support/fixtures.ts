@@ -7,7 +7,7 @@ import {
 } from '../../src/lifecycle/createRefundLifecycle.js';
 import type { IssueCreditNoteInput } from '../../src/lifecycle/commandInputs.js';
 import type { EventStore } from '../../src/ports/eventStore.js';
-import type { HookCall, RefundHooks } from '../../src/ports/notifier.js';
+import type { CancelSubscriptionCall, HookCall, RefundHooks } from '../../src/ports/notifier.js';
 import type { CreateRefundRequest, RefundGateway } from '../../src/ports/refundGateway.js';
 import { inMemoryEventStore } from '../../src/adapters/inMemoryEventStore.js';
 import { fakeGateway, type FakeGatewayOptions, type FakeRefundNotice } from '../../src/testing/fakeGateway.js';
@@ -42,6 +42,7 @@ export const buildFixture = (options: FixtureOptions = {}) => {
   const notifier = recordingNotifier();
   const clock = manualClock();
   const hookCalls: HookCall[] = [];
+  const cancelCalls: CancelSubscriptionCall[] = [];
   const gatewayCalls: GatewayCall[] = [];
 
   // The port the lifecycle sees: the fake, with every call recorded on the way in.
@@ -68,6 +69,7 @@ export const buildFixture = (options: FixtureOptions = {}) => {
     refundSucceeded: (call) => void hookCalls.push(call),
     refundFailed: (call) => void hookCalls.push(call),
     refundedManually: (call) => void hookCalls.push(call),
+    cancelSubscription: (call) => void cancelCalls.push(call),
   };
   let sequence = 0;
 
@@ -100,7 +102,7 @@ export const buildFixture = (options: FixtureOptions = {}) => {
     return outcomes;
   };
 
-  return { store, gateway, gatewayPort, gatewayCalls, notifier, clock, hookCalls, lifecycle, lifecycleWith, deliver };
+  return { store, gateway, gatewayPort, gatewayCalls, notifier, clock, hookCalls, cancelCalls, lifecycle, lifecycleWith, deliver };
 };
 
 export type Fixture = ReturnType<typeof buildFixture>;
@@ -131,6 +133,8 @@ export const sideEffectCounts = (fixture: Fixture) => ({
   refunds: fixture.gateway.refunds().length,
   notifierCalls: fixture.notifier.calls.length,
   hookCalls: fixture.hookCalls.length,
+  requestNoticeCalls: fixture.notifier.requestCalls.length,
+  cancelCalls: fixture.cancelCalls.length,
 });
 
 export const okValue = <T, E>(result: Result<T, E>): T => {

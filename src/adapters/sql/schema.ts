@@ -247,11 +247,189 @@ CREATE TABLE checkpoints (
 );
 `;
 
+/**
+ * Version 4, byte for byte `sql/004_refund_requests.sql`: the `refund_requests`
+ * read model with its indexes, and `append_events` replaced to write its rows
+ * in the same statement as the events.
+ */
+export const REFUND_REQUESTS_SQL = `-- refund-lifecycle schema, version 4: the refund requests read model, and the append that writes it.
+-- Apply with search_path set to the target schema, as versions 1 to 3: the function keeps that search_path.
+--
+-- The table is new, so its indexes cost nothing to build; the append function is replaced in the same transaction,
+-- so no append ever runs with the table but without the function that writes it (or the other way round).
+
+-- The refund requests page's read model, written in the same transaction as the request's events. It holds the
+-- request's own status; an approved request's ticket status (processing, succeeded, failed) follows the status of its
+-- credit note's row in credit_note_summaries, joined on every read (through credit_note_summaries_pkey), never copied.
+-- \`submitted_at\` and \`updated_at\` hold ISO 8601 instants in UTC as \`Date.prototype.toISOString\` writes them, as
+-- credit_note_summaries.updated_at does: they sort bytewise in time order. Every text column is COLLATE "C", so
+-- comparisons and orderings are bytewise whatever the database's collation, and the indexes serve them as written.
+CREATE TABLE refund_requests (
+  request_id text COLLATE "C" PRIMARY KEY,
+  stream_id text COLLATE "C" NOT NULL,
+  status text COLLATE "C" NOT NULL,
+  payment_id text COLLATE "C" NOT NULL,
+  credit_note_id text COLLATE "C",
+  reason text COLLATE "C" NOT NULL,
+  amount bigint NOT NULL,
+  approved_amount bigint,
+  currency text COLLATE "C" NOT NULL,
+  submitted_at text COLLATE "C" NOT NULL,
+  updated_at text COLLATE "C" NOT NULL,
+  version integer NOT NULL,
+  state jsonb NOT NULL
+);
+-- listRefundRequests by ticket status, oldest submission first: pending, rejected and withdrawn are stored statuses;
+-- processing, succeeded and failed walk the approved rows, filtered on their credit note's status.
+CREATE INDEX refund_requests_status_idx ON refund_requests (status, submitted_at, request_id);
+-- listRefundRequests by payment.
+CREATE INDEX refund_requests_payment_idx ON refund_requests (payment_id, submitted_at, request_id);
+-- listRefundRequests without a filter, and refundRequestReport's period (a range of submitted_at).
+CREATE INDEX refund_requests_submitted_idx ON refund_requests (submitted_at, request_id);
+
+-- append_events(request), as in version 2, now also writing the refund requests' rows (\`request->'requests'\`) after
+-- the credit-note summaries. Same signature and refusals (RL001 version_conflict, RL002 duplicate_outbox_entry,
+-- RL003 outbox_claim_lost); a refusal raises, which rolls everything back, refund request rows included.
+CREATE OR REPLACE FUNCTION append_events(request jsonb) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $append$
+DECLARE
+  head record;
+  moved integer;
+  actual integer;
+  last_position bigint;
+  draft record;
+  inserted text[];
+  seen text[] := '{}';
+  claim record;
+BEGIN
+  FOR head IN
+    SELECT h.stream_id, h.expected_version, h.next_version
+    FROM jsonb_to_recordset(request->'heads') AS h(stream_id text, expected_version integer, next_version integer)
+    ORDER BY h.stream_id COLLATE "C"
+  LOOP
+    IF head.next_version = head.expected_version THEN
+      SELECT version INTO actual FROM streams WHERE stream_id = head.stream_id;
+      moved := CASE WHEN coalesce(actual, 0) = head.expected_version THEN 1 ELSE 0 END;
+    ELSIF head.expected_version = 0 THEN
+      INSERT INTO streams (stream_id, version) VALUES (head.stream_id, head.next_version) ON CONFLICT (stream_id) DO NOTHING;
+      GET DIAGNOSTICS moved = ROW_COUNT;
+    ELSE
+      UPDATE streams SET version = head.next_version, updated_at = now()
+      WHERE stream_id = head.stream_id AND version = head.expected_version;
+      GET DIAGNOSTICS moved = ROW_COUNT;
+    END IF;
+    IF moved = 0 THEN
+      SELECT version INTO actual FROM streams WHERE stream_id = head.stream_id;
+      RAISE EXCEPTION 'version_conflict' USING ERRCODE = 'RL001',
+        DETAIL = json_build_object('streamId', head.stream_id, 'expected', head.expected_version, 'actual', coalesce(actual, 0))::text;
+    END IF;
+  END LOOP;
+
+  IF jsonb_array_length(request->'events') > 0 THEN
+    WITH written AS (
+      INSERT INTO events (stream_id, version, event_id, type, schema_version, data, occurred_at, actor, causation_id,
+        correlation_id, source)
+      SELECT r.stream_id, r.version, r.event_id, r.type, r.schema_version, r.data, r.occurred_at, r.actor,
+        r.causation_id, r.correlation_id, r.source
+      FROM jsonb_to_recordset(request->'events') AS r(ord integer, stream_id text, version integer, event_id text,
+        type text, schema_version integer, data jsonb, occurred_at text, actor jsonb, causation_id text,
+        correlation_id text, source text)
+      ORDER BY r.ord
+      RETURNING global_position
+    )
+    SELECT max(global_position) INTO last_position FROM written;
+  ELSE
+    SELECT max(global_position) INTO last_position FROM events;
+  END IF;
+
+  IF jsonb_array_length(request->'outbox') > 0 THEN
+    WITH written AS (
+      INSERT INTO outbox (id, stream_id, kind, idempotency_key, payload, available_at)
+      SELECT r.id, r.stream_id, r.kind, r.idempotency_key, r.payload, r.available_at::timestamptz
+      FROM jsonb_to_recordset(request->'outbox') AS r(ord integer, id text, stream_id text, kind text,
+        idempotency_key text, payload jsonb, available_at text)
+      ORDER BY r.ord
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id
+    )
+    SELECT coalesce(array_agg(id), '{}') INTO inserted FROM written;
+    -- An id already stored, or twice in this append, inserted nothing the second time.
+    FOR draft IN
+      SELECT r.id FROM jsonb_to_recordset(request->'outbox') AS r(ord integer, id text) ORDER BY r.ord
+    LOOP
+      IF NOT (draft.id = ANY (inserted)) OR draft.id = ANY (seen) THEN
+        RAISE EXCEPTION 'duplicate_outbox_entry' USING ERRCODE = 'RL002',
+          DETAIL = json_build_object('entryId', draft.id)::text;
+      END IF;
+      seen := seen || draft.id;
+    END LOOP;
+    -- Delivered at commit, to every listener; never for an append that rolled back.
+    IF cardinality(inserted) > 0 AND coalesce((request->>'wake')::boolean, true) THEN
+      PERFORM pg_notify(request->>'channel', '');
+    END IF;
+  END IF;
+
+  FOR claim IN
+    SELECT c.entry_id, c.token FROM jsonb_to_recordset(request->'complete') AS c(entry_id text, token text)
+  LOOP
+    UPDATE outbox SET completed_at = now(), claim_owner = NULL, claim_token = NULL, claim_lease_until = NULL
+    WHERE id = claim.entry_id AND claim_token = claim.token AND completed_at IS NULL;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    IF moved = 0 THEN
+      RAISE EXCEPTION 'outbox_claim_lost' USING ERRCODE = 'RL003', DETAIL = json_build_object('entryId', claim.entry_id)::text;
+    END IF;
+  END LOOP;
+
+  IF jsonb_array_length(request->'summaries') > 0 THEN
+    INSERT INTO credit_note_summaries (credit_note_id, stream_id, status, payment_id, version, updated_at, state)
+    SELECT r.credit_note_id, r.stream_id, r.status, r.payment_id, r.version, r.updated_at, r.state
+    FROM jsonb_to_recordset(request->'summaries') AS r(credit_note_id text, stream_id text, status text,
+      payment_id text, version integer, updated_at text, state jsonb)
+    ON CONFLICT (credit_note_id) DO UPDATE SET stream_id = excluded.stream_id, status = excluded.status,
+      payment_id = excluded.payment_id, version = excluded.version, updated_at = excluded.updated_at,
+      state = excluded.state;
+  END IF;
+
+  -- The first link of a refund is kept.
+  IF jsonb_array_length(request->'links') > 0 THEN
+    INSERT INTO processor_refunds (processor, processor_refund_id, credit_note_id, attempt)
+    SELECT r.processor, r.processor_refund_id, r.credit_note_id, r.attempt
+    FROM jsonb_to_recordset(request->'links') AS r(processor text, processor_refund_id text, credit_note_id text,
+      attempt integer)
+    ON CONFLICT (processor, processor_refund_id) DO NOTHING;
+  END IF;
+
+  -- The refund requests' rows, created or replaced. A request named twice in one append is written once, its last
+  -- row winning (an upsert may not touch a row twice in one statement).
+  IF jsonb_array_length(request->'requests') > 0 THEN
+    INSERT INTO refund_requests (request_id, stream_id, status, payment_id, credit_note_id, reason, amount,
+      approved_amount, currency, submitted_at, updated_at, version, state)
+    SELECT DISTINCT ON (r.request_id) r.request_id, r.stream_id, r.status, r.payment_id, r.credit_note_id, r.reason,
+      r.amount, r.approved_amount, r.currency, r.submitted_at, r.updated_at, r.version, r.state
+    FROM jsonb_to_recordset(request->'requests') AS r(ord integer, request_id text, stream_id text, status text,
+      payment_id text, credit_note_id text, reason text, amount bigint, approved_amount bigint, currency text,
+      submitted_at text, updated_at text, version integer, state jsonb)
+    ORDER BY r.request_id, r.ord DESC
+    ON CONFLICT (request_id) DO UPDATE SET stream_id = excluded.stream_id, status = excluded.status,
+      payment_id = excluded.payment_id, credit_note_id = excluded.credit_note_id, reason = excluded.reason,
+      amount = excluded.amount, approved_amount = excluded.approved_amount, currency = excluded.currency,
+      submitted_at = excluded.submitted_at, updated_at = excluded.updated_at, version = excluded.version,
+      state = excluded.state;
+  END IF;
+
+  RETURN coalesce(last_position, 0);
+END;
+$append$;
+`;
+
 /** Every schema version in order; `migrate()` applies the ones a database has not recorded yet. */
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   { version: 1, name: '001_init', sql: INIT_SQL },
   { version: 2, name: '002_append_function', sql: APPEND_FUNCTION_SQL },
   { version: 3, name: '003_operations_reads', sql: OPERATIONS_READS_SQL },
+  { version: 4, name: '004_refund_requests', sql: REFUND_REQUESTS_SQL },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

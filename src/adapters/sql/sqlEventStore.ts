@@ -8,10 +8,13 @@ import type {
   CreditNoteSummary,
   EventStore,
   JsonValue,
+  ListedRefundRequest,
   OutboxEntry,
   ProcessorRefundLink,
+  RefundRequestReportRow,
+  RefundRequestSummary,
 } from '../../ports/eventStore.js';
-import { queriesFor, type Queries } from './queries.js';
+import { queriesFor, storedTicketStatuses, type Queries } from './queries.js';
 import { migrate } from './schema.js';
 import { DEFAULT_SCHEMA, outboxChannel, sqlErrorOf, UNIQUE_VIOLATION, type SqlClient } from './sqlClient.js';
 
@@ -66,6 +69,35 @@ type SummaryRow = {
   state: CreditNoteSummary['state'];
 };
 
+type RefundRequestRow = {
+  request_id: string;
+  stream_id: string;
+  status: RefundRequestSummary['status'];
+  payment_id: string;
+  credit_note_id: string | null;
+  reason: string;
+  /** bigint: a string from `pg`, a number or bigint from PGlite. */
+  amount: number | string | bigint;
+  approved_amount: number | string | bigint | null;
+  currency: string;
+  submitted_at: string;
+  updated_at: string;
+  version: number;
+  state: RefundRequestSummary['state'];
+  credit_note_status: ListedRefundRequest['creditNoteStatus'];
+  ticket_status: ListedRefundRequest['ticketStatus'];
+};
+
+type ReportRow = {
+  reason: string;
+  ticket_status: RefundRequestReportRow['ticketStatus'];
+  currency: string;
+  /** count(*) is bigint and sum(bigint) numeric: strings from `pg`. */
+  count: number | string | bigint;
+  requested_amount: number | string | bigint;
+  approved_amount: number | string | bigint;
+};
+
 const toStoredEvent = (row: EventRow): StoredEvent =>
   ({
     eventId: row.event_id,
@@ -110,6 +142,24 @@ const toSummary = (row: SummaryRow): CreditNoteSummary => ({
   state: row.state,
 });
 
+const toListedRefundRequest = (row: RefundRequestRow): ListedRefundRequest => ({
+  requestId: row.request_id,
+  streamId: row.stream_id,
+  status: row.status,
+  paymentId: row.payment_id,
+  creditNoteId: row.credit_note_id,
+  reason: row.reason,
+  amount: Number(row.amount),
+  approvedAmount: row.approved_amount === null ? null : Number(row.approved_amount),
+  currency: row.currency,
+  submittedAt: row.submitted_at,
+  updatedAt: row.updated_at,
+  version: row.version,
+  state: row.state,
+  creditNoteStatus: row.credit_note_status,
+  ticketStatus: row.ticket_status,
+});
+
 /** A page's size when the caller gives none. */
 const DEFAULT_PAGE = 100;
 
@@ -136,8 +186,9 @@ const eventRecord = (event: DomainEvent, ord: number, version: number) => ({
  * Every append is one call of the schema's `append_events` function, hence
  * one transaction and one round trip: stream heads are checked and moved
  * first (in stream id order, so concurrent multi-stream appends cannot
- * deadlock), then events, outbox entries, completed claims, summaries and
- * refund links are written; any refusal rolls everything back.
+ * deadlock), then events, outbox entries, completed claims, summaries,
+ * refund links and refund request rows are written; any refusal rolls
+ * everything back.
  */
 export const sqlEventStore = (client: SqlClient, options: { schema?: string } = {}): SqlEventStore => {
   const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -148,7 +199,7 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
     return rows[0]?.version ?? 0;
   };
 
-  /** The append as `append_events` takes it (sql/002_append_function.sql): one JSON document, one round trip. */
+  /** The append as `append_events` takes it (sql/004_refund_requests.sql): one JSON document, one round trip. */
   const appendDocument = (request: AppendRequest) =>
     JSON.stringify({
       heads: request.streams.map(({ streamId, expectedVersion, events }) => ({
@@ -183,6 +234,22 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
         processor_refund_id: link.processorRefundId,
         credit_note_id: link.creditNoteId,
         attempt: link.attempt,
+      })),
+      requests: (request.refundRequests ?? []).map((row, ord) => ({
+        ord,
+        request_id: row.requestId,
+        stream_id: row.streamId,
+        status: row.status,
+        payment_id: row.paymentId,
+        credit_note_id: row.creditNoteId,
+        reason: row.reason,
+        amount: row.amount,
+        approved_amount: row.approvedAmount,
+        currency: row.currency,
+        submitted_at: row.submittedAt,
+        updated_at: row.updatedAt,
+        version: row.version,
+        state: row.state,
       })),
       wake: request.wakeDispatchers !== false,
       channel: outboxChannel(schema),
@@ -358,6 +425,31 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
       );
       const row = rows[0]!;
       return { due: Number(row.due), parked: Number(row.parked), oldestDueAt: row.oldest_due_at };
+    },
+
+    async listRefundRequests(filter = {}) {
+      const params: unknown[] = [rowLimit(filter.limit ?? DEFAULT_PAGE)];
+      let status: 'stored' | 'derived' | null = null;
+      if (filter.status !== undefined) {
+        status = storedTicketStatuses.includes(filter.status) ? 'stored' : 'derived';
+        params.push(filter.status);
+      }
+      if (filter.paymentId !== undefined) params.push(filter.paymentId);
+      if (filter.after !== undefined) params.push(filter.after.submittedAt, filter.after.requestId);
+      const sql = q.listRefundRequests({ status, paymentId: filter.paymentId !== undefined, after: filter.after !== undefined });
+      return (await client.query<RefundRequestRow>(sql, params)).rows.map(toListedRefundRequest);
+    },
+
+    async refundRequestReport({ from, to }) {
+      const { rows } = await client.query<ReportRow>(q.refundRequestReport, [from, to]);
+      return rows.map((row) => ({
+        reason: row.reason,
+        ticketStatus: row.ticket_status,
+        currency: row.currency,
+        count: Number(row.count),
+        requestedAmount: Number(row.requested_amount),
+        approvedAmount: Number(row.approved_amount),
+      }));
     },
 
     async readCheckpoint(name) {

@@ -17,7 +17,7 @@ export const clockTime = (iso: string): string => iso.slice(11, 19);
 
 /** Credit-note streams are shown by credit note id, payment streams by payment id. */
 const subjectOf = (event: StoredEvent): string =>
-  event.streamId.replace(/^credit-note-/, '').replace(/^payment-/, '');
+  event.streamId.replace(/^credit-note-/, '').replace(/^payment-/, '').replace(/^refund-request-/, '');
 
 /** Which channel carried the fact, when it was not the command itself. */
 const carrier = (event: StoredEvent): string => {
@@ -66,6 +66,20 @@ export const eventDetail = (event: StoredEvent): string => {
       return `${event.data.creditNoteId} attached`;
     case 'ChargeConfirmed':
       return `charge confirmed by ${event.data.processor}`;
+    case 'RefundRequestOpened':
+      return `request ${event.data.requestId} awaits review`;
+    case 'RefundRequestClosed':
+      return `request ${event.data.requestId} decided`;
+    case 'RefundRequestSubmitted':
+      return `${money(event.data.amount, event.data.currency)} asked by ${event.data.customerId}, ${event.data.reason.replace(/_/g, ' ')}${event.data.subscriptionId === null ? '' : `, subscription ${event.data.subscriptionId}`}`;
+    case 'RefundRequestApproved':
+      return event.data.option === 'cancel_only'
+        ? `cancel only, by ${event.actor.id}`
+        : `${event.data.option.replace(/_/g, ' ')}, credit note ${event.data.creditNoteId}, by ${event.actor.id}`;
+    case 'RefundRequestRejected':
+      return `by ${event.actor.id}${event.data.note === null ? '' : `: "${event.data.note}"`}`;
+    case 'RefundRequestWithdrawn':
+      return `by ${event.actor.id}`;
   }
 };
 
@@ -89,7 +103,10 @@ export const sideEffectText = (
         ? `✉ ${found.delivered.kind} → ${found.delivered.recipient}`
         : `✉ ${entry.idempotencyKey} not delivered`;
     case 'run_hook':
+    case 'request_hook':
       return found.hookRan ? `⚙ hook ${String(entry.payload.hook)} ran` : `⚙ hook ${String(entry.payload.hook)} did not run`;
+    case 'request_notify':
+      return found.delivered ? `✉ ${found.delivered.kind} → ${found.delivered.recipient}` : `✉ ${entry.idempotencyKey} not delivered`;
   }
 };
 

@@ -161,6 +161,59 @@ export const decideIssue = (creditNote: KnownCreditNote, terms: IssueTerms, fact
   });
 
 /**
+ * The decision of an issue, for `executeCommand`: reads the credit note and
+ * its payment, asks the processor what it must (at most once, however many
+ * times a version conflict has it decide again), and plans the issue. An
+ * approved refund request issues its credit note through this too.
+ */
+export const issuePlanner = (deps: LifecycleDeps, terms: IssueTerms, chargeConfirmed: boolean) => {
+  const { creditNoteId, payment } = terms;
+  // What the processor says of the payment is asked at most once per command: a version conflict decides again
+  // with the same answers instead of asking again.
+  const describePayment = payment === null ? null : once(() => deps.gateway.describePayment(payment));
+  // Refunds made at the processor before the library first looked (dashboard refunds) join the ledger, where the
+  // processor can list them; one that cannot be asked (Adyen) reports them by notification instead.
+  const canList = deps.gateway.capabilities?.pullsRefundStatus !== false;
+  const refundsAtProcessor =
+    payment === null ? null : once(async () => (canList ? deps.gateway.findRefunds(payment) : ok<ProcessorRefund[], never>([])));
+
+  return (now: Date) =>
+    safeTry(async function* () {
+      const read = yield* await loadCreditNote(deps.store, creditNoteId);
+      if (payment === null || describePayment === null || refundsAtProcessor === null || read.state.status !== 'unissued') {
+        return decideIssue(read, terms, null, now);
+      }
+      const stream = yield* await loadPayment(deps.store, payment.paymentId);
+      // The two streams are read one after the other: a payment that already lists this credit note means another
+      // writer issued it in between, so its own stream is read again rather than counting it twice.
+      const attached = stream.state.creditNotes.some((attachment) => attachment.creditNoteId === creditNoteId);
+      const creditNote = attached ? yield* await loadCreditNote(deps.store, creditNoteId) : read;
+      if (creditNote.state.status !== 'unissued') return decideIssue(creditNote, terms, null, now);
+      // A description without an amount (not charged yet) is asked again until the processor can say.
+      const known = stream.state.facts?.amount != null ? stream.state.facts : null;
+      // An unconfirmed charge is asked about too: webhooks confirm only payments that already have credit notes
+      // (confirmCharge), so the processor's word at issue time is how a payment confirmed earlier opens the gate.
+      const unconfirmed = !stream.state.chargeConfirmed && !chargeConfirmed;
+      // Known facts make the question optional: a processor that cannot answer now leaves the credit note pending,
+      // as before it was asked (the sweep asks again); without facts the answer is needed to guard the balance.
+      const answer = known === null ? yield* await describePayment() : unconfirmed ? (await describePayment()).unwrapOr(null) : null;
+      const facts: PaymentFactsForIssue = {
+        payment,
+        stream,
+        siblings: yield* await loadCreditNotesOfPayment(deps, payment.paymentId, stream.state),
+        // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
+        described: known ?? paymentFactsOf(answer!),
+        describedNow: known === null,
+        // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
+        earlier: known === null ? yield* await loadEarlierRefunds(deps, payment, yield* await refundsAtProcessor()) : [],
+        hostConfirmed: chargeConfirmed,
+        processorConfirmed: answer?.chargeConfirmed === true,
+      };
+      return decideIssue(creditNote, terms, facts, now);
+    });
+};
+
+/**
  * Issues a credit note and, when it refunds a processor payment, attaches it
  * to the payment's stream and asks for attempt 1 — or defers it while the
  * charge is unconfirmed (docs/glossary.md#charge-confirmation-gate). Issuing
@@ -189,49 +242,6 @@ export const issueCreditNote = (deps: LifecycleDeps, rawInput: unknown) =>
             account: input.payment.account ?? null,
           };
     const terms: IssueTerms = { creditNoteId, amount, currency, payment, reason, origin: 'host' };
-    // What the processor says of the payment is asked at most once per command: a version conflict decides again
-    // with the same answers instead of asking again.
-    const describePayment = payment === null ? null : once(() => deps.gateway.describePayment(payment));
-    // Refunds made at the processor before the library first looked (dashboard refunds) join the ledger, where the
-    // processor can list them; one that cannot be asked (Adyen) reports them by notification instead.
-    const canList = deps.gateway.capabilities?.pullsRefundStatus !== false;
-    const refundsAtProcessor =
-      payment === null ? null : once(async () => (canList ? deps.gateway.findRefunds(payment) : ok<ProcessorRefund[], never>([])));
-
-    const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
-      safeTry(async function* () {
-        const read = yield* await loadCreditNote(deps.store, creditNoteId);
-        if (payment === null || describePayment === null || refundsAtProcessor === null || read.state.status !== 'unissued') {
-          return decideIssue(read, terms, null, now);
-        }
-        const stream = yield* await loadPayment(deps.store, payment.paymentId);
-        // The two streams are read one after the other: a payment that already lists this credit note means another
-        // writer issued it in between, so its own stream is read again rather than counting it twice.
-        const attached = stream.state.creditNotes.some((attachment) => attachment.creditNoteId === creditNoteId);
-        const creditNote = attached ? yield* await loadCreditNote(deps.store, creditNoteId) : read;
-        if (creditNote.state.status !== 'unissued') return decideIssue(creditNote, terms, null, now);
-        // A description without an amount (not charged yet) is asked again until the processor can say.
-        const known = stream.state.facts?.amount != null ? stream.state.facts : null;
-        // An unconfirmed charge is asked about too: webhooks confirm only payments that already have credit notes
-        // (confirmCharge), so the processor's word at issue time is how a payment confirmed earlier opens the gate.
-        const unconfirmed = !stream.state.chargeConfirmed && !chargeConfirmed;
-        // Known facts make the question optional: a processor that cannot answer now leaves the credit note pending,
-        // as before it was asked (the sweep asks again); without facts the answer is needed to guard the balance.
-        const answer = known === null ? yield* await describePayment() : unconfirmed ? (await describePayment()).unwrapOr(null) : null;
-        const facts: PaymentFactsForIssue = {
-          payment,
-          stream,
-          siblings: yield* await loadCreditNotesOfPayment(deps, payment.paymentId, stream.state),
-          // Asked once per payment, then read from its stream: the processor's word on what can be refunded.
-          described: known ?? paymentFactsOf(answer!),
-          describedNow: known === null,
-          // The first time the library looks at a payment, refunds already made in the dashboard join the ledger.
-          earlier: known === null ? yield* await loadEarlierRefunds(deps, payment, yield* await refundsAtProcessor()) : [],
-          hostConfirmed: chargeConfirmed,
-          processorConfirmed: answer?.chargeConfirmed === true,
-        };
-        return decideIssue(creditNote, terms, facts, now);
-      }),
-    );
+    const executed = yield* await executeCommand(deps, commandMeta(deps, input), issuePlanner(deps, terms, chargeConfirmed));
     return ok(outcomeFor(creditNoteId, executed));
   });

@@ -1,0 +1,154 @@
+import { err, ok, safeTry } from 'neverthrow';
+import { CreditNoteAlreadyExistsError, RefundRequestConflictError, ValidationError } from '../../errors.js';
+import type { SubscriptionOption } from '../../events/refundRequestEvents.js';
+import { authorizeOrRefuse } from '../../lifecycle/authorization.js';
+import { executeCommand, type Plan } from '../../lifecycle/commandHandler.js';
+import { validateInput } from '../../lifecycle/commandInputs.js';
+import { commandMeta } from '../../lifecycle/commands/commandSupport.js';
+import { issuePlanner, type IssueTerms } from '../../lifecycle/commands/issueCreditNote.js';
+import { loadPayment } from '../../lifecycle/streams.js';
+import type { RefundRequestContext } from '../../machine/refundRequestState.js';
+import { evaluatePolicy } from '../refundPolicy.js';
+import { proposeRequestEvent, startRequestChange, type ProposedRefundRequestEvent } from '../refundRequestChange.js';
+import { approveRequestInputSchema, rejectRequestInputSchema, withdrawRequestInputSchema } from '../refundRequestInputs.js';
+import { loadRefundRequest } from '../refundRequestStream.js';
+import { applyPolicy, closeOnPayment, overriddenRules, requestOutcomeFor, requireSubmitted, validateRequestId, type RequestDeps } from './requestSupport.js';
+
+/** The credit note an approval issues unless the host names one. */
+export const defaultCreditNoteIdFor = (requestId: string): string => `rr-${requestId}`;
+
+type Approval = { option: SubscriptionOption; creditNoteId: string; amount: number; note: string | null };
+
+const sameApproval = (context: RefundRequestContext, approval: Approval): boolean => {
+  const decision = context.decision;
+  if (decision?.kind !== 'approved' || decision.option !== approval.option || decision.note !== approval.note) return false;
+  return approval.option === 'cancel_only' || (decision.creditNoteId === approval.creditNoteId && decision.amount === approval.amount);
+};
+
+/**
+ * The merchant approves: the policy is asked again, and unless the option is
+ * `cancel_only` the credit note is issued in the same atomic append (its
+ * balance guard and charge gate apply as for any credit note). The customer is
+ * told once, and the subscription's cancellation, when chosen, runs once
+ * through the outbox. Approving again with the same terms is a no-op.
+ */
+export const approveRequest = (deps: RequestDeps, rawRequestId: unknown, rawInput: unknown) =>
+  safeTry(async function* () {
+    const requestId = yield* validateRequestId(rawRequestId);
+    const input = yield* validateInput(approveRequestInputSchema, rawInput);
+    const creditNoteId = input.creditNoteId ?? defaultCreditNoteIdFor(requestId);
+    yield* await authorizeOrRefuse(deps, input.actor, 'approve_request', { requestId, creditNoteId, ...(input.amount === undefined ? {} : { amount: input.amount }) });
+    const loaded = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
+    const { context } = loaded.state;
+    const option = input.option ?? (context.subscriptionId === null ? 'refund_only' : 'refund_and_cancel');
+    if (option !== 'refund_only' && context.subscriptionId === null) {
+      return err(new ValidationError([{ path: 'option', message: `is ${option}, but the request's payment renews no subscription` }]));
+    }
+    if (option === 'cancel_only' && input.amount !== undefined) {
+      return err(new ValidationError([{ path: 'amount', message: 'must be absent for cancel_only: nothing is refunded' }]));
+    }
+    const approval: Approval = { option, creditNoteId, amount: input.amount ?? context.amount, note: input.note ?? null };
+    const planIssue =
+      option === 'cancel_only' || context.payment === null
+        ? null
+        : issuePlanner(
+            deps,
+            {
+              creditNoteId,
+              amount: approval.amount,
+              currency: context.currency,
+              payment: context.payment,
+              reason: `Refund request ${requestId} (${context.reason}) approved`,
+              origin: 'host',
+            } satisfies IssueTerms,
+            input.chargeConfirmed ?? false,
+          );
+
+    const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
+      safeTry(async function* () {
+        const request = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
+        if (request.state.status !== 'pending') {
+          if (sameApproval(request.state.context, approval)) return ok<Plan<null>>({ refundRequests: [startRequestChange(request)], result: null });
+          return err(new RefundRequestConflictError(requestId, 'approve', request.state.status));
+        }
+        const facts = request.state.context;
+        // The window measures when the customer asked, not how long the review took.
+        const refusals = evaluatePolicy(deps.requestPolicy, {
+          requestId,
+          purchasedAt: facts.purchasedAt ?? '',
+          askedAt: new Date(facts.submittedAt ?? now.toISOString()),
+          product: facts.product,
+          openRequests: [],
+        });
+        const override = yield* await applyPolicy(deps, requestId, refusals, overriddenRules(request.state), input.override, input.actor);
+        const event: ProposedRefundRequestEvent =
+          approval.option === 'cancel_only'
+            ? { type: 'RefundRequestApproved', data: { option: 'cancel_only', note: approval.note, override } }
+            : { type: 'RefundRequestApproved', data: { option: approval.option, creditNoteId, amount: approval.amount, note: approval.note, override } };
+        const change = yield* proposeRequestEvent(startRequestChange(request), event, now, 'approve');
+        if (planIssue === null) {
+          const stream = yield* await loadPayment(deps.store, facts.payment!.paymentId);
+          return ok<Plan<null>>({ refundRequests: [change], payments: [closeOnPayment(stream, requestId)], result: null });
+        }
+        const issue = yield* await planIssue(now);
+        const [paymentChange, ...others] = issue.payments ?? [];
+        // A credit note that already exists is not this approval's: a pending request's credit note is issued with it.
+        if (paymentChange === undefined || others.length > 0) return err(new CreditNoteAlreadyExistsError(creditNoteId));
+        const closed = closeOnPayment(paymentChange.loaded, requestId);
+        return ok<Plan<null>>({
+          ...issue,
+          payments: [{ loaded: paymentChange.loaded, events: [...paymentChange.events, ...closed.events] }],
+          refundRequests: [change],
+        });
+      }),
+    );
+    return ok(requestOutcomeFor(requestId, executed));
+  });
+
+/** Reject or withdraw: the request's one event, and its place on the payment closed in the same append. */
+const closeRequest = (
+  deps: RequestDeps,
+  requestId: string,
+  meta: Parameters<typeof commandMeta>[1],
+  command: 'reject' | 'withdraw',
+  event: ProposedRefundRequestEvent,
+  isSame: (context: RefundRequestContext) => boolean,
+) =>
+  safeTry(async function* () {
+    const executed = yield* await executeCommand(deps, commandMeta(deps, meta), (now) =>
+      safeTry(async function* () {
+        const request = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
+        if (request.state.status !== 'pending') {
+          if (isSame(request.state.context)) return ok<Plan<null>>({ refundRequests: [startRequestChange(request)], result: null });
+          return err(new RefundRequestConflictError(requestId, command, request.state.status));
+        }
+        const change = yield* proposeRequestEvent(startRequestChange(request), event, now, command);
+        const stream = yield* await loadPayment(deps.store, request.state.context.payment!.paymentId);
+        return ok<Plan<null>>({ refundRequests: [change], payments: [closeOnPayment(stream, requestId)], result: null });
+      }),
+    );
+    return ok(requestOutcomeFor(requestId, executed));
+  });
+
+/** The merchant declines; the note, when given, is sent to the customer once. Rejecting again with the same note is a no-op. */
+export const rejectRequest = (deps: RequestDeps, rawRequestId: unknown, rawInput: unknown) =>
+  safeTry(async function* () {
+    const requestId = yield* validateRequestId(rawRequestId);
+    const input = yield* validateInput(rejectRequestInputSchema, rawInput);
+    yield* await authorizeOrRefuse(deps, input.actor, 'reject_request', { requestId });
+    const note = input.note ?? null;
+    return await closeRequest(deps, requestId, input, 'reject', { type: 'RefundRequestRejected', data: { note } }, (context) =>
+      context.decision?.kind === 'rejected' && context.decision.note === note,
+    );
+  });
+
+/** The customer takes the request back before it is decided. Withdrawing again is a no-op. */
+export const withdrawRequest = (deps: RequestDeps, rawRequestId: unknown, rawInput: unknown) =>
+  safeTry(async function* () {
+    const requestId = yield* validateRequestId(rawRequestId);
+    const input = yield* validateInput(withdrawRequestInputSchema, rawInput);
+    yield* await authorizeOrRefuse(deps, input.actor, 'withdraw_request', { requestId });
+    return await closeRequest(deps, requestId, input, 'withdraw', { type: 'RefundRequestWithdrawn', data: { details: input.details ?? null } }, (context) =>
+      context.decision?.kind === 'withdrawn',
+    );
+  });
