@@ -17,6 +17,14 @@ import { applyPolicy, closeOnPayment, overriddenRules, requestOutcomeFor, requir
 /** The credit note an approval issues unless the host names one. */
 export const defaultCreditNoteIdFor = (requestId: string): string => `rr-${requestId}`;
 
+/** What a permission check is told about a request. */
+const subjectOf = (context: RefundRequestContext) => ({
+  requestId: context.requestId,
+  amount: context.amount,
+  currency: context.currency,
+  paymentId: context.payment?.paymentId ?? null,
+});
+
 type Approval = { option: SubscriptionOption; creditNoteId: string; amount: number; note: string | null };
 
 const sameApproval = (context: RefundRequestContext, approval: Approval): boolean => {
@@ -37,9 +45,14 @@ export const approveRequest = (deps: RequestDeps, rawRequestId: unknown, rawInpu
     const requestId = yield* validateRequestId(rawRequestId);
     const input = yield* validateInput(approveRequestInputSchema, rawInput);
     const creditNoteId = input.creditNoteId ?? defaultCreditNoteIdFor(requestId);
-    yield* await authorizeOrRefuse(deps, input.actor, 'approve_request', { requestId, creditNoteId, ...(input.amount === undefined ? {} : { amount: input.amount }) });
+    // Read before the permission check, so the host can judge the request's payment and amount; nothing is decided yet.
     const loaded = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
     const { context } = loaded.state;
+    yield* await authorizeOrRefuse(deps, input.actor, 'approve_request', {
+      ...subjectOf(loaded.state.context),
+      creditNoteId,
+      amount: input.amount ?? context.amount,
+    });
     const option = input.option ?? (context.subscriptionId === null ? 'refund_only' : 'refund_and_cancel');
     if (option !== 'refund_only' && context.subscriptionId === null) {
       return err(new ValidationError([{ path: 'option', message: `is ${option}, but the request's payment renews no subscription` }]));
@@ -135,7 +148,8 @@ export const rejectRequest = (deps: RequestDeps, rawRequestId: unknown, rawInput
   safeTry(async function* () {
     const requestId = yield* validateRequestId(rawRequestId);
     const input = yield* validateInput(rejectRequestInputSchema, rawInput);
-    yield* await authorizeOrRefuse(deps, input.actor, 'reject_request', { requestId });
+    const loaded = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
+    yield* await authorizeOrRefuse(deps, input.actor, 'reject_request', subjectOf(loaded.state.context));
     const note = input.note ?? null;
     return await closeRequest(deps, requestId, input, 'reject', { type: 'RefundRequestRejected', data: { note } }, (context) =>
       context.decision?.kind === 'rejected' && context.decision.note === note,
@@ -147,7 +161,8 @@ export const withdrawRequest = (deps: RequestDeps, rawRequestId: unknown, rawInp
   safeTry(async function* () {
     const requestId = yield* validateRequestId(rawRequestId);
     const input = yield* validateInput(withdrawRequestInputSchema, rawInput);
-    yield* await authorizeOrRefuse(deps, input.actor, 'withdraw_request', { requestId });
+    const loaded = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
+    yield* await authorizeOrRefuse(deps, input.actor, 'withdraw_request', subjectOf(loaded.state.context));
     return await closeRequest(deps, requestId, input, 'withdraw', { type: 'RefundRequestWithdrawn', data: { details: input.details ?? null } }, (context) =>
       context.decision?.kind === 'withdrawn',
     );
