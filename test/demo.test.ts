@@ -78,6 +78,23 @@ describe('npm run demo', () => {
     expect(lines).toMatch(/✉ manual_refund_recorded → client/);
   });
 
+  it('tells the refund requests: one approved and refunded, one rejected with a note, a subscription refunded and cancelled', () => {
+    expect(demo.requests.map(({ requestId, status, creditNoteId, refundsCreated, noticesDelivered, cancellations }) => [requestId, status, creditNoteId, refundsCreated, noticesDelivered, cancellations])).toEqual([
+      ['rr_course', 'succeeded', 'rr-rr_course', 1, 2, 0],
+      ['rr_desk', 'rejected', null, 0, 2, 0],
+      ['rr_sub', 'succeeded', 'rr-rr_sub', 1, 2, 1],
+    ]);
+    const lines = timeline();
+    // The approval and the credit note's issue are one append: both lines carry the same instant, the issue first.
+    expect(lines).toMatch(/rr-rr_course\s+CreditNoteIssued\s+49\.00 EUR on pi_course[\s\S]*rr_course\s+RefundRequestApproved\s+refund only, credit note rr-rr_course, by merchant_ada/);
+    expect(lines).toMatch(/✉ refund_request_received → merchant/);
+    expect(lines).toMatch(/rr_desk\s+RefundRequestRejected\s+by merchant_ada: "The desk was used for the whole month; we cannot refund it\."\n\s+✉ refund_request_rejected → client/);
+    expect(lines).toMatch(/refused by the policy \(purchase_window: asked 20 days after purchase; requests are accepted for 14 days\): nothing appended, nothing sent/);
+    expect(lines).toMatch(/rr_sub\s+RefundRequestApproved\s+refund and cancel, credit note rr-rr_sub[^\n]*\n\s+✉ refund_request_approved → client\n\s+⚙ hook cancelSubscription ran/);
+    expect(lines.match(/⚙ hook cancelSubscription ran/g)).toHaveLength(1);
+    expect(demo.checks.map((check) => check.name)).toEqual(expect.arrayContaining(['each request ended as scripted', 'no request notice or cancellation twice']));
+  });
+
   it('says where its data lives and how many runs the store holds', () => {
     expect(demo.run).toBe(1);
     expect(demo.lines[1]).toBe('data: PGlite in memory:// · run 1, 0 earlier runs in the store');
@@ -98,7 +115,7 @@ describe('npm run demo', () => {
     const plain = (lines: string[]) =>
       lines.slice(2).map((line) =>
         line
-          .replace(/\b(cn_lost|cn_retry|cn_wait|cn_sepa|pi_lost|pi_retry|pi_wait|fake|evt_\w+?)_2\b/g, '$1')
+          .replace(/\b(cn_lost|cn_retry|cn_wait|cn_sepa|pi_lost|pi_retry|pi_wait|rr_course|rr_desk|rr_sub|rr_late|pi_course|pi_desk|pi_sub|pi_late|sub_ola|fake|evt_\w+?)_2\b/g, '$1')
           .replace(/─+/g, '─')
           .replace(/\s+/g, ' '),
       );

@@ -1,5 +1,5 @@
 /*
- * `npm run demo`: four credit notes told as a timeline, on the PGlite store
+ * `npm run demo`: four credit notes and three customer refund requests told as a timeline, on the PGlite store
  * (embedded PostgreSQL, kept in `.refund-lifecycle-demo/` between runs) with
  * the fake processor, a recording notifier and a manual clock.
  * `npm run demo -- --reset` (or `DEMO_RESET=1`) empties the store first;
@@ -23,8 +23,10 @@ import type { ResultAsync } from 'neverthrow';
 import {
   createRefundLifecycle,
   replayCreditNote,
+  type CancelSubscriptionCall,
   type CreditNoteStatus,
   type EventStore,
+  type RefundRequestStatus,
   type HookCall,
   type OutboxEntry,
   type RefundHooks,
@@ -38,6 +40,10 @@ import {
   type FakeRefundNotice,
 } from '../../testing/index.js';
 import { money } from '../../logs/narrate.js';
+import { isRefundRequestEvent } from '../../events/envelope.js';
+import { foldRefundRequest } from '../../machine/refundRequestMachine.js';
+import type { RefundRequestEvent } from '../../events/refundRequestEvents.js';
+import { refundRequestStatusOf } from '../../machine/refundRequestState.js';
 import { table } from '../output.js';
 import { actionLine, clockTime, effectLine, eventLine, heading, sideEffectText } from './timeline.js';
 
@@ -51,6 +57,18 @@ export type DemoCreditNote = {
   hooksRun: number;
 };
 
+export type DemoRequest = {
+  requestId: string;
+  story: string;
+  expectedStatus: RefundRequestStatus;
+  status: RefundRequestStatus;
+  creditNoteId: string | null;
+  refundsCreated: number;
+  /** Notices about the request (received, approved, rejected), to merchant and client. */
+  noticesDelivered: number;
+  cancellations: number;
+};
+
 export type DemoCheck = { name: string; passed: boolean; detail: string };
 
 export type DemoResult = {
@@ -58,6 +76,7 @@ export type DemoResult = {
   run: number;
   lines: string[];
   creditNotes: DemoCreditNote[];
+  requests: DemoRequest[];
   checks: DemoCheck[];
   passed: boolean;
 };
@@ -134,12 +153,23 @@ const tellStories = async (store: EventStore, where: string): Promise<DemoResult
   // Counter ids instead of UUIDs keep the output identical from run to run.
   const generateId = () => `id${suffix}_${String((lastId += 1)).padStart(4, '0')}`;
   const hookCalls: HookCall[] = [];
+  const cancelCalls: CancelSubscriptionCall[] = [];
   const hooks: RefundHooks = {
     refundSucceeded: (call) => void hookCalls.push(call),
     refundFailed: (call) => void hookCalls.push(call),
     refundedManually: (call) => void hookCalls.push(call),
+    cancelSubscription: (call) => void cancelCalls.push(call),
   };
-  const refunds = createRefundLifecycle({ store, gateway, notifier, hooks, clock, generateId });
+  const refunds = createRefundLifecycle({
+    store,
+    gateway,
+    notifier,
+    hooks,
+    clock,
+    generateId,
+    // The studio's published policy: 14 days to ask, consumed sessions are not refunded on request.
+    refundRequests: { policy: { windowDays: 14, excludedKinds: ['consumed_session'] } },
+  });
   const merchant = { kind: 'user' as const, id: 'merchant_ada' };
 
   const lines: string[] = [];
@@ -158,7 +188,7 @@ const tellStories = async (store: EventStore, where: string): Promise<DemoResult
     const events = await store.readAll({ after: printedPosition });
     const performed = (await store.listOutbox()).filter((entry) => entry.completedAt !== null && !printedOutbox.has(entry.id));
     const processorRefunds = gateway.refunds();
-    const delivered = notifier.delivered();
+    const delivered = [...notifier.delivered(), ...notifier.deliveredRequestNotices()];
     const describe = (entry: OutboxEntry) => {
       printedOutbox.add(entry.id);
       const { creditNoteId, attempt } = entry.payload;
@@ -168,7 +198,7 @@ const tellStories = async (store: EventStore, where: string): Promise<DemoResult
             (refund) => refund.metadata.creditNoteId === creditNoteId && refund.metadata.attempt === attempt,
           ),
           delivered: delivered.find((notification) => notification.idempotencyKey === entry.idempotencyKey),
-          hookRan: hookCalls.some((call) => call.idempotencyKey === entry.idempotencyKey),
+          hookRan: [...hookCalls, ...cancelCalls].some((call) => call.idempotencyKey === entry.idempotencyKey),
         }),
       );
     };
@@ -343,6 +373,125 @@ const tellStories = async (store: EventStore, where: string): Promise<DemoResult
   );
   await record();
 
+  // e) Customer refund requests (seed 004): one approved, one rejected with a note, a subscription refunded and cancelled.
+  clock.advance(minutes(30));
+  const customerOf = (customerId: string) => ({ kind: 'customer' as const, id: customerId });
+  const [rrCourse, rrDesk, rrSub, rrLate] = ['rr_course', 'rr_desk', 'rr_sub', 'rr_late'].map(id) as [string, string, string, string];
+  const daysAgo = (days: number) => new Date(clock.now().getTime() - days * 24 * 60 * 60_000).toISOString();
+  const requestStories: Array<Pick<DemoRequest, 'requestId' | 'story' | 'expectedStatus'>> = [
+    { requestId: rrCourse, story: 'approved, refunded', expectedStatus: 'succeeded' },
+    { requestId: rrDesk, story: 'rejected with a note', expectedStatus: 'rejected' },
+    { requestId: rrSub, story: 'subscription: refund + cancel', expectedStatus: 'succeeded' },
+  ];
+  const settleRequestRefund = async (requestId: string) => {
+    const creditNoteId = (await must(refunds.getRefundRequest(requestId))).creditNoteId;
+    if (creditNoteId === null) return;
+    for (const notice of gateway.takeNotices()) await deliver(notice);
+    clock.advance(minutes(60));
+    const refundId = await processorRefundIdOf(creditNoteId);
+    act(`the processor settles ${refundId}`);
+    gateway.setRefundStatus(refundId, 'succeeded');
+    for (const notice of gateway.takeNotices()) await deliver(notice);
+  };
+
+  // The processor knows these charges: the approvals' credit notes are held to what was charged.
+  for (const [payment, amount] of [['pi_course', 4_900], ['pi_desk', 15_000], ['pi_sub', 2_900]] as const) {
+    gateway.capture(id(payment), amount);
+    gateway.setChargeConfirmed(id(payment), true);
+  }
+  lines.push(heading(`e) ${rrCourse}: a customer asks for a refund, the merchant approves`));
+  act(`customer cus_lin asks for 49.00 EUR back on ${id('pi_course')}: "the course did not cover what was advertised"`);
+  await must(
+    refunds.requestRefund({
+      requestId: rrCourse,
+      payment: { paymentId: id('pi_course') },
+      amount: 4_900,
+      currency: 'EUR',
+      reason: 'not_as_described',
+      details: 'The course did not cover what was advertised.',
+      customerId: 'cus_lin',
+      purchasedAt: daysAgo(3),
+      product: { productId: 'course_ts', kind: 'digital_course' },
+      actor: customerOf('cus_lin'),
+    }),
+  );
+  await record();
+  clock.advance(minutes(40));
+  const queue = await must(refunds.listRefundRequests({ status: 'pending' }));
+  act(`merchant opens the review queue (${queue.length} pending) and approves ${rrCourse}; the credit note is issued in the same append`);
+  const approvedCourse = await must(refunds.approveRequest(rrCourse, { actor: merchant, note: 'Sorry the syllabus misled you.' }));
+  await record();
+  note(`  ${rrCourse} is ${approvedCourse.status}; credit note ${approvedCourse.creditNoteId} is ${approvedCourse.creditNoteStatus}`);
+  await settleRequestRefund(rrCourse);
+  note(`  ${rrCourse} is now ${(await must(refunds.getRefundRequest(rrCourse))).status}: it follows its credit note`);
+
+  clock.advance(minutes(30));
+  lines.push(heading(`f) ${rrDesk}: rejected with a note to the customer`));
+  act(`customer cus_max asks for 150.00 EUR back on ${id('pi_desk')}: "no longer needed"`);
+  await must(
+    refunds.requestRefund({
+      requestId: rrDesk,
+      payment: { paymentId: id('pi_desk') },
+      amount: 15_000,
+      currency: 'EUR',
+      reason: 'no_longer_needed',
+      details: null,
+      customerId: 'cus_max',
+      purchasedAt: daysAgo(9),
+      product: { productId: 'desk_march', kind: 'coworking_pass' },
+      actor: customerOf('cus_max'),
+    }),
+  );
+  await record();
+  clock.advance(minutes(25));
+  act(`merchant rejects ${rrDesk} with a note`);
+  await must(refunds.rejectRequest(rrDesk, { actor: merchant, note: 'The desk was used for the whole month; we cannot refund it.' }));
+  await record();
+  clock.advance(minutes(5));
+  act(`customer cus_max asks again, 20 days after the purchase, on ${id('pi_late')}`);
+  const late = await refunds.requestRefund({
+    requestId: rrLate,
+    payment: { paymentId: id('pi_late') },
+    amount: 15_000,
+    currency: 'EUR',
+    reason: 'no_longer_needed',
+    details: null,
+    customerId: 'cus_max',
+    purchasedAt: daysAgo(20),
+    actor: customerOf('cus_max'),
+  });
+  note(
+    late.isErr() && late.error.code === 'policy_refused'
+      ? `  refused by the policy (${late.error.refusals.map((refusal) => `${refusal.rule}: ${refusal.message}`).join('; ')}): nothing appended, nothing sent`
+      : `  unexpectedly ${late.isOk() ? 'accepted' : late.error.code}`,
+  );
+  if ((await record()) !== 0) note('  (the refusal appended events: a bug)');
+
+  clock.advance(minutes(30));
+  lines.push(heading(`g) ${rrSub}: a subscription's first month refunded and the subscription cancelled`));
+  act(`customer cus_ola asks for 29.00 EUR back on ${id('pi_sub')}: "I didn't realise I'd be charged after the trial"`);
+  await must(
+    refunds.requestRefund({
+      requestId: rrSub,
+      payment: { paymentId: id('pi_sub') },
+      amount: 2_900,
+      currency: 'EUR',
+      reason: 'unexpected_charge',
+      details: "I didn't realise I'd be charged after the trial.",
+      customerId: 'cus_ola',
+      purchasedAt: daysAgo(2),
+      product: { productId: 'membership_monthly', kind: 'membership' },
+      subscriptionId: id('sub_ola'),
+      actor: customerOf('cus_ola'),
+    }),
+  );
+  await record();
+  clock.advance(minutes(15));
+  act(`merchant approves ${rrSub} with refund + cancel`);
+  await must(refunds.approveRequest(rrSub, { actor: merchant, option: 'refund_and_cancel' }));
+  await record();
+  await settleRequestRefund(rrSub);
+
   // A background worker's tick: everything was performed inline, so it finds nothing left to do.
   clock.advance(minutes(5));
   lines.push(heading('worker'));
@@ -386,6 +535,34 @@ const tellStories = async (store: EventStore, where: string): Promise<DemoResult
   const hookKeys = hookCalls.map((call) => call.idempotencyKey);
   check('no hook run twice', unique(hookKeys), `${hookKeys.length} hook calls, ${new Set(hookKeys).size} distinct keys`);
 
+  const requests: DemoRequest[] = [];
+  const requestNotices = notifier.deliveredRequestNotices();
+  for (const story of requestStories) {
+    const view = await must(refunds.getRefundRequest(story.requestId));
+    requests.push({
+      ...story,
+      status: view.status,
+      creditNoteId: view.creditNoteId,
+      refundsCreated: processorRefunds.filter((refund) => view.creditNoteId !== null && refund.metadata.creditNoteId === view.creditNoteId).length,
+      noticesDelivered: requestNotices.filter((notice) => notice.request.requestId === story.requestId).length,
+      cancellations: cancelCalls.filter((call) => call.requestId === story.requestId).length,
+    });
+  }
+  const offScript = requests.filter((row) => row.status !== row.expectedStatus);
+  check(
+    'each request ended as scripted',
+    offScript.length === 0,
+    offScript.map((row) => `${row.requestId} is ${row.status}, expected ${row.expectedStatus}`).join('; ') ||
+      requests.map((row) => `${row.requestId} ${row.status}`).join(', '),
+  );
+  const noticeKeys = notifier.requestCalls.map((call) => call.idempotencyKey);
+  const cancelKeys = cancelCalls.map((call) => call.idempotencyKey);
+  check(
+    'no request notice or cancellation twice',
+    unique(noticeKeys) && unique(cancelKeys),
+    `${noticeKeys.length} request notices, ${cancelCalls.length} cancellation${cancelCalls.length === 1 ? '' : 's'}, each key once`,
+  );
+
   // This run's part of the global log. PostgreSQL hands positions out from a sequence, so a rolled-back
   // append may leave a hole between positions; an event lost from a stream would leave a hole in its versions.
   const log = await store.readAll({ after: startPosition });
@@ -413,10 +590,25 @@ const tellStories = async (store: EventStore, where: string): Promise<DemoResult
       replayed.value.state.context.settledAt === view.settledAt;
     if (!explained) unexplained.push(story.creditNoteId);
   }
+  for (const story of requestStories) {
+    // A request's own decisions replay from its stream; its refund's outcome is its credit note's, replayed above.
+    const history = await must(refunds.refundRequestHistory(story.requestId));
+    const replayed = foldRefundRequest(history.filter(isRefundRequestEvent) as RefundRequestEvent[]);
+    const view = await must(refunds.getRefundRequest(story.requestId));
+    const creditNoteStatus = view.creditNoteId === null ? null : (await must(refunds.getCreditNote(view.creditNoteId))).status;
+    const explained =
+      replayed.rejected === null &&
+      replayed.state.status !== 'unsubmitted' &&
+      refundRequestStatusOf(replayed.state.status, creditNoteStatus) === view.status &&
+      isDeepStrictEqual(replayed.state.context.decision, view.decision);
+    if (!explained) unexplained.push(story.requestId);
+  }
   check(
     'every state explained by replaying its events',
     unexplained.length === 0,
-    unexplained.length === 0 ? `replayCreditNote(history) = getCreditNote for ${stories.length} credit notes` : `differs for ${unexplained.join(', ')}`,
+    unexplained.length === 0
+      ? `replayCreditNote(history) = getCreditNote for ${stories.length} credit notes, the request machine's replay = getRefundRequest for ${requestStories.length} requests`
+      : `differs for ${unexplained.join(', ')}`,
   );
 
   const outbox = (await store.listOutbox()).filter((entry) => streams.has(entry.streamId));
@@ -442,6 +634,21 @@ const tellStories = async (store: EventStore, where: string): Promise<DemoResult
     ),
   );
   lines.push('');
+  lines.push(
+    ...table(
+      ['refund request', 'story', 'final status', 'credit note', 'refunds at processor', 'notices delivered', 'cancellations'],
+      requests.map((row) => [
+        row.requestId,
+        row.story,
+        row.status,
+        row.creditNoteId ?? '—',
+        String(row.refundsCreated),
+        String(row.noticesDelivered),
+        String(row.cancellations),
+      ]),
+    ),
+  );
+  lines.push('');
   for (const { name, passed, detail } of checks) lines.push(`${passed ? '✓' : '✗'} ${name}: ${detail}`);
   const passed = checks.every((entry) => entry.passed);
   const failedChecks = checks.filter((entry) => !entry.passed).length;
@@ -450,9 +657,9 @@ const tellStories = async (store: EventStore, where: string): Promise<DemoResult
       ? `Invariants: ${checks.length}/${checks.length} checks passed: no refund or email fired twice, no event lost, every state replayable.`
       : `Invariants: ${failedChecks} of ${checks.length} checks FAILED.`,
   );
-  lines.push(`Total: ${processorRefunds.length} refunds at the processor (${money(processorRefunds.reduce((sum, r) => sum + (r.status === 'succeeded' ? r.amount : 0), 0), 'eur')} succeeded), ${delivered.length} notifications, ${hookCalls.length} hook calls, ${log.length} events, last at ${clockTime(log.at(-1)?.occurredAt ?? now())}.`);
+  lines.push(`Total: ${processorRefunds.length} refunds at the processor (${money(processorRefunds.reduce((sum, r) => sum + (r.status === 'succeeded' ? r.amount : 0), 0), 'eur')} succeeded), ${delivered.length + requestNotices.length} notifications, ${hookCalls.length + cancelCalls.length} hook calls, ${log.length} events, last at ${clockTime(log.at(-1)?.occurredAt ?? now())}.`);
 
-  return { run, lines, creditNotes, checks, passed };
+  return { run, lines, creditNotes, requests, checks, passed };
 };
 
 const argValue = (args: readonly string[], name: string): string | undefined => {

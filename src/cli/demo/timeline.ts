@@ -7,7 +7,7 @@ import type { OutboxEntry, ProcessorRefund, StoredEvent } from '../../index.js';
 import { money } from '../../logs/narrate.js';
 
 const TIME_WIDTH = 10;
-const SUBJECT_WIDTH = 12;
+const SUBJECT_WIDTH = 14;
 const TYPE_WIDTH = 24;
 
 /** Where side-effect lines start, under the event type column. */
@@ -83,8 +83,11 @@ export const eventDetail = (event: StoredEvent): string => {
   }
 };
 
+/** A column of at least `width`, always followed by a space when its text fills it. */
+const column = (text: string, width: number): string => (text.length < width ? text.padEnd(width) : `${text} `);
+
 export const eventLine = (event: StoredEvent): string =>
-  `${clockTime(event.occurredAt).padEnd(TIME_WIDTH)}${subjectOf(event).padEnd(SUBJECT_WIDTH)}${event.type.padEnd(TYPE_WIDTH)}${eventDetail(event)}${carrier(event)}`;
+  `${clockTime(event.occurredAt).padEnd(TIME_WIDTH)}${column(subjectOf(event), SUBJECT_WIDTH)}${column(event.type, TYPE_WIDTH)}${eventDetail(event)}${carrier(event)}`;
 
 export const effectLine = (text: string): string => `${effectIndent}${text}`;
 
