@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RequestRefundInput } from '../src/requests/refundRequestInputs.js';
 import type { RefundLifecycleConfig } from '../src/lifecycle/createRefundLifecycle.js';
+import { recordingLogger } from './support/observability.js';
 import { actor, buildFixture, errValue, okValue, storeSnapshot, type Fixture } from './support/fixtures.js';
 
 /*
@@ -356,5 +357,28 @@ describe('reads', () => {
       { reason: 'not_as_described', ticketStatus: 'rejected', currency: 'eur', count: 1, requestedAmount: 2_000, approvedAmount: 0 },
     ]);
     expect(errValue(await lifecycle.refundRequestReport({ from: to, to: from }))).toMatchObject({ code: 'validation_failed' });
+  });
+});
+
+describe('logs', () => {
+  it('each request command logs one line naming the request, and each notice and hook its own', async () => {
+    const recorded = recordingLogger();
+    withConfig({ logger: recorded.logger });
+    okValue(await lifecycle.requestRefund(requestInput({ subscriptionId: 'sub_1' })));
+    okValue(await lifecycle.approveRequest('rr_1', { actor }));
+    const commands = recorded.of('command').map((line) => [line.fields.command, line.fields.requestId, line.fields.creditNoteId]);
+    expect(commands).toEqual([
+      ['requestRefund', 'rr_1', undefined],
+      // The approval's line also names the credit note it issued.
+      ['approveRequest', 'rr_1', 'rr-rr_1'],
+    ]);
+    const effects = recorded.of('side_effect').map((line) => [line.fields.kind, line.fields.requestId, line.fields.notification ?? line.fields.hook]);
+    expect(effects).toEqual(
+      expect.arrayContaining([
+        ['request_notify', 'rr_1', 'refund_request_received'],
+        ['request_notify', 'rr_1', 'refund_request_approved'],
+        ['request_hook', 'rr_1', 'cancelSubscription'],
+      ]),
+    );
   });
 });

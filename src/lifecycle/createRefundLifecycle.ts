@@ -262,10 +262,8 @@ const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observ
   };
 
   /** The request as its command left it, with its credit note as the side effects just performed left it. */
-  const answerRequest = async (outcome: RequestOutcome): Promise<RefundRequestView> => {
-    const latest = await settle(outcome);
-    return (await viewOfRequest(deps.store, outcome.request, latest))._unsafeUnwrap({ withStackTrace: true });
-  };
+  const answerRequest = (outcome: RequestOutcome) =>
+    ResultAsync.fromSafePromise(settle(outcome)).andThen((latest) => viewOfRequest(deps.store, outcome.request, latest));
 
   const answerObservation = async (outcome: ObservationOutcome): Promise<ObservationResult> => ({
     creditNote: await answer(outcome),
@@ -351,7 +349,7 @@ const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observ
      * (`override_policy`) set refusing rules aside.
      */
     requestRefund: (input: RequestRefundInput): ResultAsync<RefundRequestView, RequestRefundError> =>
-      boundary(() => requestRefund(requestDeps, input).map(answerRequest)),
+      boundary(() => requestRefund(requestDeps, input).andThen(answerRequest)),
 
     /**
      * Approves a pending request: the credit note is issued in the same atomic
@@ -359,15 +357,15 @@ const assembleRefundLifecycle = (config: RefundLifecycleConfig, observer: Observ
      * `option` says what happens to the subscription; the customer is told once.
      */
     approveRequest: (requestId: string, input: ApproveRequestInput): ResultAsync<RefundRequestView, ApproveRequestError> =>
-      boundary(() => approveRequest(requestDeps, requestId, input).map(answerRequest)),
+      boundary(() => approveRequest(requestDeps, requestId, input).andThen(answerRequest)),
 
     /** Declines a pending request; `note` goes to the customer. */
     rejectRequest: (requestId: string, input: RejectRequestInput): ResultAsync<RefundRequestView, CloseRequestError> =>
-      boundary(() => rejectRequest(requestDeps, requestId, input).map(answerRequest)),
+      boundary(() => rejectRequest(requestDeps, requestId, input).andThen(answerRequest)),
 
     /** The customer takes a pending request back. */
     withdrawRequest: (requestId: string, input: WithdrawRequestInput): ResultAsync<RefundRequestView, CloseRequestError> =>
-      boundary(() => withdrawRequest(requestDeps, requestId, input).map(answerRequest)),
+      boundary(() => withdrawRequest(requestDeps, requestId, input).andThen(answerRequest)),
 
     /** The request replayed from its events, its status following its credit note's. */
     getRefundRequest: (requestId: string): ResultAsync<RefundRequestView, RefundRequestReadError> =>

@@ -23,6 +23,9 @@ const commands = {
   sweep: null,
 } as const satisfies Record<string, 0 | 1 | null>;
 
+/** Commands addressed to a refund request: their first argument (or input's `requestId`) names the request. */
+const requestCommands = new Set(['requestRefund', 'approveRequest', 'rejectRequest', 'withdrawRequest']);
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -83,7 +86,15 @@ export const observeCommands = <L extends Record<string, unknown>>(lifecycle: L,
     const method = lifecycle[name];
     if (typeof method !== 'function') continue;
     observed[name] = (...args: unknown[]) => {
-      const { args: passed, correlation } = correlate(args, inputAt, generateId);
+      const correlated = correlate(args, inputAt, generateId);
+      const { args: passed } = correlated;
+      const correlation = requestCommands.has(name)
+        ? {
+            ...correlated.correlation,
+            creditNoteId: null,
+            requestId: stringOr(inputAt === 1 ? args[0] : isRecord(args[0]) ? args[0].requestId : null, null),
+          }
+        : correlated.correlation;
       return observer.command(
         name,
         correlation,

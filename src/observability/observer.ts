@@ -32,6 +32,8 @@ export type Correlation = {
   /** What caused the work: a webhook event id, the outbox entry being performed. */
   causationId: string | null;
   creditNoteId: string | null;
+  /** The refund request a request command addresses. */
+  requestId?: string | null;
 };
 
 type Scope = Correlation & { span: TelemetrySpan };
@@ -83,6 +85,7 @@ export const correlationFields = (correlation: Correlation): LogFields => ({
   correlationId: correlation.correlationId,
   ...(correlation.causationId === null ? {} : { causationId: correlation.causationId }),
   ...(correlation.creditNoteId === null ? {} : { creditNoteId: correlation.creditNoteId }),
+  ...(correlation.requestId == null ? {} : { requestId: correlation.requestId }),
 });
 
 const correlationAttributes = (correlation: Correlation): TelemetryAttributes => ({
