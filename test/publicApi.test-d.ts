@@ -38,6 +38,12 @@ import {
   type Health,
   type ParkedSideEffect,
   type AdoptExternalRefundError,
+  type RequestRefundInput,
+  type ApproveRequestInput,
+  type RejectRequestInput,
+  type RefundRequestView,
+  type RefundRequestReason,
+  type SubscriptionOption,
   type RequestRefundError,
   type ApproveRequestError,
   type CloseRequestError,
@@ -324,6 +330,21 @@ describe('views and inputs', () => {
 
   it('MarkRefundedInput requires a reason and an actor', () => {
     expectTypeOf<RequiredKeys<MarkRefundedInput>>().toEqualTypeOf<'reason' | 'actor'>();
+  });
+
+  it('a refund request names its payment, amount, reason, customer and purchase; decisions need only an actor', () => {
+    expectTypeOf<RequiredKeys<RequestRefundInput>>().toEqualTypeOf<
+      'requestId' | 'payment' | 'amount' | 'currency' | 'reason' | 'customerId' | 'purchasedAt' | 'actor'
+    >();
+    expectTypeOf<RequestRefundInput['reason']>().toEqualTypeOf<RefundRequestReason>();
+    expectTypeOf<RequiredKeys<ApproveRequestInput>>().toEqualTypeOf<'actor'>();
+    expectTypeOf<ApproveRequestInput['option']>().toEqualTypeOf<SubscriptionOption | undefined>();
+    expectTypeOf<RequiredKeys<RejectRequestInput>>().toEqualTypeOf<'actor'>();
+    expectTypeOf<RefundRequestView['status']>().toEqualTypeOf<'pending' | 'processing' | 'succeeded' | 'failed' | 'rejected' | 'withdrawn'>();
+    expectTypeOf<RefundLifecycle['approveRequest']>().returns.toEqualTypeOf<ResultAsync<RefundRequestView, ApproveRequestError>>();
+    // @ts-expect-error a reason outside the fixed list: reports group by it
+    const unknownReason: RequestRefundInput['reason'] = 'because';
+    void unknownReason;
   });
 });
 

@@ -121,6 +121,16 @@ describe('the merchant approves', () => {
     expect(errValue(await lifecycle.approveRequest('rr_1', { actor, amount: 10 }))).toMatchObject({ code: 'refund_request_conflict', status: 'approved' });
   });
 
+  it('a credit note id already taken by another credit note refuses the approval, writing nothing', async () => {
+    okValue(await lifecycle.issueCreditNote({ creditNoteId: 'cn_taken', amount: 1_000, currency: 'EUR', payment: { paymentId: 'pi_1' }, reason: 'earlier', actor }));
+    okValue(await lifecycle.requestRefund(requestInput()));
+    const before = await storeSnapshot(fx.store);
+    expect(errValue(await lifecycle.approveRequest('rr_1', { actor, creditNoteId: 'cn_taken' }))).toMatchObject({ code: 'credit_note_exists', creditNoteId: 'cn_taken' });
+    expect(errValue(await lifecycle.approveRequest('rr_1', { actor, creditNoteId: 'cn_taken', amount: 1_000 }))).toMatchObject({ code: 'credit_note_exists' });
+    expect(await storeSnapshot(fx.store)).toEqual(before);
+    expect(okValue(await lifecycle.getRefundRequest('rr_1')).status).toBe('pending');
+  });
+
   it('is held to the balance guard: more than is left refuses, writing nothing', async () => {
     okValue(await lifecycle.issueCreditNote({ creditNoteId: 'cn_0', amount: 8_000, currency: 'EUR', payment: { paymentId: 'pi_1' }, reason: 'earlier', actor }));
     okValue(await lifecycle.requestRefund(requestInput()));
