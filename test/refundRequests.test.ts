@@ -54,6 +54,8 @@ describe('a customer submits a refund request', () => {
     fx.clock.advance(2 * 60 * 60 * 1000);
     const queue = okValue(await lifecycle.listRefundRequests({ status: 'pending' }));
     expect(queue).toEqual([expect.objectContaining({ requestId: 'rr_1', status: 'pending', ageMs: 2 * 60 * 60 * 1000 })]);
+    // The status endpoint shows how long the oldest request has awaited review.
+    expect(okValue(await lifecycle.health()).oldestRequestAwaitingReviewAgeMs).toBe(2 * 60 * 60 * 1000);
     expect(fx.gateway.createCalls).toBe(0);
   });
 

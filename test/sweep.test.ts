@@ -248,7 +248,7 @@ describe('operations', () => {
       { processorReason: 'charge_disputed', count: 1, retry: 'will_not_help', recovery: 'resolve_dispute', creditNoteIds: ['cn_f3'] },
     ]);
     const health = await unwrap(w.lifecycle.health());
-    expect(health).toMatchObject({ oldestRequestedAgeMs: 25 * MINUTE, oldestPendingAgeMs: 15 * MINUTE, lastReconcile: null });
+    expect(health).toMatchObject({ oldestRequestedAgeMs: 25 * MINUTE, oldestPendingAgeMs: 15 * MINUTE, oldestRequestAwaitingReviewAgeMs: null, lastReconcile: null });
     expect(health.outbox.parked).toBe(0);
   });
 

@@ -46,6 +46,8 @@ export type Health = {
   /** How long the longest-waiting `requested` credit note has heard nothing; null when none. */
   oldestRequestedAgeMs: number | null;
   oldestPendingAgeMs: number | null;
+  /** How long the oldest refund request awaiting review has waited (seed 004: answer within 24–48 hours); null when none. */
+  oldestRequestAwaitingReviewAgeMs: number | null;
   outbox: { due: number; parked: number; oldestDueAgeMs: number | null };
   /** The last reconciliation run's checkpoint (`reconcile` in `refund-lifecycle/stripe`), if any ran. */
   lastReconcile: { at: string; name: string } | null;
@@ -200,9 +202,10 @@ export const createOperations = (deps: { store: EventStore; clock: Clock; capabi
         const [row] = await store.listCreditNotesByAge({ statuses: [status], limit: 1 });
         return row === undefined ? null : ageOf(row.updatedAt);
       };
-      const [requested, pending, counts, reconcile] = await Promise.all([
+      const [requested, pending, [awaitingReview], counts, reconcile] = await Promise.all([
         oldest('requested'),
         oldest('pending'),
+        store.listRefundRequests({ status: 'pending', limit: 1 }),
         store.outboxCounts(now),
         store.readCheckpoint(LAST_RECONCILE_CHECKPOINT),
       ]);
@@ -211,6 +214,7 @@ export const createOperations = (deps: { store: EventStore; clock: Clock; capabi
         checkedAt: now.toISOString(),
         oldestRequestedAgeMs: requested,
         oldestPendingAgeMs: pending,
+        oldestRequestAwaitingReviewAgeMs: awaitingReview === undefined ? null : ageOf(awaitingReview.submittedAt),
         outbox: { due: counts.due, parked: counts.parked, oldestDueAgeMs: counts.oldestDueAt === null ? null : ageOf(counts.oldestDueAt) },
         lastReconcile: reconcile === null ? null : { at: reconcile.updatedAt, name: typeof reconciled?.name === 'string' ? reconciled.name : LAST_RECONCILE_CHECKPOINT },
       });
