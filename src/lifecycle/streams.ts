@@ -32,7 +32,7 @@ export type LoadedCreditNote = KnownCreditNote & { events: StoredEvent[] };
 export type LoadedPayment = { streamId: string; version: number; state: PaymentState; events: StoredEvent[] };
 
 /** Stored events are data entering the process: each is validated, and the replay must be one the machine accepts. */
-const readValidated = async (store: EventStore, streamId: string): Promise<Result<{ version: number; events: StoredEvent[] }, EventValidationError>> => {
+export const readValidated = async (store: EventStore, streamId: string): Promise<Result<{ version: number; events: StoredEvent[] }, EventValidationError>> => {
   const { version, events } = await store.readStream(streamId);
   const parsed: StoredEvent[] = new Array(events.length);
   for (let index = 0; index < events.length; index += 1) {

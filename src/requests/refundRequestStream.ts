@@ -1,7 +1,7 @@
 import { err, ok, type Result } from 'neverthrow';
 import { EventValidationError } from '../errors.js';
 import { isRefundRequestEvent, type StoredEvent } from '../events/envelope.js';
-import { parseStoredEvent } from '../events/parseEvent.js';
+import { readValidated } from '../lifecycle/streams.js';
 import type { RefundRequestEvent } from '../events/refundRequestEvents.js';
 import { foldRefundRequest } from '../machine/refundRequestMachine.js';
 import type { RefundRequestState } from '../machine/refundRequestState.js';
@@ -16,15 +16,9 @@ export type LoadedRefundRequest = KnownRefundRequest & { events: StoredEvent[] }
 /** The request replayed from its stream: every stored event validated, and the replay one the machine accepts. */
 export const loadRefundRequest = async (store: EventStore, requestId: string): Promise<Result<LoadedRefundRequest, EventValidationError>> => {
   const streamId = refundRequestStreamId(requestId);
-  const { version, events } = await store.readStream(streamId);
-  const parsed: StoredEvent[] = [];
-  for (const [index, raw] of events.entries()) {
-    const event = parseStoredEvent(raw);
-    if (event.isErr()) {
-      return err(new EventValidationError(event.error.issues.map((issue) => ({ path: `${streamId}[${index}].${issue.path}`, message: issue.message }))));
-    }
-    parsed.push(event.value);
-  }
+  const read = await readValidated(store, streamId);
+  if (read.isErr()) return err(read.error);
+  const { version, events: parsed } = read.value;
   const replay = foldRefundRequest(parsed.filter(isRefundRequestEvent) as RefundRequestEvent[]);
   if (replay.rejected !== null) {
     return err(
