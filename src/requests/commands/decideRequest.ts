@@ -11,7 +11,7 @@ import type { RefundRequestContext } from '../../machine/refundRequestState.js';
 import { evaluatePolicy } from '../refundPolicy.js';
 import { proposeRequestEvent, startRequestChange, type ProposedRefundRequestEvent } from '../refundRequestChange.js';
 import { approveRequestInputSchema, rejectRequestInputSchema, withdrawRequestInputSchema } from '../refundRequestInputs.js';
-import { loadRefundRequest } from '../refundRequestStream.js';
+import { loadRefundRequest, type LoadedRefundRequest } from '../refundRequestStream.js';
 import { applyPolicy, closeOnPayment, overriddenRules, requestOutcomeFor, requireSubmitted, validateRequestId, type RequestDeps } from './requestSupport.js';
 
 /** The credit note an approval issues unless the host names one. */
@@ -77,13 +77,16 @@ export const approveRequest = (deps: RequestDeps, rawRequestId: unknown, rawInpu
             input.chargeConfirmed ?? false,
           );
 
+    /** A request no longer pending: approved with these terms is a repeat (nothing to do), anything else a conflict. */
+    const alreadyDecided = (request: LoadedRefundRequest) =>
+      sameApproval(request.state.context, approval)
+        ? ok<Plan<null>>({ refundRequests: [startRequestChange(request)], result: null })
+        : err(new RefundRequestConflictError(requestId, 'approve', request.state.status));
+
     const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
       safeTry(async function* () {
         const request = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
-        if (request.state.status !== 'pending') {
-          if (sameApproval(request.state.context, approval)) return ok<Plan<null>>({ refundRequests: [startRequestChange(request)], result: null });
-          return err(new RefundRequestConflictError(requestId, 'approve', request.state.status));
-        }
+        if (request.state.status !== 'pending') return alreadyDecided(request);
         const facts = request.state.context;
         // The window measures when the customer asked, not how long the review took.
         const refusals = evaluatePolicy(deps.requestPolicy, {
@@ -105,8 +108,13 @@ export const approveRequest = (deps: RequestDeps, rawRequestId: unknown, rawInpu
         }
         const issue = yield* await planIssue(now);
         const [paymentChange, ...others] = issue.payments ?? [];
-        // A credit note that already exists is not this approval's: a pending request's credit note is issued with it.
-        if (paymentChange === undefined || others.length > 0) return err(new CreditNoteAlreadyExistsError(creditNoteId));
+        if (paymentChange === undefined || others.length > 0) {
+          // The credit note exists. The streams are read one after the other, so another approval of this request
+          // may have committed in between (it issued the credit note in the same append): read the request again.
+          const reread = yield* await loadRefundRequest(deps.store, requestId);
+          if (reread.state.status !== 'pending') return alreadyDecided(reread);
+          return err(new CreditNoteAlreadyExistsError(creditNoteId));
+        }
         const closed = closeOnPayment(paymentChange.loaded, requestId);
         return ok<Plan<null>>({
           ...issue,
