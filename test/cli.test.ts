@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toMermaid } from '../src/machine/mermaid.js';
+import { buildFixture, okValue } from './support/fixtures.js';
 
 /*
  * `refund-lifecycle` run as a user runs it: a child process on the fixture
@@ -263,6 +264,85 @@ describe('refund-lifecycle with a PGlite store: import, export, replay and expla
     expect((await cli(['import', file, '--pglite', copy])).code).toBe(0);
     const replayed = await json(['replay', '--pglite', copy, ...AS_OF]);
     expect(replayed.report).toMatchObject({ statuses: STATUSES, violationCount: 0 });
+  });
+});
+
+describe('refund-lifecycle with refund requests: replay, import and explain', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'refund-lifecycle-cli-requests-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A lifecycle's log: rr_7 approved by the merchant as credit note cn_from_rr (not the default id), rr_8 rejected. */
+  const requestLog = async () => {
+    const fx = buildFixture();
+    const customer = { kind: 'customer', id: 'cus_7' } as const;
+    const merchant = { kind: 'user', id: 'merchant_1' } as const;
+    for (const [requestId, paymentId] of [['rr_7', 'pi_7'], ['rr_8', 'pi_8']] as const) {
+      fx.gateway.capture(paymentId, 10_000);
+      fx.gateway.setChargeConfirmed(paymentId, true);
+      okValue(
+        await fx.lifecycle.requestRefund({
+          requestId,
+          payment: { paymentId },
+          amount: 4_000,
+          currency: 'EUR',
+          reason: 'technical_issue',
+          details: null,
+          customerId: 'cus_7',
+          purchasedAt: '2025-12-30T09:00:00.000Z',
+          actor: customer,
+        }),
+      );
+      fx.clock.advance(3_600_000);
+    }
+    okValue(await fx.lifecycle.approveRequest('rr_7', { actor: merchant, creditNoteId: 'cn_from_rr' }));
+    okValue(await fx.lifecycle.rejectRequest('rr_8', { actor: merchant, note: 'Outside the terms.' }));
+    const file = join(dir, 'requests.jsonl');
+    writeFileSync(file, `${(await fx.store.readAll()).map((event) => JSON.stringify(event)).join('\n')}\n`);
+    return file;
+  };
+
+  it('counts requests apart from credit notes, imports their rows, and explains who asked and who approved', { timeout: 60_000 }, async () => {
+    const file = await requestLog();
+    const replayed = await json(['replay', file, ...AS_OF]);
+    expect(replayed.code).toBe(0);
+    expect(replayed.report).toMatchObject({ creditNotes: 1, refundRequests: { count: 2, statuses: { pending: 0, approved: 1, rejected: 1, withdrawn: 0 }, incomplete: [] }, violationCount: 0 });
+    const table = await cli(['replay', file, ...AS_OF]);
+    expect(table.stdout).toContain('1 credit notes, 2 payments, 2 refund requests; positions in order.');
+    expect(table.stdout).toMatch(/Status\s+Refund requests\n[─ ]+\npending\s+0\napproved\s+1\nrejected\s+1\nwithdrawn\s+0\n/);
+
+    const head = [
+      'Credit note cn_from_rr: requested',
+      'Requested since 2026-01-01 11:00:00 UTC: refund re_fake_1 pending at Fake.',
+      'Issued on the approval of refund request rr_7.',
+      '',
+    ].join('\n');
+    const request = [
+      '2026-01-01 09:00:00 UTC  refund request',
+      '  Refund request rr_7 submitted by customer cus_7 for 40.00 EUR on payment pi_7 (technical issue).',
+      '  by cus_7 · RefundRequestSubmitted v1',
+      '2026-01-01 11:00:00 UTC  refund request',
+      '  Approved by user merchant_1 (refund only): credit note cn_from_rr issued for 40.00 EUR.',
+      '  by user merchant_1 · RefundRequestApproved v2',
+      '2026-01-01 11:00:00 UTC  unissued → issued',
+    ].join('\n');
+    const fromFile = await cli(['explain', 'cn_from_rr', '--from', file]);
+    expect(fromFile).toMatchObject({ code: 0, stderr: '' });
+    expect(fromFile.stdout).toContain(`${head}\n${request}`);
+
+    const store = join(dir, 'store');
+    const imported = await cli(['import', file, '--pglite', store]);
+    expect(imported).toMatchObject({ code: 0, stderr: '' });
+    const fromStore = await cli(['explain', 'cn_from_rr', '--pglite', store]);
+    expect(fromStore).toMatchObject({ code: 0, stderr: '' });
+    // Found through the requests read model (the credit note id is not the default rr-rr_7). An import appends a
+    // batch stream by stream, so the store's positions place the payment's facts first: only their order may differ.
+    expect(fromStore.stdout.startsWith(head)).toBe(true);
+    expect(fromStore.stdout).toContain(request);
+    const explained = await json(['explain', 'cn_from_rr', '--pglite', store]);
+    expect(explained.report.requestId).toBe('rr_7');
   });
 });
 

@@ -3,6 +3,8 @@ import { colourful, paint, progressBar } from '../src/cli/output.js';
 import { explainCreditNote } from '../src/logs/explainCreditNote.js';
 import { createRefundLifecycle } from '../src/lifecycle/createRefundLifecycle.js';
 import { fakeGateway, inMemoryEventStore, manualClock, recordingNotifier } from '../src/testing/index.js';
+import { explanationText } from '../src/cli/explainCommand.js';
+import { buildFixture, okValue } from './support/fixtures.js';
 
 /*
  * `explain` from a store knows what a log file cannot: whether each owed side
@@ -74,6 +76,72 @@ describe('explainCreditNote from a log file', () => {
       ['RefundRequested', true],
       ['RefundAccepted', true],
     ]);
+  });
+});
+
+describe('explainCreditNote of a credit note issued by a refund request', () => {
+  const customer = { kind: 'customer', id: 'cus_7' } as const;
+  const merchant = { kind: 'user', id: 'merchant_1' } as const;
+  /** A request approved under a credit note id of the merchant's choosing (not the default `rr-<requestId>`). */
+  const approvedRequest = async () => {
+    const fx = buildFixture();
+    fx.gateway.capture('pi_7', 10_000);
+    fx.gateway.setChargeConfirmed('pi_7', true);
+    okValue(
+      await fx.lifecycle.requestRefund({
+        requestId: 'rr_7',
+        payment: { paymentId: 'pi_7' },
+        amount: 4_000,
+        currency: 'EUR',
+        reason: 'technical_issue',
+        details: 'The export never finished.',
+        customerId: 'cus_7',
+        purchasedAt: '2025-12-30T09:00:00.000Z',
+        actor: customer,
+      }),
+    );
+    fx.clock.advance(3_600_000);
+    okValue(await fx.lifecycle.approveRequest('rr_7', { actor: merchant, amount: 2_500, creditNoteId: 'cn_from_request' }));
+    return {
+      events: (await fx.store.readStream('credit-note-cn_from_request')).events,
+      requestEvents: (await fx.store.readStream('refund-request-rr_7')).events,
+    };
+  };
+
+  it('tells who asked and who decided, the approval right before the issue it decided', async () => {
+    const { events, requestEvents } = await approvedRequest();
+    const explanation = explainCreditNote({ creditNoteId: 'cn_from_request', events, requestEvents, outbox: null });
+    expect(explanation.requestId).toBe('rr_7');
+    expect(explanation.steps.map((step) => [step.event.type, step.event.actor.id, step.from, step.to, step.accepted])).toEqual([
+      ['RefundRequestSubmitted', 'cus_7', 'unissued', 'unissued', true],
+      ['RefundRequestApproved', 'merchant_1', 'unissued', 'unissued', true],
+      ['CreditNoteIssued', 'merchant_1', 'unissued', 'issued', true],
+      ['RefundRequested', 'merchant_1', 'issued', 'requested', true],
+      ['RefundAccepted', expect.any(String), 'requested', 'requested', true],
+    ]);
+    expect(explanation.steps[0]!.said).toBe('Refund request rr_7 submitted by customer cus_7 for 40.00 EUR on payment pi_7 (technical issue).');
+    expect(explanation.steps[1]!.said).toBe('Approved by user merchant_1 (refund only): credit note cn_from_request issued for 25.00 EUR.');
+    expect(explanation.steps[0]!.cause).toBe('by cus_7');
+    expect(explanation.steps[1]!.cause).toBe('by user merchant_1');
+
+    const text = explanationText(explanation, false);
+    expect(text[2]).toBe('Issued on the approval of refund request rr_7.');
+    expect(text).toContain('2026-01-01 09:00:00 UTC  refund request');
+
+    // From a log without the store's positions (a per-credit-note dump), the same order: by time, the approval with its append.
+    const unpositioned = (list: readonly { globalPosition: number }[]) => list.map(({ globalPosition: _, ...event }) => event as never);
+    const fromLog = explainCreditNote({ creditNoteId: 'cn_from_request', events: unpositioned(events), requestEvents: unpositioned(requestEvents), outbox: null });
+    expect(fromLog.steps.map((step) => step.event.type)).toEqual(explanation.steps.map((step) => step.event.type));
+    // Without the request's events, nothing is said of it.
+    const alone = explainCreditNote({ creditNoteId: 'cn_from_request', events, outbox: null });
+    expect(alone.requestId).toBeNull();
+    expect(alone.steps).toHaveLength(events.length);
+  });
+
+  it('marks a request event the request machine rejects', async () => {
+    const { events, requestEvents } = await approvedRequest();
+    const explanation = explainCreditNote({ creditNoteId: 'cn_from_request', events, requestEvents: requestEvents.filter((event) => event.type === 'RefundRequestApproved'), outbox: null });
+    expect(explanation.steps.find((step) => step.event.type === 'RefundRequestApproved')).toMatchObject({ accepted: false });
   });
 });
 

@@ -9,6 +9,7 @@ import { foldCreditNote } from '../src/machine/fold.js';
 import type { CreditNoteEvent } from '../src/events/creditNoteEvents.js';
 import type { EventStore } from '../src/ports/eventStore.js';
 import { fakeGateway, inMemoryEventStore } from '../src/testing/index.js';
+import { actor, buildFixture, okValue } from './support/fixtures.js';
 
 /*
  * `importLog` (behind `refund-lifecycle import`) on the in-memory store and
@@ -156,5 +157,153 @@ describe('importLog refusals on a fresh store', () => {
     const issued = log[0]!;
     const twice = [issued, { ...issued, eventId: 'again', streamVersion: 2, globalPosition: 2 }];
     expect((await importLog(inMemoryEventStore(), lines(twice)))._unsafeUnwrapErr()).toMatchObject({ reason: 'transition_rejected', at: { line: 2 } });
+  });
+});
+
+/**
+ * A store that lived refund requests: one pending, one approved and refunded, one approved whose refund failed, one
+ * approved as cancel only, one rejected and one withdrawn. Its log in commit order.
+ */
+const requestStory = async () => {
+  const fx = buildFixture();
+  const customer = { kind: 'customer', id: 'cus_1' } as const;
+  const DAY = 86_400_000;
+  const submit = async (requestId: string, paymentId: string, extra: { subscriptionId?: string } = {}) => {
+    fx.gateway.capture(paymentId, 10_000);
+    fx.gateway.setChargeConfirmed(paymentId, true);
+    okValue(
+      await fx.lifecycle.requestRefund({
+        requestId,
+        payment: { paymentId },
+        amount: 4_000,
+        currency: 'EUR',
+        reason: 'not_as_described',
+        details: null,
+        customerId: 'cus_1',
+        purchasedAt: new Date(fx.clock.now().getTime() - 3 * DAY).toISOString(),
+        actor: customer,
+        ...extra,
+      }),
+    );
+    fx.clock.advance(60_000);
+  };
+  await submit('rr_pending', 'pi_1');
+  await submit('rr_refunded', 'pi_2');
+  await submit('rr_failed', 'pi_3');
+  await submit('rr_cancel', 'pi_4', { subscriptionId: 'sub_4' });
+  await submit('rr_rejected', 'pi_5');
+  await submit('rr_withdrawn', 'pi_6');
+  okValue(await fx.lifecycle.approveRequest('rr_refunded', { actor, note: 'Sorry.' }));
+  okValue(await fx.lifecycle.approveRequest('rr_failed', { actor, amount: 1_000, creditNoteId: 'cn_partial' }));
+  okValue(await fx.lifecycle.approveRequest('rr_cancel', { actor, option: 'cancel_only' }));
+  okValue(await fx.lifecycle.rejectRequest('rr_rejected', { actor, note: 'Used in full.' }));
+  okValue(await fx.lifecycle.withdrawRequest('rr_withdrawn', { actor: customer }));
+  fx.clock.advance(60_000);
+  const [refunded, failed] = fx.gateway.refunds();
+  fx.gateway.setRefundStatus(refunded!.processorRefundId, 'succeeded');
+  fx.gateway.setRefundStatus(failed!.processorRefundId, 'failed', 'insufficient_funds');
+  await fx.deliver(fx.gateway.takeNotices());
+  okValue(await fx.lifecycle.dispatch());
+  const log = await fx.store.readAll({ limit: 100_000 });
+  const listed = await fx.store.listRefundRequests({ limit: 1_000 });
+  return { store: fx.store, log, listed };
+};
+
+describe.each([
+  ['in memory', async () => ({ store: inMemoryEventStore() as EventStore, close: async () => {} })],
+  [
+    'PGlite',
+    async () => {
+      const store: PgliteEventStore = pgliteStore({ dataDir: 'memory://' });
+      await store.migrate();
+      return { store: store as EventStore, close: () => store.close() };
+    },
+  ],
+] as const)('importLog of refund requests into the %s store', (_name, open) => {
+  let opened: Awaited<ReturnType<typeof open>>;
+  let story: Awaited<ReturnType<typeof requestStory>>;
+  beforeAll(async () => {
+    story = await requestStory();
+    opened = await open();
+  }, 30_000);
+  afterAll(() => opened?.close());
+
+  it('lists the same requests with the same statuses as the store that lived them', async () => {
+    const { store } = opened;
+    const { log, listed } = story;
+    // The story covers every ticket status.
+    expect(listed.map((request) => [request.requestId, request.status, request.ticketStatus])).toEqual([
+      ['rr_pending', 'pending', 'pending'],
+      ['rr_refunded', 'approved', 'succeeded'],
+      ['rr_failed', 'approved', 'failed'],
+      ['rr_cancel', 'approved', 'succeeded'],
+      ['rr_rejected', 'rejected', 'rejected'],
+      ['rr_withdrawn', 'withdrawn', 'withdrawn'],
+    ]);
+    expect(log.some((event) => event.type === 'RefundRequestOpened') && log.some((event) => event.type === 'RefundRequestClosed')).toBe(true);
+
+    // Small batches: a request's stream spans appends, its row is written again by each.
+    const report = (await importLog(store, lines(log), { batchSize: 3 }))._unsafeUnwrap();
+    expect(report).toMatchObject({ read: log.length, appended: log.length, alreadyPresent: 0 });
+    expect(report.refundRequestsWritten).toBeGreaterThanOrEqual(listed.length);
+    expect(await heldEvents(store)).toEqual(upcast(log));
+    expect(await store.listRefundRequests({ limit: 1_000 })).toEqual(listed);
+    for (const status of ['pending', 'processing', 'succeeded', 'failed', 'rejected', 'withdrawn'] as const) {
+      expect(await store.listRefundRequests({ status }), status).toEqual(await story.store.listRefundRequests({ status }));
+    }
+    expect(await store.listCreditNotes({ limit: 1_000 })).toEqual(await story.store.listCreditNotes({ limit: 1_000 }));
+    const period = { from: '2020-01-01T00:00:00.000Z', to: '2040-01-01T00:00:00.000Z' };
+    expect(await store.refundRequestReport(period)).toEqual(await story.store.refundRequestReport(period));
+  });
+
+  it('writes nothing the second time', async () => {
+    const { store } = opened;
+    const before = await store.readAll({ limit: 100_000 });
+    const report = (await importLog(store, lines(story.log)))._unsafeUnwrap();
+    expect(report).toMatchObject({ appended: 0, alreadyPresent: story.log.length, appends: 0, refundRequestsWritten: 0 });
+    expect(await store.readAll({ limit: 100_000 })).toEqual(before);
+    expect(await store.listRefundRequests({ limit: 1_000 })).toEqual(story.listed);
+  });
+
+  it('serves the lifecycle afterwards: an imported pending request can be decided', async () => {
+    const { store } = opened;
+    const lifecycle = createRefundLifecycle({ store, gateway: fakeGateway() });
+    expect((await lifecycle.getRefundRequest('rr_failed'))._unsafeUnwrap()).toMatchObject({ status: 'failed', creditNoteId: 'cn_partial' });
+    expect((await lifecycle.rejectRequest('rr_pending', { actor }))._unsafeUnwrap()).toMatchObject({ status: 'rejected' });
+    expect((await store.listRefundRequests({ status: 'rejected' })).map((request) => request.requestId)).toEqual(['rr_pending', 'rr_rejected']);
+  });
+});
+
+describe('importLog refuses a refund request the request machine would not allow', () => {
+  it('an approval before the submission, at its line, with what came before it written', async () => {
+    const { log } = await requestStory();
+    const submitted = log.findIndex((event) => event.streamId === 'refund-request-rr_refunded');
+    const approval = log.find((event) => event.streamId === 'refund-request-rr_refunded' && event.type === 'RefundRequestApproved')!;
+    expect(log[submitted]!.type).toBe('RefundRequestSubmitted');
+    // The approval put where the submission was, as the stream's first event.
+    const edited = log.map((event, index) => (index === submitted ? { ...approval, streamVersion: 1, globalPosition: event.globalPosition } : event));
+    const store = inMemoryEventStore();
+    const refused = (await importLog(store, lines(edited)))._unsafeUnwrapErr();
+    expect(refused).toMatchObject({
+      reason: 'transition_rejected',
+      at: { line: submitted + 1 },
+      detail: 'RefundRequestApproved is not allowed from unsubmitted in refund-request-rr_refunded',
+      imported: submitted,
+    });
+    expect(await store.readAll()).toHaveLength(submitted);
+    expect((await store.listRefundRequests()).map((request) => request.requestId)).toEqual(['rr_pending']);
+  });
+
+  it('a second decision after the first, and an event of another kind on a request stream', async () => {
+    const { log } = await requestStory();
+    const rejected = log.find((event) => event.type === 'RefundRequestRejected')!;
+    const withdrawnAgain = { ...rejected, eventId: 'again', streamVersion: 3, type: 'RefundRequestWithdrawn', data: { details: null }, globalPosition: log.length + 1 };
+    const twice = (await importLog(inMemoryEventStore(), lines([...log, withdrawnAgain])))._unsafeUnwrapErr();
+    expect(twice).toMatchObject({ reason: 'transition_rejected', at: { line: log.length + 1 }, detail: expect.stringContaining('from rejected in refund-request-rr_rejected') });
+
+    const described = log.find((event) => event.type === 'PaymentDescribed')!;
+    const stray = { ...described, eventId: 'stray', streamId: rejected.streamId, streamVersion: 3, globalPosition: log.length + 1 };
+    const foreign = (await importLog(inMemoryEventStore(), lines([...log, stray])))._unsafeUnwrapErr();
+    expect(foreign).toMatchObject({ reason: 'transition_rejected', at: { line: log.length + 1 } });
   });
 });

@@ -6,6 +6,7 @@ import type { StoredEvent } from '../src/events/envelope.js';
 import { createLogReplay, type LogReplayReport } from '../src/logs/logReplay.js';
 import { foldCreditNote } from '../src/machine/fold.js';
 import { numRuns } from './support/numRuns.js';
+import { actor, buildFixture, okValue } from './support/fixtures.js';
 
 /*
  * The audit behind `refund-lifecycle replay`, in process: generated
@@ -143,5 +144,132 @@ describe('log replay', () => {
     expect(stuck).toHaveLength(1);
     expect(stuck[0]).toMatchObject({ status: 'requested', why: expect.stringMatching(/^refund re_\w+ pending at Stripe/) });
     expect(stuck[0]!.ageDays).toBeGreaterThan(7);
+  });
+});
+
+/** A lifecycle's log with refund requests: pending, approved (refunded), approved cancel-only, rejected, withdrawn. */
+const requestLog = async (): Promise<StoredEvent[]> => {
+  const fx = buildFixture();
+  const customer = { kind: 'customer', id: 'cus_1' } as const;
+  const submit = async (requestId: string, paymentId: string, subscriptionId: string | null = null) => {
+    fx.gateway.capture(paymentId, 10_000);
+    fx.gateway.setChargeConfirmed(paymentId, true);
+    okValue(
+      await fx.lifecycle.requestRefund({
+        requestId,
+        payment: { paymentId },
+        amount: 4_000,
+        currency: 'EUR',
+        reason: 'technical_issue',
+        details: null,
+        customerId: 'cus_1',
+        purchasedAt: new Date(fx.clock.now().getTime() - 86_400_000).toISOString(),
+        subscriptionId,
+        actor: customer,
+      }),
+    );
+    fx.clock.advance(60_000);
+  };
+  await submit('rr_pending', 'pi_1');
+  await submit('rr_approved', 'pi_2');
+  await submit('rr_cancel', 'pi_3', 'sub_3');
+  await submit('rr_rejected', 'pi_4');
+  await submit('rr_withdrawn', 'pi_5');
+  okValue(await fx.lifecycle.approveRequest('rr_approved', { actor }));
+  okValue(await fx.lifecycle.approveRequest('rr_cancel', { actor, option: 'cancel_only' }));
+  okValue(await fx.lifecycle.rejectRequest('rr_rejected', { actor }));
+  okValue(await fx.lifecycle.withdrawRequest('rr_withdrawn', { actor: customer }));
+  fx.gateway.setRefundStatus(fx.gateway.refunds()[0]!.processorRefundId, 'succeeded');
+  await fx.deliver(fx.gateway.takeNotices());
+  return fx.store.readAll({ limit: 10_000 });
+};
+
+const REQUEST_STATUSES = { pending: 1, approved: 2, rejected: 1, withdrawn: 1 };
+const requestStream = (requestId: string) => `refund-request-${requestId}`;
+
+describe('log replay of refund requests', () => {
+  it('counts requests by their own status apart from credit notes, in commit order and grouped alike, with nothing to report', async () => {
+    const log = await requestLog();
+    const grouped = [...log].sort((a, b) => a.streamId.localeCompare(b.streamId) || a.streamVersion - b.streamVersion);
+    for (const report of [replayAll(log), replayAll(grouped)]) {
+      expect(report.violations).toEqual([]);
+      expect(report.badLines).toEqual([]);
+      expect(report.events).toBe(log.length);
+      // The one credit note is the approval's; request streams are not credit notes.
+      expect(report.creditNotes).toBe(1);
+      expect(report.statuses).toMatchObject({ succeeded: 1 });
+      expect(report.refundRequests).toEqual({ count: 5, statuses: REQUEST_STATUSES, incomplete: [] });
+      expect(report.incomplete).toEqual([]);
+    }
+    // Narrowed to the approval's credit note, requests are not replayed.
+    expect(replayAll(log, { creditNoteId: 'rr-rr_approved' }).refundRequests).toEqual({ count: 0, statuses: { pending: 0, approved: 0, rejected: 0, withdrawn: 0 }, incomplete: [] });
+  });
+
+  it.each(['lose', 'repeat', 'swap'] as const)('finds a %s event in a request stream at its line', async (damage) => {
+    const log = await requestLog();
+    const stream = requestStream('rr_rejected');
+    const submitted = log.findIndex((event) => event.streamId === stream && event.streamVersion === 1);
+    const decided = log.findIndex((event) => event.streamId === stream && event.streamVersion === 2);
+    const damaged = [...log];
+    if (damage === 'lose') damaged.splice(submitted, 1);
+    else if (damage === 'repeat') damaged.splice(submitted + 1, 0, log[submitted]!);
+    else [damaged[submitted], damaged[decided]] = [damaged[decided]!, damaged[submitted]!];
+    const report = replayAll(damaged);
+    const found = report.violations.filter((violation) => violation.kind === 'version_out_of_order');
+    expect(found.length).toBeGreaterThan(0);
+    expect(report.violations.every((violation) => violation.streamId === stream)).toBe(true);
+    const line = { lose: decided, repeat: submitted + 2, swap: submitted + 1 }[damage];
+    expect(found[0]).toMatchObject({ at: { line }, streamId: stream });
+    expect(report.creditNotes).toBe(1);
+  });
+
+  it('reports an event the request machine rejects as transition_rejected, at its line', async () => {
+    const log = await requestLog();
+    const stream = requestStream('rr_approved');
+    const submitted = log.findIndex((event) => event.streamId === stream && event.streamVersion === 1);
+    const approved = log.findIndex((event) => event.streamId === stream && event.streamVersion === 2);
+    // The approval written as the stream's first event, the submission after it: versions in order, the story not.
+    const edited = log.map((event, index) =>
+      index === submitted ? { ...log[approved]!, streamVersion: 1 } : index === approved ? { ...log[submitted]!, streamVersion: 2 } : event,
+    );
+    const report = replayAll(edited);
+    expect(report.violations).toEqual([
+      { kind: 'transition_rejected', streamId: stream, at: { line: submitted + 1 }, message: `${stream}: RefundRequestApproved is not allowed from unsubmitted` },
+    ]);
+    expect(report.refundRequests.statuses).toEqual({ ...REQUEST_STATUSES, approved: 1, pending: 2 });
+
+    // A second decision after the first, and an event of another kind on a request stream.
+    const rejected = log.find((event) => event.streamId === requestStream('rr_rejected') && event.streamVersion === 2)!;
+    const again = { ...rejected, eventId: 'again', streamVersion: 3, type: 'RefundRequestWithdrawn', data: { details: null }, globalPosition: log.length + 1 };
+    const described = log.find((event) => event.type === 'PaymentDescribed')!;
+    const stray = { ...described, eventId: 'stray', streamId: requestStream('rr_pending'), streamVersion: 2, globalPosition: log.length + 2 };
+    const more = replayAll([...log, again, stray]);
+    expect(more.violations).toEqual([
+      { kind: 'transition_rejected', streamId: requestStream('rr_rejected'), at: { line: log.length + 1 }, message: `${requestStream('rr_rejected')}: RefundRequestWithdrawn is not allowed from rejected` },
+      { kind: 'transition_rejected', streamId: requestStream('rr_pending'), at: { line: log.length + 2 }, message: `${requestStream('rr_pending')}: PaymentDescribed is not allowed from pending` },
+    ]);
+    expect(more.creditNotes).toBe(1);
+  });
+
+  it('does not count a request with a bad line as a credit note, and does not judge it', async () => {
+    const log = await requestLog();
+    const stream = requestStream('rr_withdrawn');
+    const bad = log.findIndex((event) => event.streamId === stream && event.streamVersion === 1);
+    const replay = createLogReplay({ asOf, stuckAfterDays: 7 });
+    log.forEach((event, index) => {
+      if (index !== bad) replay.add(event, { line: index + 1 });
+      else {
+        const text = JSON.stringify(event);
+        replay.reject({ line: index + 1 }, 'not JSON: Unexpected end of JSON input', text.slice(0, text.indexOf('"streamVersion"')));
+      }
+    });
+    const broken = log.map((event, index) => (index === bad ? { ...event, data: { ...event.data, amount: -1 } } : event));
+    for (const report of [replay.report(), replayAll(broken)]) {
+      expect(report.badLineCount).toBe(1);
+      expect(report.creditNotes).toBe(1);
+      expect(report.incomplete).toEqual([]);
+      expect(report.refundRequests).toEqual({ count: 5, statuses: { ...REQUEST_STATUSES, withdrawn: 0 }, incomplete: ['rr_withdrawn'] });
+      expect(report.violations).toEqual([]);
+    }
   });
 });

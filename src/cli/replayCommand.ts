@@ -80,15 +80,22 @@ const more = (shown: number, total: number) =>
 export const replayTable = (source: string, report: LogReplayReport, exitCode: number, colour: boolean): string[] => {
   const p = paint(colour);
   const order = { commit: 'positions in order', unordered: 'positions not in order (e.g. grouped by stream)', empty: 'no events' }[report.order];
+  // A log without refund requests prints as it always did.
+  const requests = report.refundRequests;
+  const requestCount = requests.count > 0 ? `, ${count(requests.count)} refund request${requests.count === 1 ? '' : 's'}` : '';
+  const notJudged = (ids: readonly string[]) =>
+    `not judged (a line of theirs was skipped): ${count(ids.length)} — ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''}`;
   const lines = [
     p.bold(`Replayed ${source}`),
-    `${count(report.read)} lines, ${count(report.events)} events, ${count(report.creditNotes)} credit notes, ${count(report.payments)} payments; ${order}.`,
+    `${count(report.read)} lines, ${count(report.events)} events, ${count(report.creditNotes)} credit notes, ${count(report.payments)} payments${requestCount}; ${order}.`,
     p.dim(`As of ${instant(report.asOf)}; stuck = requested or pending for more than ${report.stuckAfterDays} days.`),
     '',
     ...table(['Status', 'Credit notes'], Object.entries(report.statuses).map(([status, n]) => [status, count(n)]), ['left', 'right']),
   ];
-  if (report.incomplete.length > 0) {
-    lines.push(`not judged (a line of theirs was skipped): ${count(report.incomplete.length)} — ${report.incomplete.slice(0, 10).join(', ')}${report.incomplete.length > 10 ? ', …' : ''}`);
+  if (report.incomplete.length > 0) lines.push(notJudged(report.incomplete));
+  if (requests.count > 0) {
+    lines.push('', ...table(['Status', 'Refund requests'], Object.entries(requests.statuses).map(([status, n]) => [status, count(n)]), ['left', 'right']));
+    if (requests.incomplete.length > 0) lines.push(notJudged(requests.incomplete));
   }
   lines.push('', p.bold(`Stuck (${count(report.stuck.length)})`));
   if (report.stuck.length === 0) lines.push(p.dim('none'));

@@ -62,7 +62,8 @@ export const runImport = async (file: string, options: StoreOptions, streams: St
     const report = imported.value;
     streams.stdout.write(
       `Imported ${count(report.appended)} events into ${opened.where} (${count(report.alreadyPresent)} already there), ` +
-        `in ${count(report.appends)} appends; ${count(report.creditNotesWritten)} credit-note read-model rows written.\n`,
+        `in ${count(report.appends)} appends; ${count(report.creditNotesWritten)} credit-note read-model rows written` +
+        (report.refundRequestsWritten === 0 ? '.\n' : `, ${count(report.refundRequestsWritten)} refund-request rows.\n`),
     );
     return EXIT.clean;
   } finally {

@@ -1,18 +1,24 @@
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
 import { isCreditNoteEvent, type DomainEvent } from '../events/envelope.js';
+import type { RefundRequestEvent } from '../events/refundRequestEvents.js';
 import type { Intent } from '../machine/creditNoteMachine.js';
 import { initialCreditNoteState, type CreditNoteState, type CreditNoteStatus } from '../machine/creditNoteState.js';
 import { evolveCreditNote } from '../machine/fold.js';
+import { decideRefundRequest } from '../machine/refundRequestMachine.js';
+import { initialRefundRequestState } from '../machine/refundRequestState.js';
 import type { OutboxEntry, OutboxKind } from '../ports/eventStore.js';
+import { REFUND_REQUEST_STREAM_PREFIX } from '../requests/refundRequestStream.js';
 import { waitingFor } from './logReplay.js';
-import { causeOf, describeEvent, instant, processorName } from './narrate.js';
+import { causeOf, describeEvent, describeRequestEvent, instant, processorName } from './narrate.js';
 
 /*
  * `refund-lifecycle explain`: one credit note's life as a timeline. Each step
  * is an event with the status before and after it, who or what caused it,
  * and the side effects it made owed — with whether they ran, as far as the
  * source can tell: a store's outbox knows; a log file only shows the
- * processor's answers to refund calls.
+ * processor's answers to refund calls. A credit note issued by a refund
+ * request's approval tells who asked and who decided: the request's events
+ * join the timeline.
  */
 
 export type SideEffectRun =
@@ -35,10 +41,10 @@ export type OwedSideEffect = { kind: OutboxKind; what: string; run: SideEffectRu
 
 export type ExplainedStep = {
   event: DomainEvent;
-  /** Statuses of the credit note around the event; equal for payment events and rejected ones. */
+  /** Statuses of the credit note around the event; equal for payment and request events and rejected ones. */
   from: CreditNoteStatus;
   to: CreditNoteStatus;
-  /** False when the lifecycle would not allow the event (the log was edited or written by something else). */
+  /** False when the lifecycle (for a request's event, the request machine) would not allow the event (the log was edited or written by something else). */
   accepted: boolean;
   said: string;
   cause: string;
@@ -47,6 +53,8 @@ export type ExplainedStep = {
 
 export type CreditNoteExplanation = {
   creditNoteId: string;
+  /** The refund request whose approval issued the credit note; null when none was given. */
+  requestId: string | null;
   state: CreditNoteState;
   steps: ExplainedStep[];
   /** Plain words: where it stands now. */
@@ -99,13 +107,15 @@ const answerTo = (events: readonly DomainEvent[], after: number, attempt: number
 
 /**
  * Explains a credit note from its stream's events (validated, in version
- * order), the payment stream's events when known, and the store's outbox
+ * order), the payment stream's events when known, the events of the refund
+ * request whose approval issued it when there is one, and the store's outbox
  * entries for the credit note (null when reading a log file).
  */
 export const explainCreditNote = (input: {
   creditNoteId: string;
   events: readonly DomainEvent[];
   paymentEvents?: readonly DomainEvent[];
+  requestEvents?: readonly DomainEvent[];
   outbox: readonly OutboxEntry[] | null;
 }): CreditNoteExplanation => {
   const { outbox } = input;
@@ -121,17 +131,39 @@ export const explainCreditNote = (input: {
     const [left, right] = [positionOf(fact), positionOf(event)];
     return left !== undefined && right !== undefined ? left < right : Date.parse(fact.occurredAt) < Date.parse(event.occurredAt);
   };
-  const timeline: Array<{ event: DomainEvent; index: number }> = [];
-  let next = 0;
-  events.forEach((event, index) => {
-    while (next < paymentFacts.length && before(paymentFacts[next]!, event)) timeline.push({ event: paymentFacts[next++]!, index: -1 });
-    timeline.push({ event, index });
-  });
-  while (next < paymentFacts.length) timeline.push({ event: paymentFacts[next++]!, index: -1 });
+  type Entry = { event: DomainEvent; index: number };
+  /** Other streams' events (in their own order) merged into the timeline where `first` puts them. */
+  const merge = (into: readonly Entry[], facts: readonly DomainEvent[], first: (fact: DomainEvent, event: DomainEvent) => boolean): Entry[] => {
+    const merged: Entry[] = [];
+    let next = 0;
+    for (const entry of into) {
+      while (next < facts.length && first(facts[next]!, entry.event)) merged.push({ event: facts[next++]!, index: -1 });
+      merged.push(entry);
+    }
+    while (next < facts.length) merged.push({ event: facts[next++]!, index: -1 });
+    return merged;
+  };
+  const requestEvents = [...(input.requestEvents ?? [])].sort((a, b) => a.streamVersion - b.streamVersion);
+  const withPayment = merge(
+    events.map((event, index) => ({ event, index })),
+    paymentFacts,
+    before,
+  );
+  // The approval was appended with the issue it decided (one correlation id): it comes first, as its cause.
+  const timeline = merge(withPayment, requestEvents, (fact, event) => fact.correlationId === event.correlationId || before(fact, event));
   let state = initialCreditNoteState;
+  let request = initialRefundRequestState;
   const steps: ExplainedStep[] = [];
   for (const { event, index } of timeline) {
     const processor = state.context.payment?.processor ?? (event.actor.kind === 'processor' ? event.actor.id : 'stripe');
+    if (event.streamId.startsWith(REFUND_REQUEST_STREAM_PREFIX)) {
+      // The request's own machine judges its events; an approval names only the amount, in the submission's currency.
+      const decision = decideRefundRequest(request, event as unknown as RefundRequestEvent);
+      const said = describeRequestEvent(event, request.context.currency);
+      steps.push({ event, from: state.status, to: state.status, accepted: decision.accepted, said, cause: causeOf(event, processor), owed: [] });
+      request = decision.state;
+      continue;
+    }
     if (!isCreditNoteEvent(event)) {
       steps.push({ event, from: state.status, to: state.status, accepted: true, said: describeEvent(event, state.context, processor), cause: causeOf(event, processor), owed: [] });
       continue;
@@ -166,7 +198,8 @@ export const explainCreditNote = (input: {
     });
     state = after;
   }
-  return { creditNoteId: input.creditNoteId, state, steps, now: standing(state, steps) };
+  const requestId = requestEvents.length === 0 ? null : requestEvents[0]!.streamId.slice(REFUND_REQUEST_STREAM_PREFIX.length);
+  return { creditNoteId: input.creditNoteId, requestId, state, steps, now: standing(state, steps) };
 };
 
 const standing = (state: CreditNoteState, steps: readonly ExplainedStep[]): string => {

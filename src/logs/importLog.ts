@@ -1,13 +1,17 @@
 import { err, ok, type Result } from 'neverthrow';
 import { LogImportError, VersionConflictError } from '../errors.js';
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
-import { isCreditNoteEvent, type DomainEvent, type StoredEvent } from '../events/envelope.js';
+import { isCreditNoteEvent, isRefundRequestEvent, type DomainEvent, type StoredEvent } from '../events/envelope.js';
 import { parseLoggedEvent, parseStoredEvent } from '../events/parseEvent.js';
+import type { RefundRequestEvent } from '../events/refundRequestEvents.js';
 import { initialCreditNoteState, type CreditNoteState } from '../machine/creditNoteState.js';
 import { evolveCreditNote } from '../machine/fold.js';
+import { decideRefundRequest, foldRefundRequest } from '../machine/refundRequestMachine.js';
+import type { RefundRequestState } from '../machine/refundRequestState.js';
 import type { AppendRequest, EventStore, StreamAppend } from '../ports/eventStore.js';
 import { processorRefundLinks } from '../lifecycle/commandHandler.js';
 import { CREDIT_NOTE_STREAM_PREFIX, creditNoteSummary } from '../lifecycle/streams.js';
+import { REFUND_REQUEST_STREAM_PREFIX, refundRequestSummary } from '../requests/refundRequestStream.js';
 import type { LogLocation } from './logReplay.js';
 
 /*
@@ -15,9 +19,10 @@ import type { LogLocation } from './logReplay.js';
  * into a store through the store port, so any adapter takes it. An event the
  * store already holds (same stream, version and event id) is skipped, so a
  * second import of the same log writes nothing and an interrupted one resumes.
- * Each append carries the credit notes' read-model rows and processor refund
- * links, as the lifecycle's own appends do: the imported store answers
- * `getCreditNote`, `listCreditNotes` and webhooks as if it had lived it.
+ * Each append carries the credit notes' and refund requests' read-model rows
+ * and processor refund links, as the lifecycle's own appends do: the imported
+ * store answers `getCreditNote`, `listCreditNotes`, `listRefundRequests` and
+ * webhooks as if it had lived it.
  *
  * Side effects are not enqueued: an import restores history, and a refund or
  * an email it describes already happened (or is the live system's to do).
@@ -36,6 +41,8 @@ export type LogImportReport = {
   streamsWritten: number;
   /** Credit-note read-model rows written. */
   creditNotesWritten: number;
+  /** Refund-request read-model rows written. */
+  refundRequestsWritten: number;
   appends: number;
 };
 
@@ -44,11 +51,20 @@ type StreamProgress = {
   version: number;
   /** What the store held before this import touched the stream. */
   storedVersion: number;
-  /** Folded credit-note state; null for payment streams. */
+  /** Folded credit-note state; null for other streams. */
   state: CreditNoteState | null;
+  /** Folded refund-request state; null for other streams. */
+  request: RefundRequestState | null;
 };
 
-type Pending = { stream: StreamAppend; before: CreditNoteState | null; after: CreditNoteState | null; lastAt: string };
+type Pending = {
+  stream: StreamAppend;
+  before: CreditNoteState | null;
+  after: CreditNoteState | null;
+  /** The refund request as this batch leaves it; null for other streams. */
+  request: RefundRequestState | null;
+  lastAt: string;
+};
 
 const DEFAULT_BATCH = 500;
 
@@ -79,7 +95,7 @@ export const importLog = async (
 ): Promise<Result<LogImportReport, LogImportError>> => {
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   const streams = new Map<string, StreamProgress>();
-  const report: LogImportReport = { read: 0, appended: 0, alreadyPresent: 0, streamsWritten: 0, creditNotesWritten: 0, appends: 0 };
+  const report: LogImportReport = { read: 0, appended: 0, alreadyPresent: 0, streamsWritten: 0, creditNotesWritten: 0, refundRequestsWritten: 0, appends: 0 };
   let batch: Array<{ event: DomainEvent; at: LogLocation }> = [];
 
   const storedEventsOf = async (streamId: string): Promise<Result<StoredEvent[], LogImportError>> => {
@@ -103,7 +119,11 @@ export const importLog = async (
       state = initialCreditNoteState;
       for (const event of stored.value) if (isCreditNoteEvent(event)) state = evolveCreditNote(state, event as unknown as CreditNoteEvent).state;
     }
-    const progress = { version: stored.value.length, storedVersion: stored.value.length, state };
+    let request: RefundRequestState | null = null;
+    if (streamId.startsWith(REFUND_REQUEST_STREAM_PREFIX)) {
+      request = foldRefundRequest(stored.value.filter(isRefundRequestEvent) as unknown as RefundRequestEvent[]).state;
+    }
+    const progress = { version: stored.value.length, storedVersion: stored.value.length, state, request };
     streams.set(streamId, progress);
     return ok({ progress, stored: stored.value });
   };
@@ -164,14 +184,30 @@ export const importLog = async (
       if (!decision.accepted) return new LogImportError('transition_rejected', at, `${event.type} is not allowed from ${progress.state.status} in ${event.streamId}`);
       next = decision.state;
     }
+    let nextRequest: RefundRequestState | null = null;
+    if (progress.request !== null) {
+      // A request stream holds only the request's own events: anything else is refused by its machine too.
+      const decision = decideRefundRequest(progress.request, event as unknown as RefundRequestEvent);
+      if (!decision.accepted) {
+        return new LogImportError('transition_rejected', at, `${event.type} is not allowed from ${progress.request.status} in ${event.streamId}`);
+      }
+      nextRequest = decision.state;
+    }
     const clash = await refundClash(event);
     if (clash !== null) return new LogImportError('different_event', at, clash);
     let entry = pending.get(event.streamId);
     if (entry === undefined) {
-      entry = { stream: { streamId: event.streamId, expectedVersion: progress.version, events: [] }, before: progress.state, after: progress.state, lastAt: event.occurredAt };
+      entry = {
+        stream: { streamId: event.streamId, expectedVersion: progress.version, events: [] },
+        before: progress.state,
+        after: progress.state,
+        request: progress.request,
+        lastAt: event.occurredAt,
+      };
       pending.set(event.streamId, entry);
     }
     if (next !== null) progress.state = entry.after = next;
+    if (nextRequest !== null) progress.request = entry.request = nextRequest;
     entry.stream.events.push(event);
     entry.lastAt = event.occurredAt;
     progress.version = event.streamVersion;
@@ -180,16 +216,22 @@ export const importLog = async (
 
   const append = async (pending: Map<string, Pending>): Promise<LogImportError | null> => {
     if (pending.size === 0) return null;
-    const request: Required<Pick<AppendRequest, 'streams' | 'creditNotes' | 'processorRefunds'>> & AppendRequest = {
+    const request: Required<Pick<AppendRequest, 'streams' | 'creditNotes' | 'processorRefunds' | 'refundRequests'>> & AppendRequest = {
       streams: [],
       creditNotes: [],
       processorRefunds: [],
+      refundRequests: [],
       wakeDispatchers: false,
     };
-    for (const { stream, before, after, lastAt } of pending.values()) {
+    for (const { stream, before, after, request: requestState, lastAt } of pending.values()) {
       request.streams.push(stream);
+      const version = stream.expectedVersion + stream.events.length;
+      if (requestState !== null && requestState.status !== 'unsubmitted') {
+        // As the lifecycle writes it: the request's row at the version this append reaches.
+        request.refundRequests.push(refundRequestSummary({ streamId: stream.streamId, version, state: requestState }, lastAt));
+      }
       if (before === null || after === null || after.status === 'unissued') continue;
-      request.creditNotes.push(creditNoteSummary(stream.streamId, stream.expectedVersion + stream.events.length, after, lastAt));
+      request.creditNotes.push(creditNoteSummary(stream.streamId, version, after, lastAt));
       request.processorRefunds.push(
         ...processorRefundLinks({
           loaded: { streamId: stream.streamId, version: stream.expectedVersion, state: before },
@@ -207,6 +249,7 @@ export const importLog = async (
     report.appends += 1;
     report.streamsWritten += request.streams.length;
     report.creditNotesWritten += request.creditNotes.length;
+    report.refundRequestsWritten += request.refundRequests.length;
     for (const stream of request.streams) report.appended += stream.events.length;
     return null;
   };

@@ -1,9 +1,18 @@
 import { isCreditNoteEvent, isPaymentEvent, type DomainEvent } from '../events/envelope.js';
 import type { CreditNoteEvent } from '../events/creditNoteEvents.js';
 import { parseLoggedEvent } from '../events/parseEvent.js';
+import type { RefundRequestEvent } from '../events/refundRequestEvents.js';
 import { creditNoteStatuses, initialCreditNoteState, type CreditNoteState, type CreditNoteStatus } from '../machine/creditNoteState.js';
 import { evolveCreditNote } from '../machine/fold.js';
+import { decideRefundRequest } from '../machine/refundRequestMachine.js';
+import {
+  initialRefundRequestState,
+  refundRequestMachineStatuses,
+  type RefundRequestMachineStatus,
+  type RefundRequestState,
+} from '../machine/refundRequestState.js';
 import { CREDIT_NOTE_STREAM_PREFIX, PAYMENT_STREAM_PREFIX } from '../lifecycle/streams.js';
+import { REFUND_REQUEST_STREAM_PREFIX } from '../requests/refundRequestStream.js';
 import { money, processorName } from './narrate.js';
 
 /*
@@ -11,7 +20,7 @@ import { money, processorName } from './narrate.js';
  * whatever order the log holds them, and a report comes out. What it keeps is
  * one small record per stream (the folded state, the last version, the refund
  * ids per attempt) and nothing per event, so a log of any length replays in
- * memory bounded by the number of credit notes.
+ * memory bounded by the number of credit notes, payments and refund requests.
  */
 
 /** Where a fact sits in the input: a line of a JSONL file, or a position in a store's global log. */
@@ -20,7 +29,7 @@ export type LogLocation = { line: number } | { position: number };
 export type ViolationKind =
   /** A stream's versions skip, repeat or go back: events were lost, duplicated or reordered within the stream. */
   | 'version_out_of_order'
-  /** The lifecycle does not allow this event from the credit note's status. */
+  /** The lifecycle does not allow this event from the credit note's status (or the request machine from the refund request's). */
   | 'transition_rejected'
   /** An event after the credit note was settled (succeeded or refunded by hand) that is not a processor reversal. */
   | 'event_after_terminal'
@@ -76,6 +85,16 @@ export type LogReplayReport = {
   /** Credit notes whose stream holds a line that was skipped: their state is unknown, so they are not judged. */
   incomplete: string[];
   stuck: StuckCreditNote[];
+  /**
+   * Refund requests (`refund-request-*` streams) by their own status. An approved request's money outcome is its
+   * credit note's, counted in `statuses`. Narrowed to one credit note, none are replayed.
+   */
+  refundRequests: {
+    count: number;
+    statuses: Record<Exclude<RefundRequestMachineStatus, 'unsubmitted'>, number>;
+    /** Requests whose stream holds a line that was skipped: their state is unknown, so they are not judged. */
+    incomplete: string[];
+  };
   /** The first 10,000 violations; `violationCount` counts them all. */
   violations: Violation[];
   violationCount: number;
@@ -93,6 +112,12 @@ type CreditNoteRecord = {
   since: string;
   /** Processor refund id per attempt (index = attempt), once named. */
   refunds: Array<string | undefined> | null;
+  incomplete: boolean;
+};
+
+type RequestRecord = {
+  version: number;
+  state: RefundRequestState;
   incomplete: boolean;
 };
 
@@ -136,6 +161,7 @@ export type LogReplay = {
 export const createLogReplay = (options: LogReplayOptions): LogReplay => {
   const creditNotes = new Map<string, CreditNoteRecord>();
   const payments = new Map<string, PaymentRecord>();
+  const requests = new Map<string, RequestRecord>();
   const refundOwners = new Map<string, string>();
   const sharedRefunds = new Set<string>();
   const violations: Violation[] = [];
@@ -164,6 +190,10 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
       const payment = payments.get(streamId) ?? { version: 0, charged: null, incomplete: true };
       payment.incomplete = true;
       payments.set(streamId, payment);
+    } else if (streamId.startsWith(REFUND_REQUEST_STREAM_PREFIX)) {
+      const request = requests.get(streamId) ?? { version: 0, state: initialRefundRequestState, incomplete: true };
+      request.incomplete = true;
+      requests.set(streamId, request);
     } else {
       const creditNote = creditNotes.get(streamId) ?? newCreditNote();
       creditNote.incomplete = true;
@@ -267,6 +297,22 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
     }
   };
 
+  /** A request stream holds only the request's own events: its machine judges each, and refuses any other kind. */
+  const replayRequestEvent = (event: DomainEvent, at: LogLocation) => {
+    const streamId = event.streamId;
+    const record = requests.get(streamId) ?? { version: 0, state: initialRefundRequestState, incomplete: false };
+    requests.set(streamId, record);
+    if (record.incomplete) return;
+    if (!inVersionOrder(streamId, record.version, event, at)) return;
+    record.version = event.streamVersion;
+    const decision = decideRefundRequest(record.state, event as unknown as RefundRequestEvent);
+    if (!decision.accepted) {
+      violation('transition_rejected', streamId, at, `${streamId}: ${event.type} is not allowed from ${record.state.status}`);
+      return;
+    }
+    record.state = decision.state;
+  };
+
   const wanted = (streamId: string) =>
     onlyStream === null || streamId === onlyStream || streamId.startsWith(PAYMENT_STREAM_PREFIX);
 
@@ -296,7 +342,8 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
       } else ordered = false;
       if (!wanted(event.streamId)) return true;
       events += 1;
-      if (isCreditNoteEvent(event)) replayCreditNoteEvent(event as CreditNoteEvent & DomainEvent, at);
+      if (event.streamId.startsWith(REFUND_REQUEST_STREAM_PREFIX)) replayRequestEvent(event, at);
+      else if (isCreditNoteEvent(event)) replayCreditNoteEvent(event as CreditNoteEvent & DomainEvent, at);
       else if (isPaymentEvent(event)) replayPaymentEvent(event, at);
       return true;
     },
@@ -355,6 +402,17 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
         }
       }
       stuck.sort((a, b) => Date.parse(a.since) - Date.parse(b.since));
+      const refundRequests: LogReplayReport['refundRequests'] = {
+        count: requests.size,
+        statuses: Object.fromEntries(
+          refundRequestMachineStatuses.filter((status) => status !== 'unsubmitted').map((status) => [status, 0]),
+        ) as LogReplayReport['refundRequests']['statuses'],
+        incomplete: [],
+      };
+      for (const [streamId, record] of requests) {
+        if (record.incomplete) refundRequests.incomplete.push(streamId.slice(REFUND_REQUEST_STREAM_PREFIX.length));
+        else if (record.state.status !== 'unsubmitted') refundRequests.statuses[record.state.status] += 1;
+      }
       return {
         read,
         events,
@@ -364,6 +422,7 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
         statuses,
         incomplete,
         stuck,
+        refundRequests,
         violations: judged,
         violationCount: violationTotal,
         badLines: [...badLines],
