@@ -1,8 +1,8 @@
 -- refund-lifecycle schema, version 4: the refund requests read model, and the append that writes it.
 -- Apply with search_path set to the target schema, as versions 1 to 3: the function keeps that search_path.
 --
--- The table is new, so its indexes cost nothing to build; the append function is replaced in the same transaction,
--- so no append ever runs with the table but without the function that writes it (or the other way round).
+-- The table is new, so its indexes cost nothing to build; the append function that writes it is created in the same
+-- transaction, so no append ever runs with the one but without the other.
 
 -- The refund requests page's read model, written in the same transaction as the request's events. It holds the
 -- request's own status; an approved request's ticket status (processing, succeeded, failed) follows the status of its
@@ -33,10 +33,13 @@ CREATE INDEX refund_requests_payment_idx ON refund_requests (payment_id, submitt
 -- listRefundRequests without a filter, and refundRequestReport's period (a range of submitted_at).
 CREATE INDEX refund_requests_submitted_idx ON refund_requests (submitted_at, request_id);
 
--- append_events(request), as in version 2, now also writing the refund requests' rows (`request->'requests'`) after
--- the credit-note summaries. Same signature and refusals (RL001 version_conflict, RL002 duplicate_outbox_entry,
--- RL003 outbox_claim_lost); a refusal raises, which rolls everything back, refund request rows included.
-CREATE OR REPLACE FUNCTION append_events(request jsonb) RETURNS bigint
+-- append_events_v4(request): version 2's append_events, now also writing the refund requests' rows
+-- (`request->'requests'`) after the credit-note summaries. Same refusals (RL001 version_conflict, RL002
+-- duplicate_outbox_entry, RL003 outbox_claim_lost); a refusal raises, which rolls everything back, request rows included.
+-- A new name rather than a replacement: code that writes request rows fails loudly on a database not migrated to
+-- version 4 (no such function) instead of appending events whose rows an older append_events would silently drop.
+-- append_events stays, for processes of the previous release still running during a deploy.
+CREATE OR REPLACE FUNCTION append_events_v4(request jsonb) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $append$

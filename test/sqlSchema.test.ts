@@ -97,7 +97,7 @@ describe('migration 4 on a database at version 3', () => {
     state: { ...initialRefundRequestState, status: 'approved' },
   };
 
-  it('applies migration 4 alone, keeps what version 3 held, and the replaced append writes refund requests', async () => {
+  it('applies migration 4 alone, keeps what version 3 held, and its append writes refund requests; before it, appends fail loudly', async () => {
     const db = await openPglite('memory://');
     try {
       const schema = 'rl_at_v3';
@@ -118,12 +118,22 @@ describe('migration 4 on a database at version 3', () => {
         }
       });
       const store = pgliteStore({ db, schema });
-      // Written by version 2's append function.
-      const before = await store.append({
-        streams: [{ streamId: issued.streamId, expectedVersion: 0, events: [issued] }],
-        creditNotes: [creditNote('requested', 1)],
-      });
-      expect(before.isOk()).toBe(true);
+      // This release appends through append_events_v4: on a database not migrated yet it fails loudly, writing nothing,
+      // rather than appending events whose request rows the old function would drop.
+      await expect(store.append({ streams: [], refundRequests: [request] })).rejects.toThrow(/append_events_v4/);
+      // The previous release, still running during the deploy, writes through version 2's append_events.
+      await db.query(`SELECT ${quoteIdentifier(schema)}.append_events($1::jsonb)`, [
+        JSON.stringify({
+          heads: [{ stream_id: issued.streamId, expected_version: 0, next_version: 1 }],
+          events: [{ ord: 0, event_id: issued.eventId, stream_id: issued.streamId, version: 1, schema_version: issued.schemaVersion, type: issued.type, data: issued.data, occurred_at: issued.occurredAt, actor: issued.actor, causation_id: null, correlation_id: issued.correlationId, source: issued.source }],
+          outbox: [],
+          complete: [],
+          summaries: [{ credit_note_id: creditNoteId, stream_id: issued.streamId, status: 'requested', payment_id: 'pi_v3', version: 1, updated_at: '2030-01-01T00:00:00.000Z', state: { status: 'requested', context: { creditNoteId } } }],
+          links: [],
+          wake: false,
+          channel: 'unused',
+        }),
+      ]);
 
       expect(await store.migrate()).toEqual([4]);
       expect(await store.migrate()).toEqual([]);

@@ -46,7 +46,7 @@ export const queriesFor = (schema: string) => {
     streamVersion: `SELECT version FROM ${s}.streams WHERE stream_id = $1`,
 
     /** The whole append, in the schema's function (sql/002_append_function.sql); `$1` is its JSON document. */
-    appendEvents: `SELECT ${s}.append_events($1::jsonb) AS last`,
+    appendEvents: `SELECT ${s}.append_events_v4($1::jsonb) AS last`,
 
     /**
      * The global log in commit order, without gaps. Positions come from a

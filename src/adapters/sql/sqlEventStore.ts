@@ -183,7 +183,7 @@ const eventRecord = (event: DomainEvent, ord: number, version: number) => ({
 
 /**
  * The one SQL implementation of the `EventStore` port, over any `SqlClient`.
- * Every append is one call of the schema's `append_events` function, hence
+ * Every append is one call of the schema's `append_events_v4` function, hence
  * one transaction and one round trip: stream heads are checked and moved
  * first (in stream id order, so concurrent multi-stream appends cannot
  * deadlock), then events, outbox entries, completed claims, summaries,
@@ -199,7 +199,7 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
     return rows[0]?.version ?? 0;
   };
 
-  /** The append as `append_events` takes it (sql/004_refund_requests.sql): one JSON document, one round trip. */
+  /** The append as `append_events_v4` takes it (sql/004_refund_requests.sql): one JSON document, one round trip. */
   const appendDocument = (request: AppendRequest) =>
     JSON.stringify({
       heads: request.streams.map(({ streamId, expectedVersion, events }) => ({
