@@ -336,6 +336,55 @@ describe('permissions', () => {
   });
 });
 
+describe('what a serious host would trip on', () => {
+  it('a customer may ask and withdraw, never decide or override, even when the host allows everything', async () => {
+    withConfig({ refundRequests: { policy: { windowDays: 7 } } });
+    const late = requestInput({ purchasedAt: new Date(fx.clock.now().getTime() - 60 * DAY).toISOString(), override: { reason: 'I say so' } });
+    expect(errValue(await lifecycle.requestRefund(late))).toMatchObject({ code: 'forbidden', action: 'override_policy' });
+    okValue(await lifecycle.requestRefund(requestInput()));
+    const before = await storeSnapshot(fx.store);
+    expect(errValue(await lifecycle.approveRequest('rr_1', { actor: customer }))).toMatchObject({ code: 'forbidden', action: 'approve_request' });
+    expect(errValue(await lifecycle.rejectRequest('rr_1', { actor: customer }))).toMatchObject({ code: 'forbidden', action: 'reject_request' });
+    expect(errValue(await lifecycle.issueCreditNote({ creditNoteId: 'cn_self', amount: 100, currency: 'EUR', payment: { paymentId: 'pi_1' }, reason: 'me', actor: customer }))).toMatchObject({ code: 'forbidden' });
+    expect(await storeSnapshot(fx.store)).toEqual(before);
+    okValue(await lifecycle.withdrawRequest('rr_1', { actor: customer }));
+  });
+
+  it('refund + cancel needs a cancelSubscription hook: without one the default is refund only, and asking to cancel is refused', async () => {
+    withConfig({ hooks: {} });
+    okValue(await lifecycle.requestRefund(requestInput({ subscriptionId: 'sub_1' })));
+    const before = await storeSnapshot(fx.store);
+    expect(errValue(await lifecycle.approveRequest('rr_1', { actor, option: 'refund_and_cancel' }))).toMatchObject({ code: 'validation_failed', field: 'option' });
+    expect(await storeSnapshot(fx.store)).toEqual(before);
+    expect(okValue(await lifecycle.approveRequest('rr_1', { actor })).decision).toMatchObject({ option: 'refund_only' });
+  });
+
+  it('a cancellation decided while a hook was configured, performed by a process without one, is parked, never marked done', async () => {
+    okValue(await fx.lifecycleWith({ dispatchInline: false }).requestRefund(requestInput({ subscriptionId: 'sub_1' })));
+    okValue(await fx.lifecycleWith({ dispatchInline: false }).approveRequest('rr_1', { actor, option: 'cancel_only' }));
+    const worker = fx.lifecycleWith({ hooks: {}, retryPolicy: { maxSideEffectDeliveries: 2 } });
+    for (let round = 0; round < 3; round += 1) {
+      okValue(await worker.dispatch());
+      fx.clock.advance(60 * 60 * 1000);
+    }
+    const [parked] = okValue(await worker.parkedSideEffects());
+    expect(parked).toMatchObject({ kind: 'request_hook', lastError: expect.stringContaining('no cancelSubscription hook is configured') });
+  });
+
+  it('an approval refunds at most what the customer asked, and a cancel-only approval takes no refund terms', async () => {
+    okValue(await lifecycle.requestRefund(requestInput({ subscriptionId: 'sub_1' })));
+    expect(errValue(await lifecycle.approveRequest('rr_1', { actor, amount: 4_001 }))).toMatchObject({ code: 'validation_failed', field: 'amount' });
+    expect(errValue(await lifecycle.approveRequest('rr_1', { actor, option: 'cancel_only', creditNoteId: 'cn_x' }))).toMatchObject({ code: 'validation_failed', field: 'creditNoteId' });
+    expect(errValue(await lifecycle.approveRequest('rr_1', { actor, option: 'cancel_only', chargeConfirmed: true }))).toMatchObject({ code: 'validation_failed', field: 'chargeConfirmed' });
+    expect((await fx.store.readAll()).filter((event) => event.type === 'RefundRequestApproved')).toEqual([]);
+  });
+
+  it('an empty details box or note is no text', async () => {
+    expect(okValue(await lifecycle.requestRefund(requestInput({ details: '  ' }))).details).toBeNull();
+    expect(okValue(await lifecycle.rejectRequest('rr_1', { actor, note: '' })).decision).toEqual(expect.objectContaining({ kind: 'rejected', note: null }));
+  });
+});
+
 describe('reads', () => {
   it('history shows who decided what, across the request and its credit note', async () => {
     okValue(await lifecycle.requestRefund(requestInput()));

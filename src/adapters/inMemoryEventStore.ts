@@ -382,7 +382,9 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
   /** The row as listed: with its credit note's current status and the ticket status both make. */
   const listed = (row: RefundRequestSummary): ListedRefundRequest => {
     const creditNoteStatus = row.creditNoteId === null ? null : (creditNotes.get(row.creditNoteId)?.status ?? null);
-    return Object.freeze({ ...row, creditNoteStatus, ticketStatus: refundRequestStatusOf(row.status, creditNoteStatus) });
+    // A credit note whose row is missing is judged as not issued: processing, never reported as refunded.
+    const judged = row.creditNoteId === null ? null : (creditNoteStatus ?? 'unissued');
+    return Object.freeze({ ...row, creditNoteStatus, ticketStatus: refundRequestStatusOf(row.status, judged) });
   };
 
   const completeSlot = (slot: OutboxSlot, now: string): void => put(slot, entryWith(slot.entry, { claim: null, completedAt: now }));

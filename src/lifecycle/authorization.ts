@@ -43,6 +43,9 @@ export type Authorize = (actor: Actor, action: LifecycleAction, subject: Authori
 
 export const allowEverything: Authorize = () => true;
 
+/** What a customer may ever do, whatever the host's hook says: ask, and take the question back. */
+const customerActions: ReadonlySet<LifecycleAction> = new Set(['request_refund', 'withdraw_request']);
+
 export const authorizeOrRefuse = async (
   deps: Pick<LifecycleDeps, 'authorize'>,
   actor: Actor,
@@ -50,6 +53,8 @@ export const authorizeOrRefuse = async (
   subject: AuthorizationSubject,
 ): Promise<Result<void, ForbiddenError>> =>
   // Strictly true: a hook that returns something else by mistake refuses rather than lets through.
-  (await (deps.authorize ?? allowEverything)(actor, action, subject)) === true
+  // A customer deciding their own refund (approving it, overriding the policy) is never a host's intent, even one that
+  // passes the portal's body through unchecked: refused before the hook is asked.
+  (actor.kind !== 'customer' || customerActions.has(action)) && (await (deps.authorize ?? allowEverything)(actor, action, subject)) === true
     ? ok(undefined)
     : err(new ForbiddenError(actor, action, subject.requestId !== undefined ? { requestId: subject.requestId } : { creditNoteId: subject.creditNoteId ?? '' }));

@@ -253,7 +253,9 @@ export const createDispatcher = (deps: LifecycleDeps) => {
   const runRequestHook = async (entry: ClaimedOutboxEntry, latest: Latest): Promise<Outcome> => {
     const { requestId, hook, subscriptionId, decided } = readRequestHookPayload(entry.payload);
     const handler = deps.hooks[hook];
-    if (handler === undefined) return complete(entry, 'performed');
+    // Unlike a credit note's optional reactions, the customer was told their subscription ends: without the hook it
+    // would not. Retried, then parked for an operator, never marked done.
+    if (handler === undefined) return release(entry, new Error(`no ${hook} hook is configured: subscription ${subscriptionId} was not cancelled`));
     try {
       const request = await currentRequest(requestId, latest);
       await handler({ idempotencyKey: entry.idempotencyKey, hook, subscriptionId, requestId, decided, request });

@@ -69,7 +69,8 @@ export const initialRefundRequestState: RefundRequestState = {
 /**
  * The ticket's status: its own for every decision but an approval. An
  * approved refund is as far as its credit note; a cancel-only approval
- * (no credit note: `null`) refunds nothing and is done.
+ * (no credit note: `null`) refunds nothing and is done. A credit note that
+ * cannot be found is `unissued`: processing, never reported as refunded.
  */
 export const refundRequestStatusOf = (
   status: Exclude<RefundRequestMachineStatus, 'unsubmitted'>,

@@ -4,7 +4,12 @@ import { refundRequestReasons, subscriptionOptions } from '../events/refundReque
 import { refundRequestStatuses } from '../machine/refundRequestState.js';
 
 const correlation = { correlationId: z.string().min(1).max(255).optional() };
-const note = z.string().trim().min(1, 'must not be empty').max(2000);
+/** Free text from a form: an empty or blank box is no text (null). */
+const note = z
+  .string()
+  .trim()
+  .max(2000)
+  .transform((text) => (text === '' ? null : text));
 /** A person with the `override_policy` permission sets aside the rules that refused, and says why. */
 const override = z.strictObject({ reason: z.string().trim().min(1, 'is required').max(1000) });
 

@@ -22,11 +22,12 @@ const requestColumns = `r.request_id, r.stream_id, r.status, r.payment_id, r.cre
  * (src/machine/refundRequestState.ts) in SQL, and the contract suite holds the
  * two to the same answers. Its own status unless approved; approved, as far as
  * its credit note: succeeded or manual (or none: a cancel-only approval) is
- * `succeeded`, failed is `failed`, any other status `processing`.
+ * `succeeded`, failed is `failed`, any other status `processing`, and so is a
+ * credit note whose row cannot be found (never reported as refunded).
  */
 const ticketStatus = `CASE
     WHEN r.status <> 'approved' THEN r.status
-    WHEN c.status IS NULL OR c.status IN ('succeeded', 'manual') THEN 'succeeded'
+    WHEN r.credit_note_id IS NULL OR c.status IN ('succeeded', 'manual') THEN 'succeeded'
     WHEN c.status = 'failed' THEN 'failed'
     ELSE 'processing'
   END`;

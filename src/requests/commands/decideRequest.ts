@@ -48,17 +48,27 @@ export const approveRequest = (deps: RequestDeps, rawRequestId: unknown, rawInpu
     // Read before the permission check, so the host can judge the request's payment and amount; nothing is decided yet.
     const loaded = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
     const { context } = loaded.state;
+    const canCancel = deps.hooks.cancelSubscription !== undefined;
+    // Refund + cancel is seed 004's advice for a subscription, when the host can cancel one.
+    const option = input.option ?? (context.subscriptionId !== null && canCancel ? 'refund_and_cancel' : 'refund_only');
     yield* await authorizeOrRefuse(deps, input.actor, 'approve_request', {
-      ...subjectOf(loaded.state.context),
-      creditNoteId,
-      amount: input.amount ?? context.amount,
+      ...subjectOf(context),
+      ...(option === 'cancel_only' ? { amount: 0 } : { creditNoteId, amount: input.amount ?? context.amount }),
     });
-    const option = input.option ?? (context.subscriptionId === null ? 'refund_only' : 'refund_and_cancel');
+    const refused = (path: string, message: string) => err(new ValidationError([{ path, message }]));
     if (option !== 'refund_only' && context.subscriptionId === null) {
-      return err(new ValidationError([{ path: 'option', message: `is ${option}, but the request's payment renews no subscription` }]));
+      return refused('option', `is ${option}, but the request's payment renews no subscription`);
     }
-    if (option === 'cancel_only' && input.amount !== undefined) {
-      return err(new ValidationError([{ path: 'amount', message: 'must be absent for cancel_only: nothing is refunded' }]));
+    if (option !== 'refund_only' && !canCancel) {
+      return refused('option', `is ${option}, but no cancelSubscription hook is configured to cancel subscription ${context.subscriptionId}`);
+    }
+    if (option === 'cancel_only') {
+      const misplaced = (['amount', 'creditNoteId', 'chargeConfirmed'] as const).find((field) => input[field] !== undefined);
+      if (misplaced !== undefined) return refused(misplaced, 'must be absent for cancel_only: nothing is refunded');
+    }
+    if (input.amount !== undefined && input.amount > context.amount) {
+      // More than asked is a refund nobody requested: issue a credit note of its own for a goodwill gesture.
+      return refused('amount', `is ${input.amount}, more than the ${context.amount} the customer asked for`);
     }
     const approval: Approval = { option, creditNoteId, amount: input.amount ?? context.amount, note: input.note ?? null };
     const planIssue =
@@ -106,18 +116,21 @@ export const approveRequest = (deps: RequestDeps, rawRequestId: unknown, rawInpu
           const stream = yield* await loadPayment(deps.store, facts.payment!.paymentId);
           return ok<Plan<null>>({ refundRequests: [change], payments: [closeOnPayment(stream, requestId)], result: null });
         }
-        const issue = yield* await planIssue(now);
-        const [paymentChange, ...others] = issue.payments ?? [];
-        if (paymentChange === undefined || others.length > 0) {
+        const issue = await planIssue(now);
+        const [paymentChange, ...others] = issue.isOk() ? (issue.value.payments ?? []) : [];
+        const exists = issue.isErr() ? issue.error instanceof CreditNoteAlreadyExistsError : paymentChange === undefined || others.length > 0;
+        if (exists) {
           // The credit note exists. The streams are read one after the other, so another approval of this request
           // may have committed in between (it issued the credit note in the same append): read the request again.
           const reread = yield* await loadRefundRequest(deps.store, requestId);
           if (reread.state.status !== 'pending') return alreadyDecided(reread);
           return err(new CreditNoteAlreadyExistsError(creditNoteId));
         }
+        if (issue.isErr()) return err(issue.error);
+        if (paymentChange === undefined) throw new Error('unreachable: an issue on a payment plans its payment stream');
         const closed = closeOnPayment(paymentChange.loaded, requestId);
         return ok<Plan<null>>({
-          ...issue,
+          ...issue.value,
           payments: [{ loaded: paymentChange.loaded, events: [...paymentChange.events, ...closed.events] }],
           refundRequests: [change],
         });
