@@ -147,8 +147,9 @@ export class RefundRequestConflictError extends RefundLifecycleError {
   readonly code = 'refund_request_conflict' as const;
   constructor(
     readonly requestId: string,
-    readonly command: string,
-    readonly status: string,
+    readonly command: 'submit' | 'approve' | 'reject' | 'withdraw',
+    /** The request's own decision so far (an approved one's refund may be processing, succeeded or failed). */
+    readonly status: 'pending' | 'approved' | 'rejected' | 'withdrawn' | 'unsubmitted',
     detail?: string,
   ) {
     super(`Cannot ${command} refund request ${requestId}: it is ${status}${detail === undefined ? '' : ` (${detail})`}`);

@@ -330,9 +330,9 @@ describe('permissions', () => {
     expect(errValue(await lifecycle.rejectRequest('rr_1', { actor: viewer }))).toMatchObject({ code: 'forbidden', action: 'reject_request' });
     expect(errValue(await lifecycle.withdrawRequest('rr_1', { actor: viewer }))).toMatchObject({ code: 'forbidden', action: 'withdraw_request' });
     expect(await storeSnapshot(fx.store)).toEqual(before);
-    expect(calls.find((call) => call.action === 'approve_request')?.subject).toEqual({ requestId: 'rr_1', creditNoteId: 'rr-rr_1', amount: 4_000, currency: 'eur', paymentId: 'pi_1' });
-    expect(calls.find((call) => call.action === 'withdraw_request')?.subject).toEqual({ requestId: 'rr_1', amount: 4_000, currency: 'eur', paymentId: 'pi_1' });
-    expect(calls.find((call) => call.action === 'request_refund')?.subject).toEqual({ requestId: 'rr_1', amount: 4_000, currency: 'eur', paymentId: 'pi_1' });
+    expect(calls.find((call) => call.action === 'approve_request')?.subject).toEqual({ requestId: 'rr_1', customerId: 'cus_1', creditNoteId: 'rr-rr_1', amount: 4_000, currency: 'eur', paymentId: 'pi_1' });
+    expect(calls.find((call) => call.action === 'withdraw_request')?.subject).toEqual({ requestId: 'rr_1', customerId: 'cus_1', amount: 4_000, currency: 'eur', paymentId: 'pi_1' });
+    expect(calls.find((call) => call.action === 'request_refund')?.subject).toEqual({ requestId: 'rr_1', amount: 4_000, currency: 'eur', paymentId: 'pi_1', customerId: 'cus_1' });
   });
 });
 

@@ -30,6 +30,8 @@ export type AuthorizationSubject = {
   amount?: number;
   currency?: string;
   paymentId?: string | null;
+  /** For request actions: the customer the request is for (a portal checks it is the signed-in one). */
+  customerId?: string;
   /** For `override_policy`: the policy rules the override would set aside. */
   rules?: readonly string[];
 };

@@ -23,7 +23,7 @@ export const proposeRequestEvent = (
   change: RefundRequestChange,
   proposed: ProposedRefundRequestEvent,
   now: Date,
-  command: string,
+  command: 'submit' | 'approve' | 'reject' | 'withdraw',
 ): Result<RefundRequestChange, RefundRequestConflictError> => {
   const event = { ...proposed, occurredAt: now.toISOString() } as RefundRequestEvent;
   const decision = decideRefundRequest(change.state, event);

@@ -20,6 +20,7 @@ export const defaultCreditNoteIdFor = (requestId: string): string => `rr-${reque
 /** What a permission check is told about a request. */
 const subjectOf = (context: RefundRequestContext) => ({
   requestId: context.requestId,
+  customerId: context.customerId,
   amount: context.amount,
   currency: context.currency,
   paymentId: context.payment?.paymentId ?? null,

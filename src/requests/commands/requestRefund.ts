@@ -49,7 +49,13 @@ export const requestRefund = (deps: RequestDeps, rawInput: unknown) =>
   safeTry(async function* () {
     const input = yield* validateInput(requestRefundInputSchema, rawInput);
     const { requestId, amount, currency } = input;
-    yield* await authorizeOrRefuse(deps, input.actor, 'request_refund', { requestId, amount, currency, paymentId: input.payment.paymentId });
+    yield* await authorizeOrRefuse(deps, input.actor, 'request_refund', {
+      requestId,
+      amount,
+      currency,
+      paymentId: input.payment.paymentId,
+      customerId: input.customerId,
+    });
     const processor = input.payment.processor ?? deps.gateway.processor;
     if (processor !== deps.gateway.processor) {
       return err(new ValidationError([{ path: 'payment.processor', message: `is ${processor}, but this lifecycle refunds through ${deps.gateway.processor}` }]));
