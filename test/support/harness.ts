@@ -1,12 +1,17 @@
 import { expect } from 'vitest';
-import { createRefundLifecycle, type RefundLifecycle } from '../../src/lifecycle/createRefundLifecycle.js';
+import { createRefundLifecycle, type RefundLifecycle, type RefundLifecycleConfig } from '../../src/lifecycle/createRefundLifecycle.js';
 import { decideWithXState, type Intent } from '../../src/machine/creditNoteMachine.js';
 import { initialCreditNoteState, type CreditNoteStatus } from '../../src/machine/creditNoteState.js';
 import { foldCreditNote } from '../../src/machine/fold.js';
-import { isCreditNoteEvent, type StoredEvent } from '../../src/events/envelope.js';
+import { isCreditNoteEvent, isPaymentEvent, isRefundRequestEvent, type StoredEvent } from '../../src/events/envelope.js';
 import type { CreditNoteEvent } from '../../src/events/creditNoteEvents.js';
+import type { PaymentEvent } from '../../src/events/paymentEvents.js';
+import type { RefundRequestEvent } from '../../src/events/refundRequestEvents.js';
+import { foldRefundRequest, type RefundRequestNoticeKind } from '../../src/machine/refundRequestMachine.js';
+import type { RefundRequestState } from '../../src/machine/refundRequestState.js';
+import { foldPayment } from '../../src/machine/paymentState.js';
 import type { CreditNoteSummary, EventStore, OutboxEntry, OutboxKind } from '../../src/ports/eventStore.js';
-import type { HookCall, Notifier } from '../../src/ports/notifier.js';
+import type { CancelSubscriptionCall, HookCall, Notifier } from '../../src/ports/notifier.js';
 import type { RefundGateway } from '../../src/ports/refundGateway.js';
 import { inMemoryEventStore } from '../../src/adapters/inMemoryEventStore.js';
 import { fakeGateway, type FakeGatewayOptions } from '../../src/testing/fakeGateway.js';
@@ -46,6 +51,7 @@ export type StoreWrite = 'append' | 'claimOutbox' | 'completeOutbox' | 'releaseO
 export const faultyStore = (store: EventStore) => {
   let armed: { remaining: number; when: 'before' | 'after' } | null = null;
   let fired = 0;
+  let lastCrash: { write: StoreWrite; when: 'before' | 'after' } | null = null;
   const write =
     <A extends unknown[], R>(name: StoreWrite, call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -53,6 +59,7 @@ export const faultyStore = (store: EventStore) => {
       const { when } = armed;
       armed = null;
       fired += 1;
+      lastCrash = { write: name, when };
       if (when === 'before') throw new SimulatedCrash(`crashed before ${name}`);
       await call(...args);
       throw new SimulatedCrash(`crashed after ${name}`);
@@ -75,6 +82,10 @@ export const faultyStore = (store: EventStore) => {
     get fired() {
       return fired;
     },
+    /** The write the last crash fell on, and whether that write reached the store ('after') or not ('before'). */
+    get lastCrash() {
+      return lastCrash;
+    },
   };
 };
 
@@ -94,6 +105,10 @@ export type SystemOptions = {
   charged?: Record<string, number>;
   /** False: an Adyen-shaped processor that cannot be asked about a refund; outcomes come only as notices. */
   pullsRefundStatus?: boolean;
+  /** The host's permission check, for every lifecycle instance of the system. */
+  authorize?: RefundLifecycleConfig['authorize'];
+  /** The refund-request policy of every lifecycle instance of the system. */
+  refundRequests?: RefundLifecycleConfig['refundRequests'];
 };
 
 /** One host process (plus a doomed twin) over a shared store, fake processor and notifier. */
@@ -155,10 +170,20 @@ export const buildSystem = (options: SystemOptions = {}) => {
     : recording;
   const clock = manualClock();
   const hookCalls: HookCall[] = [];
+  // The host's billing system: each successful cancellation is recorded; `failCancelNext` makes the next ones throw.
+  const cancelCalls: CancelSubscriptionCall[] = [];
+  let cancelFailures = 0;
   const hooks = {
     refundSucceeded: (call: HookCall) => void hookCalls.push(call),
     refundFailed: (call: HookCall) => void hookCalls.push(call),
     refundedManually: (call: HookCall) => void hookCalls.push(call),
+    cancelSubscription: (call: CancelSubscriptionCall) => {
+      if (cancelFailures > 0) {
+        cancelFailures -= 1;
+        throw new Error('billing system unavailable');
+      }
+      cancelCalls.push(structuredClone(call));
+    },
   };
   let sequence = 0;
   const common = {
@@ -177,9 +202,13 @@ export const buildSystem = (options: SystemOptions = {}) => {
       maxSideEffectDeliveries: MAX_SIDE_EFFECT_DELIVERIES,
     },
     dispatchInline: false,
+    ...(options.authorize === undefined ? {} : { authorize: options.authorize }),
+    ...(options.refundRequests === undefined ? {} : { refundRequests: options.refundRequests }),
   };
   const lifecycle: RefundLifecycle = createRefundLifecycle({ ...common, store });
   const doomed: RefundLifecycle = createRefundLifecycle({ ...common, store: crashingStore(store) });
+  /** Another host process over the same store, processor and notifier, configured otherwise (e.g. a stricter policy). */
+  const lifecycleWith = (overrides: Partial<RefundLifecycleConfig>): RefundLifecycle => createRefundLifecycle({ ...common, store, ...overrides });
   return {
     rawStore,
     store,
@@ -194,8 +223,13 @@ export const buildSystem = (options: SystemOptions = {}) => {
     notifier: recording,
     clock,
     hookCalls,
+    cancelCalls,
+    failCancelNext: (count: number) => {
+      cancelFailures = count;
+    },
     lifecycle,
     doomed,
+    lifecycleWith,
     crashes: 0,
   };
 };
@@ -315,6 +349,7 @@ export const checkInvariants = async (system: System, terminal: Map<string, Cred
     }
   }
   checkOutboxEntries(system, outbox, streamEvents);
+  await checkRequestInvariants(system, outbox, summaries);
 };
 
 /** The status moves the lifecycle draws (README); a move outside them is a credit note going backwards. */
@@ -438,3 +473,203 @@ export const drain = async (system: System) => {
 
 export const historyOf = async (system: System, creditNoteId: string): Promise<StoredEvent[]> =>
   (await system.rawStore.readStream(`credit-note-${creditNoteId}`)).events;
+
+/*
+ * Refund requests (issue 14): the same promise, checked against the same real
+ * side effects. A request's credit note is found by what it says (the reason an
+ * approval writes), not by the id the approval recorded, so a second credit
+ * note for one request could not hide under another id.
+ */
+
+export type ReplayedRequest = { requestId: string; streamId: string; version: number; state: RefundRequestState; events: StoredEvent[] };
+
+/** Every refund request in the log, replayed from its own stream through the request machine. */
+export const requestsOf = async (system: Pick<System, 'rawStore'>): Promise<Map<string, ReplayedRequest>> => {
+  const byStream = new Map<string, StoredEvent[]>();
+  for (const event of await system.rawStore.readAll()) {
+    if (!event.streamId.startsWith('refund-request-')) continue;
+    byStream.set(event.streamId, [...(byStream.get(event.streamId) ?? []), event]);
+  }
+  const requests = new Map<string, ReplayedRequest>();
+  for (const [streamId, events] of byStream) {
+    const replay = foldRefundRequest(
+      events.filter(isRefundRequestEvent).map((event) => ({ type: event.type, data: event.data, occurredAt: event.occurredAt }) as RefundRequestEvent),
+    );
+    expect(replay.rejected, `${streamId} replays`).toBeNull();
+    const requestId = streamId.slice('refund-request-'.length);
+    expect(replay.state.context.requestId).toBe(requestId);
+    requests.set(requestId, { requestId, streamId, version: events.length, state: replay.state, events });
+  }
+  return requests;
+};
+
+/** The request a credit note was issued for, read from the reason its approval wrote; null for any other credit note. */
+export const requestOfCreditNote = (summary: Pick<CreditNoteSummary, 'state'>): string | null =>
+  /^Refund request (.+) \([a-z_]+\) approved$/.exec(summary.state.context.reason)?.[1] ?? null;
+
+/** The notices a request owes by where its own machine is: received once submitted; approved or rejected once decided so. */
+export const noticesOwed = (state: RefundRequestState): RefundRequestNoticeKind[] => {
+  switch (state.status) {
+    case 'unsubmitted':
+      return [];
+    case 'approved':
+      return ['refund_request_received', 'refund_request_approved'];
+    case 'rejected':
+      return ['refund_request_received', 'refund_request_rejected'];
+    default:
+      return ['refund_request_received'];
+  }
+};
+
+/** Whether the request's approval ends its subscription: approved, with one, and an option other than refund only. */
+export const cancelOwed = (state: RefundRequestState): boolean =>
+  state.status === 'approved' && state.context.subscriptionId !== null && state.context.decision?.kind === 'approved' && state.context.decision.option !== 'refund_only';
+
+const isRequestEntry = (entry: OutboxEntry) => entry.kind === 'request_notify' || entry.kind === 'request_hook';
+
+/**
+ * One credit note per approved request and none for any other; refunds only
+ * for approved requests' credit notes; one open request per payment; each
+ * notice owed entered once under its request's deterministic key, delivered at
+ * most once per request and kind and never one a request does not owe (a
+ * withdrawn request is never told approved or rejected); the subscription
+ * cancelled only for an approval that asks for it, under one key; and, once a
+ * request's entries are done, exactly what it owes.
+ */
+const checkRequestInvariants = async (system: System, outbox: readonly OutboxEntry[], summaries: readonly CreditNoteSummary[]) => {
+  const { rawStore, gateway, notifier, cancelCalls } = system;
+  const requests = await requestsOf(system);
+
+  // The read model is the streams' fold, written in the same appends.
+  const rows = await rawStore.listRefundRequests({ limit: 500 });
+  expect(rows.map((row) => row.requestId).sort(), 'read-model rows').toEqual([...requests.keys()].sort());
+  for (const row of rows) {
+    const replayed = requests.get(row.requestId)!;
+    expect(row.state, `read model of ${row.requestId}`).toEqual(replayed.state);
+    expect(row.version).toBe(replayed.version);
+  }
+
+  // One credit note per approved request with a refund, never two; none for a pending, rejected or withdrawn one.
+  const creditNotesOf = new Map<string, CreditNoteSummary[]>();
+  for (const summary of summaries) {
+    const requestId = requestOfCreditNote(summary);
+    if (requestId !== null) creditNotesOf.set(requestId, [...(creditNotesOf.get(requestId) ?? []), summary]);
+  }
+  for (const requestId of creditNotesOf.keys()) expect(requests.has(requestId), `credit note for unknown request ${requestId}`).toBe(true);
+  const refunds = gateway.refunds();
+  for (const [requestId, { state }] of requests) {
+    const mine = creditNotesOf.get(requestId) ?? [];
+    const decision = state.context.decision;
+    if (decision?.kind === 'approved' && decision.creditNoteId !== null) {
+      expect(mine.map((summary) => summary.creditNoteId), `credit notes of approved ${requestId}`).toEqual([decision.creditNoteId]);
+      expect(mine[0]!.state.context.amount).toBe(decision.amount);
+      expect(mine[0]!.state.context.payment?.paymentId).toBe(state.context.payment?.paymentId);
+    } else {
+      expect(mine.map((summary) => summary.creditNoteId), `credit notes of ${state.status} ${requestId}`).toEqual([]);
+      // Nor any refund at the processor under the credit note id an approval would have used.
+      expect(refunds.filter((refund) => refund.metadata.creditNoteId === `rr-${requestId}`), `refunds of ${state.status} ${requestId}`).toEqual([]);
+    }
+  }
+
+  // One open request per payment: exactly the pending requests on it, as the payment's stream lists them.
+  const paymentStreams = new Map<string, PaymentEvent[]>();
+  for (const event of await rawStore.readAll()) {
+    if (!event.streamId.startsWith('payment-') || !isPaymentEvent(event)) continue;
+    paymentStreams.set(event.streamId, [...(paymentStreams.get(event.streamId) ?? []), { type: event.type, data: event.data, occurredAt: event.occurredAt } as PaymentEvent]);
+  }
+  const pendingOn = (paymentId: string) =>
+    [...requests.values()].filter(({ state }) => state.status === 'pending' && state.context.payment?.paymentId === paymentId).map(({ requestId }) => requestId).sort();
+  for (const [streamId, events] of paymentStreams) {
+    const open = foldPayment(events).openRequests;
+    expect(open.length, `open requests on ${streamId}`).toBeLessThanOrEqual(1);
+    expect([...open].sort(), `open requests on ${streamId}`).toEqual(pendingOn(streamId.slice('payment-'.length)));
+  }
+  for (const { requestId, state } of requests.values()) {
+    if (state.status === 'pending') expect(paymentStreams.has(`payment-${state.context.payment!.paymentId}`), `${requestId} on its payment`).toBe(true);
+  }
+
+  // Every decision left its entries, once, under the request's deterministic key; nothing a request does not owe.
+  const entries = outbox.filter(isRequestEntry);
+  const entryFor = new Map<string, OutboxEntry>();
+  for (const entry of entries) {
+    const { requestId } = entry.payload as { requestId: string };
+    const what = entry.kind === 'request_notify' ? (entry.payload as { kind: string }).kind : (entry.payload as { hook: string }).hook;
+    expect(entry.idempotencyKey, `key of ${entry.id}`).toBe(`${requestId}:request:${what}`);
+    expect(entryFor.has(`${requestId}:${what}`), `a second ${what} entry for ${requestId}`).toBe(false);
+    entryFor.set(`${requestId}:${what}`, entry);
+  }
+  for (const [requestId, { state }] of requests) {
+    const owed = [...noticesOwed(state), ...(cancelOwed(state) ? ['cancelSubscription'] : [])].sort();
+    const entered = entries.filter((entry) => (entry.payload as { requestId: string }).requestId === requestId);
+    expect(
+      entered.map((entry) => (entry.kind === 'request_notify' ? (entry.payload as { kind: string }).kind : (entry.payload as { hook: string }).hook)).sort(),
+      `side effects entered for ${state.status} ${requestId}`,
+    ).toEqual(owed);
+  }
+  for (const entry of entries) expect(requests.has((entry.payload as { requestId: string }).requestId), `${entry.id} of an unknown request`).toBe(true);
+
+  // Delivered: at most one notice per request and kind (whatever its key), and only the ones the request owes.
+  const delivered = notifier.deliveredRequestNotices();
+  expectAtMostOnce(
+    countBy(delivered, (notice) => `${notice.decided.requestId}:${notice.kind}`),
+    'request notice',
+  );
+  for (const notice of delivered) {
+    const request = requests.get(notice.decided.requestId);
+    expect(request, `notice ${notice.idempotencyKey} of an unknown request`).toBeDefined();
+    expect(noticesOwed(request!.state), `${notice.kind} to a ${request!.state.status} request`).toContain(notice.kind);
+    expect(notice.recipient).toBe(notice.kind === 'refund_request_received' ? 'merchant' : 'client');
+    if (notice.kind === 'refund_request_approved') {
+      const decision = request!.state.context.decision;
+      expect(decision?.kind).toBe('approved');
+      if (decision?.kind === 'approved') expect(notice.decided).toMatchObject({ creditNoteId: decision.creditNoteId, approvedAmount: decision.amount, option: decision.option });
+    }
+    if (notice.kind === 'refund_request_rejected') {
+      const decision = request!.state.context.decision;
+      expect(decision?.kind).toBe('rejected');
+      if (decision?.kind === 'rejected') expect(notice.decided.note).toBe(decision.note);
+    }
+  }
+  const deliveries = (kind: OutboxKind, key: string) => outbox.find((entry) => entry.kind === kind && entry.idempotencyKey === key)?.deliveries ?? 0;
+  // A repeated call only after a failure or a crash of that very entry.
+  for (const [key, count] of countBy(notifier.requestCalls, (notice) => notice.idempotencyKey)) {
+    expect(count, `request notifier calls for ${key}`).toBeLessThanOrEqual(deliveries('request_notify', key));
+  }
+  // The subscription: cancelled only for an approval that asks for it, under one key, and run again only after a
+  // failure or crash of its entry.
+  for (const call of cancelCalls) {
+    const request = requests.get(call.requestId);
+    expect(request !== undefined && cancelOwed(request.state), `cancelSubscription of ${call.requestId}`).toBe(true);
+    expect(call.subscriptionId).toBe(request!.state.context.subscriptionId);
+  }
+  expectAtMostOnce(
+    countBy([...new Set(cancelCalls.map((call) => `${call.requestId}\u0000${call.idempotencyKey}`))], (key) => key.split('\u0000')[0]!),
+    'distinct cancellations of request',
+  );
+  for (const [key, count] of countBy(cancelCalls, (call) => call.idempotencyKey)) {
+    expect(count, `cancelSubscription calls for ${key}`).toBeLessThanOrEqual(deliveries('request_hook', key));
+  }
+  for (const entry of entries) {
+    if (entry.completedAt === null) continue;
+    if (entry.kind === 'request_notify') {
+      expect(delivered.some((notice) => notice.idempotencyKey === entry.idempotencyKey), `${entry.id} completed, never delivered`).toBe(true);
+    } else {
+      expect(cancelCalls.some((call) => call.idempotencyKey === entry.idempotencyKey), `${entry.id} completed, never run`).toBe(true);
+    }
+  }
+
+  // A request whose entries are all done got exactly what it owes: each notice once, the cancellation once or never.
+  for (const [requestId, { state }] of requests) {
+    const mine = entries.filter((entry) => (entry.payload as { requestId: string }).requestId === requestId);
+    if (mine.some((entry) => entry.completedAt === null)) continue;
+    expect(
+      delivered.filter((notice) => notice.decided.requestId === requestId).map((notice) => notice.kind).sort(),
+      `notices delivered for ${state.status} ${requestId}`,
+    ).toEqual(noticesOwed(state).sort());
+    expect(new Set(cancelCalls.filter((call) => call.requestId === requestId).map((call) => call.idempotencyKey)).size, `cancellations of ${requestId}`).toBe(
+      cancelOwed(state) ? 1 : 0,
+    );
+  }
+  // No notice or cancellation of a request that was never submitted.
+  for (const call of notifier.requestCalls) expect(requests.has(call.decided.requestId), `notice of unknown ${call.decided.requestId}`).toBe(true);
+};
