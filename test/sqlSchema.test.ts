@@ -97,7 +97,7 @@ describe('migration 4 on a database at version 3', () => {
     state: { ...initialRefundRequestState, status: 'approved' },
   };
 
-  it('applies migration 4 alone, keeps what version 3 held, and its append writes refund requests; before it, appends fail loudly', async () => {
+  it('applies migration 4 alone, keeps what version 3 held, and its append writes refund requests; before it, appends fail loudly; after it, the old append keeps ticket statuses current', async () => {
     const db = await openPglite('memory://');
     try {
       const schema = 'rl_at_v3';
@@ -122,18 +122,26 @@ describe('migration 4 on a database at version 3', () => {
       // rather than appending events whose request rows the old function would drop.
       await expect(store.append({ streams: [], refundRequests: [request] })).rejects.toThrow(/append_events_v4/);
       // The previous release, still running during the deploy, writes through version 2's append_events.
-      await db.query(`SELECT ${quoteIdentifier(schema)}.append_events($1::jsonb)`, [
-        JSON.stringify({
-          heads: [{ stream_id: issued.streamId, expected_version: 0, next_version: 1 }],
-          events: [{ ord: 0, event_id: issued.eventId, stream_id: issued.streamId, version: 1, schema_version: issued.schemaVersion, type: issued.type, data: issued.data, occurred_at: issued.occurredAt, actor: issued.actor, causation_id: null, correlation_id: issued.correlationId, source: issued.source }],
-          outbox: [],
-          complete: [],
-          summaries: [{ credit_note_id: creditNoteId, stream_id: issued.streamId, status: 'requested', payment_id: 'pi_v3', version: 1, updated_at: '2030-01-01T00:00:00.000Z', state: { status: 'requested', context: { creditNoteId } } }],
-          links: [],
-          wake: false,
-          channel: 'unused',
-        }),
-      ]);
+      /** A credit note's row as the previous release writes it, through version 2's append_events. */
+      const appendAsPreviousRelease = (status: CreditNoteSummary['status'], version: number, heads: unknown[], events: unknown[]) =>
+        db.query(`SELECT ${quoteIdentifier(schema)}.append_events($1::jsonb)`, [
+          JSON.stringify({
+            heads,
+            events,
+            outbox: [],
+            complete: [],
+            summaries: [{ credit_note_id: creditNoteId, stream_id: issued.streamId, status, payment_id: 'pi_v3', version, updated_at: '2030-01-01T00:00:00.000Z', state: { status, context: { creditNoteId } } }],
+            links: [],
+            wake: false,
+            channel: 'unused',
+          }),
+        ]);
+      await appendAsPreviousRelease(
+        'requested',
+        1,
+        [{ stream_id: issued.streamId, expected_version: 0, next_version: 1 }],
+        [{ ord: 0, event_id: issued.eventId, stream_id: issued.streamId, version: 1, schema_version: issued.schemaVersion, type: issued.type, data: issued.data, occurred_at: issued.occurredAt, actor: issued.actor, causation_id: null, correlation_id: issued.correlationId, source: issued.source }],
+      );
 
       expect(await store.migrate()).toEqual([4]);
       expect(await store.migrate()).toEqual([]);
@@ -143,6 +151,12 @@ describe('migration 4 on a database at version 3', () => {
       const appended = await store.append({ streams: [], refundRequests: [request] });
       expect(appended.isOk()).toBe(true);
       expect(await store.listRefundRequests()).toEqual([{ ...request, creditNoteStatus: 'requested', ticketStatus: 'processing' }]);
+      // A process of the previous release, still running, records the refund's failure through append_events: the
+      // request follows its credit note all the same (migration 4 made that function a call of append_events_v4).
+      await appendAsPreviousRelease('failed', 2, [], []);
+      expect(await store.listRefundRequests({ status: 'processing' })).toEqual([]);
+      expect(await store.listRefundRequests({ status: 'failed' })).toEqual([{ ...request, creditNoteStatus: 'failed', ticketStatus: 'failed' }]);
+      await appendAsPreviousRelease('requested', 3, [], []);
       // Still all or nothing: a stale version writes no request row.
       const refused = await store.append({
         streams: [{ streamId: issued.streamId, expectedVersion: 0, events: [issued] }],

@@ -195,9 +195,6 @@ type RequestKey = { submittedAt: string; requestId: string };
 const compareRequestKeys = (a: RequestKey, b: RequestKey): number =>
   compareStrings(a.submittedAt, b.submittedAt) || compareStrings(a.requestId, b.requestId);
 
-/** The ticket statuses that are a stored status of their own; the others are those of approved requests. */
-const storedTicketStatuses: readonly string[] = ['pending', 'rejected', 'withdrawn'];
-
 type OutboxSlot = {
   entry: OutboxEntry;
   /** Insertion order: ties on time are claimed in it, as with a serial id. */
@@ -233,11 +230,15 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
   const creditNotesBy = new Map<string, SortedIndex<string>>();
   // Per status, by (updatedAt, creditNoteId): the sweep's least recently changed first.
   const creditNotesByAge = new Map<string, SortedIndex<AgeKey>>();
-  const refundRequests = new Map<string, RefundRequestSummary>();
-  // By (submittedAt, requestId): every request (the report's period, the unfiltered listing), and per stored status
-  // and per payment; an approved request's ticket status is derived on reading, from its credit note's row.
+  // Each request's row with the ticket status it is filed under, kept current as the SQL store's column is: set when
+  // the row is written, and again whenever its credit note's row is.
+  const refundRequests = new Map<string, { row: RefundRequestSummary; ticketStatus: RefundRequestStatus }>();
+  // By (submittedAt, requestId): every request (the report's period, the unfiltered listing), and per ticket status and
+  // per payment.
   const allRequests = new SortedIndex<RequestKey>(compareRequestKeys, meter);
   const requestsBy = new Map<string, SortedIndex<RequestKey>>();
+  // The requests naming each credit note: those to file again when its row changes.
+  const requestsOfCreditNote = new Map<string, Set<string>>();
   const checkpoints = new Map<string, Checkpoint>();
   const processorRefunds = new Map<string, ProcessorRefundLink>();
   const causes = new Set<string>();
@@ -353,24 +354,49 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
       }
       index.insert(row.creditNoteId);
     }
+    // Its requests follow it, as the SQL append's UPDATE has them do.
+    for (const requestId of requestsOfCreditNote.get(row.creditNoteId) ?? []) {
+      const stored = refundRequests.get(requestId)!;
+      fileRefundRequest(stored.row, ticketStatusOf(stored.row), stored);
+    }
   };
 
-  const requestKeys = (row: RefundRequestSummary): string[] => [statusKey(row.status), paymentKey(row.paymentId)];
-  const upsertRefundRequest = (row: RefundRequestSummary): void => {
-    const previous = refundRequests.get(row.requestId);
-    refundRequests.set(row.requestId, row);
+  /** The ticket status of a request row, from its credit note's row as stored now (`refundRequestStatusOf`). */
+  const ticketStatusOf = (row: RefundRequestSummary): RefundRequestStatus => {
+    // A credit note whose row is missing is judged as not issued: processing, never reported as refunded.
+    const judged = row.creditNoteId === null ? null : (creditNotes.get(row.creditNoteId)?.status ?? 'unissued');
+    return refundRequestStatusOf(row.status, judged);
+  };
+  const requestKeys = (row: RefundRequestSummary, ticketStatus: RefundRequestStatus): string[] => [
+    statusKey(ticketStatus),
+    paymentKey(row.paymentId),
+  ];
+  /** Stores the row under that ticket status, moving it out of the indexes its previous row and status were in. */
+  const fileRefundRequest = (
+    row: RefundRequestSummary,
+    ticketStatus: RefundRequestStatus,
+    previous: { row: RefundRequestSummary; ticketStatus: RefundRequestStatus } | undefined,
+  ): void => {
+    if (previous !== undefined && previous.row === row && previous.ticketStatus === ticketStatus) return;
+    refundRequests.set(row.requestId, { row, ticketStatus });
     if (previous !== undefined) {
-      const key: RequestKey = { submittedAt: previous.submittedAt, requestId: previous.requestId };
+      const key: RequestKey = { submittedAt: previous.row.submittedAt, requestId: previous.row.requestId };
       allRequests.delete(key);
-      for (const name of requestKeys(previous)) {
+      for (const name of requestKeys(previous.row, previous.ticketStatus)) {
         const index = requestsBy.get(name)!;
         index.delete(key);
         if (index.size === 0) requestsBy.delete(name);
       }
+      const creditNoteId = previous.row.creditNoteId;
+      if (creditNoteId !== null && creditNoteId !== row.creditNoteId) {
+        const named = requestsOfCreditNote.get(creditNoteId)!;
+        named.delete(row.requestId);
+        if (named.size === 0) requestsOfCreditNote.delete(creditNoteId);
+      }
     }
     const key: RequestKey = { submittedAt: row.submittedAt, requestId: row.requestId };
     allRequests.insert(key);
-    for (const name of requestKeys(row)) {
+    for (const name of requestKeys(row, ticketStatus)) {
       let index = requestsBy.get(name);
       if (index === undefined) {
         index = new SortedIndex<RequestKey>(compareRequestKeys, meter);
@@ -378,13 +404,21 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
       }
       index.insert(key);
     }
+    if (row.creditNoteId !== null) {
+      let named = requestsOfCreditNote.get(row.creditNoteId);
+      if (named === undefined) {
+        named = new Set();
+        requestsOfCreditNote.set(row.creditNoteId, named);
+      }
+      named.add(row.requestId);
+    }
   };
-  /** The row as listed: with its credit note's current status and the ticket status both make. */
-  const listed = (row: RefundRequestSummary): ListedRefundRequest => {
+  const upsertRefundRequest = (row: RefundRequestSummary): void =>
+    fileRefundRequest(row, ticketStatusOf(row), refundRequests.get(row.requestId));
+  /** The row as listed: with its credit note's current status and the ticket status it is filed under. */
+  const listed = ({ row, ticketStatus }: { row: RefundRequestSummary; ticketStatus: RefundRequestStatus }): ListedRefundRequest => {
     const creditNoteStatus = row.creditNoteId === null ? null : (creditNotes.get(row.creditNoteId)?.status ?? null);
-    // A credit note whose row is missing is judged as not issued: processing, never reported as refunded.
-    const judged = row.creditNoteId === null ? null : (creditNoteStatus ?? 'unissued');
-    return Object.freeze({ ...row, creditNoteStatus, ticketStatus: refundRequestStatusOf(row.status, judged) });
+    return Object.freeze({ ...row, creditNoteStatus, ticketStatus });
   };
 
   const completeSlot = (slot: OutboxSlot, now: string): void => put(slot, entryWith(slot.entry, { claim: null, completedAt: now }));
@@ -660,22 +694,19 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
       const max = maxRows(filter.limit ?? 100);
       const rows: ListedRefundRequest[] = [];
       const wanted: RefundRequestStatus | undefined = filter.status;
-      // The stored status a ticket status walks: its own, or `approved` for the ones its credit note decides.
-      const stored = wanted === undefined ? undefined : storedTicketStatuses.includes(wanted) ? wanted : 'approved';
-      // As the SQL store: through the payment's index when there is one (the status then filters), else the status's.
+      // As the SQL store: through the payment's index when there is one (the ticket status then filters), else the
+      // ticket status's, else every request's.
       const index =
         filter.paymentId !== undefined
           ? requestsBy.get(paymentKey(filter.paymentId))
-          : stored !== undefined
-            ? requestsBy.get(statusKey(stored))
+          : wanted !== undefined
+            ? requestsBy.get(statusKey(wanted))
             : allRequests;
       if (index !== undefined && max > 0) {
         index.scan(filter.after, (key) => {
-          const row = refundRequests.get(key.requestId)!;
-          if (stored !== undefined && row.status !== stored) return true;
-          const candidate = listed(row);
-          if (wanted !== undefined && candidate.ticketStatus !== wanted) return true;
-          rows.push(candidate);
+          const stored = refundRequests.get(key.requestId)!;
+          if (wanted !== undefined && stored.ticketStatus !== wanted) return true;
+          rows.push(listed(stored));
           return rows.length < max;
         });
       }
@@ -687,11 +718,11 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
       if (from < to) {
         allRequests.scanFrom({ submittedAt: from, requestId: '' }, (key) => {
           if (!(key.submittedAt < to)) return false;
-          const row = listed(refundRequests.get(key.requestId)!);
-          const name = `${row.reason}\u0000${row.ticketStatus}\u0000${row.currency}`;
+          const { row, ticketStatus } = refundRequests.get(key.requestId)!;
+          const name = `${row.reason}\u0000${ticketStatus}\u0000${row.currency}`;
           let group = groups.get(name);
           if (group === undefined) {
-            group = { reason: row.reason, ticketStatus: row.ticketStatus, currency: row.currency, count: 0, requestedAmount: 0, approvedAmount: 0 };
+            group = { reason: row.reason, ticketStatus, currency: row.currency, count: 0, requestedAmount: 0, approvedAmount: 0 };
             groups.set(name, group);
           }
           group.count += 1;
@@ -727,10 +758,11 @@ const createInMemoryEventStore = (meter: { work: number }): EventStore => {
  * is stored.
  * Every call costs what it returns, not what the store holds: claims and
  * listings walk indexes (claimable outbox entries by due time, credit notes
- * by id, status and payment, refund requests by submission per status and
- * payment) and copy only the rows they return. Like the SQL store, a listing
- * of processing, succeeded or failed requests walks the approved ones and
- * skips those whose credit note says otherwise.
+ * by id, status and payment, refund requests by submission per ticket
+ * status and payment) and copy only the rows they return. Like the SQL
+ * store, each request is filed under its ticket status when its row is
+ * written and filed again when its credit note's row is, so a listing by
+ * ticket status walks only the requests it returns.
  * For tests, demos and single-process tools; state is lost with the process.
  */
 export const inMemoryEventStore = (): EventStore => createInMemoryEventStore({ work: 0 });

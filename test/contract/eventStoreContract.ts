@@ -6,8 +6,10 @@ import type { RefundRequestReason } from '../../src/events/refundRequestEvents.j
 import { emptyCreditNoteContext, type CreditNoteStatus } from '../../src/machine/creditNoteState.js';
 import {
   initialRefundRequestState,
+  refundRequestStatuses,
   refundRequestStatusOf,
   type RefundRequestDecision,
+  type RefundRequestStatus,
 } from '../../src/machine/refundRequestState.js';
 import type {
   CreditNoteSummary,
@@ -707,6 +709,91 @@ export const describeEventStoreContract = (
         expect(requestIds(await store.listRefundRequests({ status: 'succeeded' }))).toEqual(['rq_e', 'rq_g', 'rq_d', 'rq_h']);
         const [moved] = await store.listRefundRequests({ status: 'failed' });
         expect(moved).toMatchObject({ status: 'approved', creditNoteStatus: 'failed', ticketStatus: 'failed' });
+      });
+
+      describe('ticket status kept with the credit note', () => {
+        /** Every ticket status's listing, as request ids. */
+        const tickets = async (filter: { paymentId?: string } = {}) => {
+          const listed: Partial<Record<RefundRequestStatus, string[]>> = {};
+          for (const status of refundRequestStatuses) {
+            const ids = requestIds(await store.listRefundRequests({ ...filter, status }));
+            if (ids.length > 0) listed[status] = ids;
+          }
+          return listed;
+        };
+        /** An append carrying the credit note's row and nothing else: no event, no request row. */
+        const creditNoteOnly = (row: CreditNoteSummary) => put([], [row]);
+
+        it('moves a request between ticket statuses as appends carrying only its credit note’s row change it', async () => {
+          const approved = refundRequestRow('rq_1', 'approved', { creditNoteId: 'cn_1', submittedAt: at(1000) });
+          const waiting = refundRequestRow('rq_0', 'pending', { submittedAt: at(500) });
+          await put([waiting, approved], [summary('cn_1', 'requested', 'pi_1')]);
+          expect(await tickets()).toEqual({ pending: ['rq_0'], processing: ['rq_1'] });
+
+          // The refund fails.
+          await creditNoteOnly(summary('cn_1', 'failed', 'pi_1', 2));
+          expect(await tickets()).toEqual({ pending: ['rq_0'], failed: ['rq_1'] });
+          expect(await tickets({ paymentId: 'pi_1' })).toEqual({ pending: ['rq_0'], failed: ['rq_1'] });
+          expect(await store.listRefundRequests({ status: 'failed' })).toEqual([listedRow(approved, 'failed')]);
+          expect(await store.refundRequestReport({ from: at(0).toISOString(), to: at(2000).toISOString() })).toEqual([
+            { reason: 'technical_issue', ticketStatus: 'failed', currency: 'eur', count: 1, requestedAmount: 5000, approvedAmount: 5000 },
+            { reason: 'technical_issue', ticketStatus: 'pending', currency: 'eur', count: 1, requestedAmount: 5000, approvedAmount: 0 },
+          ]);
+
+          // Retried: requested again, then pending at the processor (the same ticket status), then succeeded.
+          await creditNoteOnly(summary('cn_1', 'requested', 'pi_1', 3));
+          expect(await tickets()).toEqual({ pending: ['rq_0'], processing: ['rq_1'] });
+          await creditNoteOnly(summary('cn_1', 'pending', 'pi_1', 4));
+          expect(await tickets()).toEqual({ pending: ['rq_0'], processing: ['rq_1'] });
+          expect(await store.listRefundRequests({ status: 'processing' })).toEqual([listedRow(approved, 'pending')]);
+          await creditNoteOnly(summary('cn_1', 'succeeded', 'pi_1', 5));
+          expect(await tickets()).toEqual({ pending: ['rq_0'], succeeded: ['rq_1'] });
+          expect(await store.listRefundRequests()).toEqual([listedRow(waiting, null), listedRow(approved, 'succeeded')]);
+
+          // A later row of the request, without its credit note's, still follows the credit note's stored row.
+          const rewritten = { ...approved, version: 3, updatedAt: at(200_000).toISOString() };
+          await put([rewritten]);
+          expect(await tickets()).toEqual({ pending: ['rq_0'], succeeded: ['rq_1'] });
+          expect(await store.listRefundRequests({ status: 'succeeded' })).toEqual([listedRow(rewritten, 'succeeded')]);
+        });
+
+        it('moves every request naming the credit note, and none other', async () => {
+          await put(
+            [
+              refundRequestRow('rq_a', 'approved', { creditNoteId: 'cn_1', submittedAt: at(1000) }),
+              refundRequestRow('rq_b', 'approved', { creditNoteId: 'cn_1', submittedAt: at(2000) }),
+              refundRequestRow('rq_c', 'approved', { creditNoteId: 'cn_2', submittedAt: at(3000) }),
+              refundRequestRow('rq_d', 'approved', { creditNoteId: null, submittedAt: at(4000) }),
+            ],
+            [summary('cn_1', 'requested', 'pi_1'), summary('cn_2', 'requested', 'pi_1')],
+          );
+          expect(await tickets()).toEqual({ processing: ['rq_a', 'rq_b', 'rq_c'], succeeded: ['rq_d'] });
+
+          await creditNoteOnly(summary('cn_1', 'failed', 'pi_1', 2));
+          expect(await tickets()).toEqual({ processing: ['rq_c'], succeeded: ['rq_d'], failed: ['rq_a', 'rq_b'] });
+          // Credit notes no request names change nothing listed.
+          await put([], [summary('cn_orphan', 'failed', 'pi_1'), summary('cn_2', 'manual', 'pi_1', 2)]);
+          expect(await tickets()).toEqual({ succeeded: ['rq_c', 'rq_d'], failed: ['rq_a', 'rq_b'] });
+        });
+
+        it('gives a request row written in the same append as its credit note’s row the status that row has', async () => {
+          // Stored as requested; the append that writes the request also fails the credit note.
+          await creditNoteOnly(summary('cn_1', 'requested', 'pi_1'));
+          const first = refundRequestRow('rq_1', 'approved', { creditNoteId: 'cn_1', submittedAt: at(1000) });
+          await put([first], [summary('cn_1', 'failed', 'pi_1', 2)]);
+          // A credit note issued in the same append as its approval, as the lifecycle writes them.
+          const second = refundRequestRow('rq_2', 'approved', { creditNoteId: 'cn_2', submittedAt: at(2000) });
+          await put([second], [summary('cn_2', 'succeeded', 'pi_1')]);
+          // A credit note whose row comes later: processing until it does, then as its row says.
+          const third = refundRequestRow('rq_3', 'approved', { creditNoteId: 'cn_3', submittedAt: at(3000) });
+          await put([third]);
+          expect(await tickets()).toEqual({ failed: ['rq_1'], succeeded: ['rq_2'], processing: ['rq_3'] });
+          expect(await store.listRefundRequests({ status: 'processing' })).toEqual([{ ...listedRow(third, null), ticketStatus: 'processing' }]);
+
+          await creditNoteOnly(summary('cn_3', 'failed', 'pi_1'));
+          expect(await tickets()).toEqual({ failed: ['rq_1', 'rq_3'], succeeded: ['rq_2'] });
+          expect(await store.listRefundRequests({ status: 'failed' })).toEqual([listedRow(first, 'failed'), listedRow(third, 'failed')]);
+        });
       });
 
       it('lists an approved request whose credit note has no row as processing, never as refunded', async () => {

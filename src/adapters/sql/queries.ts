@@ -14,26 +14,7 @@ const outboxColumns = (t = '') => `${t}id, ${t}seq, ${t}stream_id, ${t}kind, ${t
 const summaryColumns = 'credit_note_id, stream_id, status, payment_id, version, updated_at, state';
 
 const requestColumns = `r.request_id, r.stream_id, r.status, r.payment_id, r.credit_note_id, r.reason, r.amount, r.approved_amount,
-  r.currency, r.submitted_at, r.updated_at, r.version, r.state`;
-
-/**
- * A refund request's ticket status, over `r` (refund_requests) left-joined to
- * `c` (its credit note's credit_note_summaries row): `refundRequestStatusOf`
- * (src/machine/refundRequestState.ts) in SQL, and the contract suite holds the
- * two to the same answers. Its own status unless approved; approved, as far as
- * its credit note: succeeded or manual (or none: a cancel-only approval) is
- * `succeeded`, failed is `failed`, any other status `processing`, and so is a
- * credit note whose row cannot be found (never reported as refunded).
- */
-const ticketStatus = `CASE
-    WHEN r.status <> 'approved' THEN r.status
-    WHEN r.credit_note_id IS NULL OR c.status IN ('succeeded', 'manual') THEN 'succeeded'
-    WHEN c.status = 'failed' THEN 'failed'
-    ELSE 'processing'
-  END`;
-
-/** The ticket statuses that are a stored status of their own; the others are those of approved requests. */
-export const storedTicketStatuses: readonly string[] = ['pending', 'rejected', 'withdrawn'];
+  r.currency, r.submitted_at, r.updated_at, r.version, r.state, r.ticket_status`;
 
 /**
  * Every statement the SQL event store runs, for one schema. Each read is one
@@ -46,7 +27,7 @@ export const queriesFor = (schema: string) => {
 
     streamVersion: `SELECT version FROM ${s}.streams WHERE stream_id = $1`,
 
-    /** The whole append, in the schema's function (sql/002_append_function.sql); `$1` is its JSON document. */
+    /** The whole append, in the schema's function (sql/004_refund_requests.sql); `$1` is its JSON document. */
     appendEvents: `SELECT ${s}.append_events_v4($1::jsonb) AS last`,
 
     /**
@@ -202,26 +183,26 @@ export const queriesFor = (schema: string) => {
       LIMIT $4`,
 
     /**
-     * Refund requests with their credit note's status and their ticket
+     * Refund requests with their ticket status (a column append_events_v4
+     * keeps current with the credit note's row) and their credit note's
      * status, oldest submission first (ties by request id), a keyset page at
-     * a time. Index: refund_requests_status_idx for a ticket status (`status`:
-     * `stored` filters the stored status; `derived`, for processing, succeeded
-     * and failed, walks the approved rows and filters the joined credit note's
-     * status), refund_requests_payment_idx by payment (a status then filters),
-     * refund_requests_submitted_idx without either; the credit note by
-     * credit_note_summaries_pkey. The cursor (submittedAt, requestId) is a
-     * position, exclusive, compared bytewise as the columns' "C" collation and
-     * the indexes are. `$1` the limit, then the status, the payment and the
-     * cursor's two parts, each when asked for.
+     * a time. Index: refund_requests_ticket_status_idx for a ticket status,
+     * stored (pending, rejected, withdrawn) or derived (processing, succeeded,
+     * failed) alike, refund_requests_payment_idx by payment (a ticket status
+     * then filters), refund_requests_submitted_idx without either; the credit
+     * note by credit_note_summaries_pkey, once per row returned. The cursor
+     * (submittedAt, requestId) is a position, exclusive, compared bytewise as
+     * the columns' "C" collation and the indexes are. `$1` the limit, then
+     * the ticket status, the payment and the cursor's two parts, each when
+     * asked for.
      */
-    listRefundRequests: (filter: { status: 'stored' | 'derived' | null; paymentId: boolean; after: boolean }) => {
+    listRefundRequests: (filter: { status: boolean; paymentId: boolean; after: boolean }) => {
       const conditions: string[] = [];
       let next = 2;
-      if (filter.status === 'stored') conditions.push(`r.status = $${next++}`);
-      if (filter.status === 'derived') conditions.push(`r.status = 'approved' AND ${ticketStatus} = $${next++}`);
+      if (filter.status) conditions.push(`r.ticket_status = $${next++}`);
       if (filter.paymentId) conditions.push(`r.payment_id = $${next++}`);
       if (filter.after) conditions.push(`(r.submitted_at, r.request_id) > ($${next++}::text, $${next++}::text)`);
-      return `SELECT ${requestColumns}, c.status AS credit_note_status, ${ticketStatus} AS ticket_status
+      return `SELECT ${requestColumns}, c.status AS credit_note_status
         FROM ${s}.refund_requests AS r
         LEFT JOIN ${s}.credit_note_summaries AS c ON c.credit_note_id = r.credit_note_id
         ${conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`}
@@ -231,20 +212,16 @@ export const queriesFor = (schema: string) => {
 
     /**
      * Requests submitted in [`$1`, `$2`) (ISO 8601 text, compared bytewise),
-     * by reason, ticket status and currency. Index: a range of
-     * refund_requests_submitted_idx; each credit note by credit_note_summaries_pkey.
-     * Sums of bigint are numeric: the store reads them as numbers.
+     * by reason, ticket status (the stored column) and currency. Index: a
+     * range of refund_requests_submitted_idx, nothing else. Sums of bigint
+     * are numeric: the store reads them as numbers.
      */
-    refundRequestReport: `SELECT t.reason, t.ticket_status, t.currency, count(*) AS count,
-        sum(t.amount) AS requested_amount, coalesce(sum(t.approved_amount), 0) AS approved_amount
-      FROM (
-        SELECT r.reason, r.currency, r.amount, r.approved_amount, ${ticketStatus} AS ticket_status
-        FROM ${s}.refund_requests AS r
-        LEFT JOIN ${s}.credit_note_summaries AS c ON c.credit_note_id = r.credit_note_id
-        WHERE r.submitted_at >= $1::text AND r.submitted_at < $2::text
-      ) AS t
-      GROUP BY t.reason, t.ticket_status, t.currency
-      ORDER BY t.reason, t.ticket_status, t.currency`,
+    refundRequestReport: `SELECT reason, ticket_status, currency, count(*) AS count, sum(amount) AS requested_amount,
+        coalesce(sum(approved_amount), 0) AS approved_amount
+      FROM ${s}.refund_requests
+      WHERE submitted_at >= $1::text AND submitted_at < $2::text
+      GROUP BY reason, ticket_status, currency
+      ORDER BY reason, ticket_status, currency`,
 
     /** Index: checkpoints_pkey. */
     readCheckpoint: `SELECT name, value, ${iso('updated_at')} AS updated_at FROM ${s}.checkpoints WHERE name = $1`,

@@ -14,7 +14,7 @@ import type {
   RefundRequestReportRow,
   RefundRequestSummary,
 } from '../../ports/eventStore.js';
-import { queriesFor, storedTicketStatuses, type Queries } from './queries.js';
+import { queriesFor, type Queries } from './queries.js';
 import { migrate } from './schema.js';
 import { DEFAULT_SCHEMA, outboxChannel, sqlErrorOf, UNIQUE_VIOLATION, type SqlClient } from './sqlClient.js';
 
@@ -186,9 +186,9 @@ const eventRecord = (event: DomainEvent, ord: number, version: number) => ({
  * Every append is one call of the schema's `append_events_v4` function, hence
  * one transaction and one round trip: stream heads are checked and moved
  * first (in stream id order, so concurrent multi-stream appends cannot
- * deadlock), then events, outbox entries, completed claims, summaries,
- * refund links and refund request rows are written; any refusal rolls
- * everything back.
+ * deadlock), then events, outbox entries, completed claims, summaries (and
+ * the ticket status of the requests they decide), refund links and refund
+ * request rows are written; any refusal rolls everything back.
  */
 export const sqlEventStore = (client: SqlClient, options: { schema?: string } = {}): SqlEventStore => {
   const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -429,14 +429,14 @@ export const sqlEventStore = (client: SqlClient, options: { schema?: string } = 
 
     async listRefundRequests(filter = {}) {
       const params: unknown[] = [rowLimit(filter.limit ?? DEFAULT_PAGE)];
-      let status: 'stored' | 'derived' | null = null;
-      if (filter.status !== undefined) {
-        status = storedTicketStatuses.includes(filter.status) ? 'stored' : 'derived';
-        params.push(filter.status);
-      }
+      if (filter.status !== undefined) params.push(filter.status);
       if (filter.paymentId !== undefined) params.push(filter.paymentId);
       if (filter.after !== undefined) params.push(filter.after.submittedAt, filter.after.requestId);
-      const sql = q.listRefundRequests({ status, paymentId: filter.paymentId !== undefined, after: filter.after !== undefined });
+      const sql = q.listRefundRequests({
+        status: filter.status !== undefined,
+        paymentId: filter.paymentId !== undefined,
+        after: filter.after !== undefined,
+      });
       return (await client.query<RefundRequestRow>(sql, params)).rows.map(toListedRefundRequest);
     },
 
