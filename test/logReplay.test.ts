@@ -251,6 +251,22 @@ describe('log replay of refund requests', () => {
     expect(more.creditNotes).toBe(1);
   });
 
+  it('reports an approval whose credit note the log never issues (they are one append: the log was cut or edited)', async () => {
+    const log = await requestLog();
+    const cut = log.filter((event) => event.streamId !== 'credit-note-rr-rr_approved');
+    const report = replayAll(cut);
+    expect(report.violations).toEqual([
+      {
+        kind: 'approval_without_credit_note',
+        streamId: requestStream('rr_approved'),
+        at: null,
+        message: `${requestStream('rr_approved')}: approved with credit note rr-rr_approved, which the log never issues`,
+      },
+    ]);
+    // A cancel-only approval issues none, and is not reported.
+    expect(report.violations.some((violation) => violation.streamId === requestStream('rr_cancel'))).toBe(false);
+  });
+
   it('does not count a request with a bad line as a credit note, and does not judge it', async () => {
     const log = await requestLog();
     const stream = requestStream('rr_withdrawn');

@@ -278,7 +278,13 @@ describe('log tooling (what the CLI is built on)', () => {
     expectTypeOf(replay.add).returns.toEqualTypeOf<boolean>();
     expectTypeOf(replay.report).returns.toEqualTypeOf<LogReplayReport>();
     expectTypeOf<ViolationKind>().toEqualTypeOf<
-      'version_out_of_order' | 'transition_rejected' | 'event_after_terminal' | 'two_refunds_for_one_attempt' | 'refund_on_two_credit_notes' | 'refunded_beyond_charge'
+      | 'version_out_of_order'
+      | 'transition_rejected'
+      | 'event_after_terminal'
+      | 'two_refunds_for_one_attempt'
+      | 'refund_on_two_credit_notes'
+      | 'refunded_beyond_charge'
+      | 'approval_without_credit_note'
     >();
   });
 

@@ -38,7 +38,12 @@ export type ViolationKind =
   /** One processor refund is claimed by two credit notes. */
   | 'refund_on_two_credit_notes'
   /** The credit notes of one payment refunded more than was charged. */
-  | 'refunded_beyond_charge';
+  | 'refunded_beyond_charge'
+  /**
+   * A refund request approved with a refund whose credit note the log never issued: the two are written in one
+   * append, so one without the other means the log was cut or edited.
+   */
+  | 'approval_without_credit_note';
 
 export type Violation = {
   kind: ViolationKind;
@@ -399,6 +404,22 @@ export const createLogReplay = (options: LogReplayOptions): LogReplay => {
             at: null,
             message: `${streamId}: ${refunded.creditNotes === 1 ? 'its credit note' : `${refunded.creditNotes} credit notes`} refunded ${money(refunded.amount, refunded.currency)} of a ${money(charged.amount, charged.currency)} charge`,
           });
+        }
+      }
+      for (const [streamId, record] of requests) {
+        const decision = record.state.context.decision;
+        if (record.incomplete || decision?.kind !== 'approved' || decision.creditNoteId === null) continue;
+        const creditNote = creditNotes.get(`${CREDIT_NOTE_STREAM_PREFIX}${decision.creditNoteId}`);
+        if (creditNote === undefined || creditNote.incomplete === false && creditNote.state.status === 'unissued') {
+          violationTotal += 1;
+          if (judged.length < KEPT) {
+            judged.push({
+              kind: 'approval_without_credit_note',
+              streamId,
+              at: null,
+              message: `${streamId}: approved with credit note ${decision.creditNoteId}, which the log never issues`,
+            });
+          }
         }
       }
       stuck.sort((a, b) => Date.parse(a.since) - Date.parse(b.since));
