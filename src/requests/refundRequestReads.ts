@@ -1,10 +1,9 @@
-import { err, ok, safeTry } from 'neverthrow';
-import { RefundRequestNotFoundError } from '../errors.js';
+import { ok, safeTry } from 'neverthrow';
 import type { StoredEvent } from '../events/envelope.js';
 import { creditNoteStreamId, loadCreditNote, type KnownCreditNote } from '../lifecycle/streams.js';
 import type { CreditNoteStatus } from '../machine/creditNoteState.js';
 import type { EventStore } from '../ports/eventStore.js';
-import { loadRefundRequest, type KnownRefundRequest } from './refundRequestStream.js';
+import { loadSubmittedRefundRequest, type KnownRefundRequest } from './refundRequestStream.js';
 import { toRefundRequestView, type RefundRequestView } from './refundRequestView.js';
 
 const approvedCreditNoteOf = (request: KnownRefundRequest): string | null =>
@@ -28,8 +27,7 @@ export const viewOfRequest = (store: EventStore, request: KnownRefundRequest, la
 /** The request replayed from its stream, or not found. */
 export const loadRefundRequestView = (store: EventStore, requestId: string) =>
   safeTry(async function* () {
-    const loaded = yield* await loadRefundRequest(store, requestId);
-    if (loaded.state.status === 'unsubmitted') return err(new RefundRequestNotFoundError(requestId));
+    const loaded = yield* await loadSubmittedRefundRequest(store, requestId);
     return ok(yield* await viewOfRequest(store, loaded));
   });
 
@@ -39,8 +37,7 @@ export const loadRefundRequestView = (store: EventStore, requestId: string) =>
  */
 export const refundRequestHistory = (store: EventStore, requestId: string) =>
   safeTry(async function* () {
-    const loaded = yield* await loadRefundRequest(store, requestId);
-    if (loaded.state.status === 'unsubmitted') return err(new RefundRequestNotFoundError(requestId));
+    const loaded = yield* await loadSubmittedRefundRequest(store, requestId);
     const creditNoteId = approvedCreditNoteOf(loaded);
     const creditNoteEvents: StoredEvent[] = creditNoteId === null ? [] : (yield* await loadCreditNote(store, creditNoteId)).events;
     return ok([...loaded.events, ...creditNoteEvents].sort((a, b) => a.globalPosition - b.globalPosition));

@@ -1,5 +1,5 @@
 import { err, ok, type Result } from 'neverthrow';
-import { EventValidationError } from '../errors.js';
+import { EventValidationError, RefundRequestNotFoundError } from '../errors.js';
 import { isRefundRequestEvent, type StoredEvent } from '../events/envelope.js';
 import { readValidated } from '../lifecycle/streams.js';
 import type { RefundRequestEvent } from '../events/refundRequestEvents.js';
@@ -29,6 +29,15 @@ export const loadRefundRequest = async (store: EventStore, requestId: string): P
   }
   return ok({ streamId, version, state: replay.state, events: parsed });
 };
+
+/** The request replayed from its stream; not found when it was never submitted. */
+export const loadSubmittedRefundRequest = async (
+  store: EventStore,
+  requestId: string,
+): Promise<Result<LoadedRefundRequest, EventValidationError | RefundRequestNotFoundError>> =>
+  (await loadRefundRequest(store, requestId)).andThen((loaded) =>
+    loaded.state.status === 'unsubmitted' ? err(new RefundRequestNotFoundError(requestId)) : ok(loaded),
+  );
 
 /** The read-model row of a request at a stream version, written in the same append as the events that led there. */
 export const refundRequestSummary = (known: KnownRefundRequest, updatedAt: string): RefundRequestSummary => {

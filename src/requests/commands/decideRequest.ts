@@ -11,8 +11,8 @@ import type { RefundRequestContext } from '../../machine/refundRequestState.js';
 import { evaluatePolicy } from '../refundPolicy.js';
 import { proposeRequestEvent, startRequestChange, type ProposedRefundRequestEvent } from '../refundRequestChange.js';
 import { approveRequestInputSchema, rejectRequestInputSchema, withdrawRequestInputSchema } from '../refundRequestInputs.js';
-import { loadRefundRequest, type LoadedRefundRequest } from '../refundRequestStream.js';
-import { applyPolicy, closeOnPayment, overriddenRules, requestOutcomeFor, requireSubmitted, validateRequestId, type RequestDeps } from './requestSupport.js';
+import { loadRefundRequest, loadSubmittedRefundRequest, type LoadedRefundRequest } from '../refundRequestStream.js';
+import { applyPolicy, closeOnPayment, decisionReads, overriddenRules, requestOutcomeFor, validateRequestId, type RequestDeps } from './requestSupport.js';
 
 /** The credit note an approval issues unless the host names one. */
 export const defaultCreditNoteIdFor = (requestId: string): string => `rr-${requestId}`;
@@ -47,7 +47,7 @@ export const approveRequest = (deps: RequestDeps, rawRequestId: unknown, rawInpu
     const input = yield* validateInput(approveRequestInputSchema, rawInput);
     const creditNoteId = input.creditNoteId ?? defaultCreditNoteIdFor(requestId);
     // Read before the permission check, so the host can judge the request's payment and amount; nothing is decided yet.
-    const loaded = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
+    const loaded = yield* await loadSubmittedRefundRequest(deps.store, requestId);
     const { context } = loaded.state;
     const canCancel = deps.hooks.cancelSubscription !== undefined;
     // Refund + cancel is seed 004's advice for a subscription, when the host can cancel one.
@@ -94,9 +94,10 @@ export const approveRequest = (deps: RequestDeps, rawRequestId: unknown, rawInpu
         ? ok<Plan<null>>({ refundRequests: [startRequestChange(request)], result: null })
         : err(new RefundRequestConflictError(requestId, 'approve', request.state.status));
 
+    const readRequest = decisionReads(deps.store, loaded);
     const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
       safeTry(async function* () {
-        const request = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
+        const request = yield* await readRequest();
         if (request.state.status !== 'pending') return alreadyDecided(request);
         const facts = request.state.context;
         // The window measures when the customer asked, not how long the review took.
@@ -140,19 +141,26 @@ export const approveRequest = (deps: RequestDeps, rawRequestId: unknown, rawInpu
     return ok(requestOutcomeFor(requestId, executed));
   });
 
-/** Reject or withdraw: the request's one event, and its place on the payment closed in the same append. */
+/**
+ * Reject or withdraw: the request read, the actor's permission asked, then the request's one event and its place on
+ * the payment closed in the same append. The same decision again is a no-op.
+ */
 const closeRequest = (
   deps: RequestDeps,
   requestId: string,
-  meta: Parameters<typeof commandMeta>[1],
-  command: 'reject' | 'withdraw',
+  input: Parameters<typeof commandMeta>[1],
+  action: 'reject_request' | 'withdraw_request',
   event: ProposedRefundRequestEvent,
   isSame: (context: RefundRequestContext) => boolean,
 ) =>
   safeTry(async function* () {
-    const executed = yield* await executeCommand(deps, commandMeta(deps, meta), (now) =>
+    const command = action === 'reject_request' ? 'reject' : 'withdraw';
+    const loaded = yield* await loadSubmittedRefundRequest(deps.store, requestId);
+    yield* await authorizeOrRefuse(deps, input.actor, action, subjectOf(loaded.state.context));
+    const readRequest = decisionReads(deps.store, loaded);
+    const executed = yield* await executeCommand(deps, commandMeta(deps, input), (now) =>
       safeTry(async function* () {
-        const request = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
+        const request = yield* await readRequest();
         if (request.state.status !== 'pending') {
           if (isSame(request.state.context)) return ok<Plan<null>>({ refundRequests: [startRequestChange(request)], result: null });
           return err(new RefundRequestConflictError(requestId, command, request.state.status));
@@ -170,10 +178,8 @@ export const rejectRequest = (deps: RequestDeps, rawRequestId: unknown, rawInput
   safeTry(async function* () {
     const requestId = yield* validateRequestId(rawRequestId);
     const input = yield* validateInput(rejectRequestInputSchema, rawInput);
-    const loaded = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
-    yield* await authorizeOrRefuse(deps, input.actor, 'reject_request', subjectOf(loaded.state.context));
     const note = input.note ?? null;
-    return await closeRequest(deps, requestId, input, 'reject', { type: 'RefundRequestRejected', data: { note } }, (context) =>
+    return await closeRequest(deps, requestId, input, 'reject_request', { type: 'RefundRequestRejected', data: { note } }, (context) =>
       context.decision?.kind === 'rejected' && context.decision.note === note,
     );
   });
@@ -183,9 +189,6 @@ export const withdrawRequest = (deps: RequestDeps, rawRequestId: unknown, rawInp
   safeTry(async function* () {
     const requestId = yield* validateRequestId(rawRequestId);
     const input = yield* validateInput(withdrawRequestInputSchema, rawInput);
-    const loaded = yield* requireSubmitted(yield* await loadRefundRequest(deps.store, requestId), requestId);
-    yield* await authorizeOrRefuse(deps, input.actor, 'withdraw_request', subjectOf(loaded.state.context));
-    return await closeRequest(deps, requestId, input, 'withdraw', { type: 'RefundRequestWithdrawn', data: { details: input.details ?? null } }, (context) =>
-      context.decision?.kind === 'withdrawn',
-    );
+    const event: ProposedRefundRequestEvent = { type: 'RefundRequestWithdrawn', data: { details: input.details ?? null } };
+    return await closeRequest(deps, requestId, input, 'withdraw_request', event, (context) => context.decision?.kind === 'withdrawn');
   });

@@ -1,6 +1,14 @@
 import { err, ok, safeTry, type Result, type ResultAsync } from 'neverthrow';
 import { z } from 'zod';
-import { ForbiddenError, PolicyRefusedError, RefundRequestNotFoundError, ValidationError, type PolicyRefusal } from '../../errors.js';
+import {
+  ForbiddenError,
+  PolicyRefusedError,
+  type EventValidationError,
+  type RefundRequestNotFoundError,
+  type ValidationError,
+  type PolicyRefusal,
+} from '../../errors.js';
+import type { EventStore } from '../../ports/eventStore.js';
 import type { Actor } from '../../events/primitives.js';
 import type { PolicyOverride, PolicyRule } from '../../events/refundRequestEvents.js';
 import { authorizeOrRefuse } from '../../lifecycle/authorization.js';
@@ -11,7 +19,7 @@ import type { KnownCreditNote, LoadedPayment } from '../../lifecycle/streams.js'
 import type { RefundRequestState } from '../../machine/refundRequestState.js';
 import { rulesToOverride, type RefundRequestPolicy } from '../refundPolicy.js';
 import { requestIdSchema } from '../refundRequestInputs.js';
-import { refundRequestStreamId, type KnownRefundRequest, type LoadedRefundRequest } from '../refundRequestStream.js';
+import { loadSubmittedRefundRequest, refundRequestStreamId, type KnownRefundRequest, type LoadedRefundRequest } from '../refundRequestStream.js';
 
 /** What the request commands need besides the lifecycle's dependencies. */
 export type RequestDeps = LifecycleDeps & { requestPolicy: RefundRequestPolicy };
@@ -34,8 +42,18 @@ const requestIdArgumentSchema = z.object({ requestId: requestIdSchema });
 export const validateRequestId = (raw: unknown): Result<string, ValidationError> =>
   validateInput(requestIdArgumentSchema, { requestId: raw }).map((value) => value.requestId);
 
-export const requireSubmitted = (loaded: LoadedRefundRequest, requestId: string) =>
-  loaded.state.status === 'unsubmitted' ? err(new RefundRequestNotFoundError(requestId)) : ok(loaded);
+/**
+ * The request as each decision reads it: the read made before the permission check serves the first decision, and
+ * one taken again after a lost race reads it afresh (the append checks the version read either way).
+ */
+export const decisionReads = (store: EventStore, first: LoadedRefundRequest) => {
+  let unused: LoadedRefundRequest | null = first;
+  return async (): Promise<Result<LoadedRefundRequest, EventValidationError | RefundRequestNotFoundError>> => {
+    const read = unused;
+    unused = null;
+    return read === null ? loadSubmittedRefundRequest(store, first.state.context.requestId) : ok(read);
+  };
+};
 
 /** Closes the request's place on its payment's stream: the payment may take another request. */
 export const closeOnPayment = (stream: LoadedPayment, requestId: string): PaymentChange => ({
