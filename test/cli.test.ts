@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toMermaid } from '../src/machine/mermaid.js';
-import { buildFixture, okValue } from './support/fixtures.js';
+import { buildFixture, okValue, submitRefundRequest } from './support/fixtures.js';
 
 /*
  * `refund-lifecycle` run as a user runs it: a child process on the fixture
@@ -277,24 +277,9 @@ describe('refund-lifecycle with refund requests: replay, import and explain', ()
   /** A lifecycle's log: rr_7 approved by the merchant as credit note cn_from_rr (not the default id), rr_8 rejected. */
   const requestLog = async () => {
     const fx = buildFixture();
-    const customer = { kind: 'customer', id: 'cus_7' } as const;
     const merchant = { kind: 'user', id: 'merchant_1' } as const;
     for (const [requestId, paymentId] of [['rr_7', 'pi_7'], ['rr_8', 'pi_8']] as const) {
-      fx.gateway.capture(paymentId, 10_000);
-      fx.gateway.setChargeConfirmed(paymentId, true);
-      okValue(
-        await fx.lifecycle.requestRefund({
-          requestId,
-          payment: { paymentId },
-          amount: 4_000,
-          currency: 'EUR',
-          reason: 'technical_issue',
-          details: null,
-          customerId: 'cus_7',
-          purchasedAt: '2025-12-30T09:00:00.000Z',
-          actor: customer,
-        }),
-      );
+      await submitRefundRequest(fx, { requestId, paymentId, customerId: 'cus_7', purchasedAt: '2025-12-30T09:00:00.000Z' });
       fx.clock.advance(3_600_000);
     }
     okValue(await fx.lifecycle.approveRequest('rr_7', { actor: merchant, creditNoteId: 'cn_from_rr' }));

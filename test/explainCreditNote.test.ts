@@ -4,7 +4,7 @@ import { explainCreditNote } from '../src/logs/explainCreditNote.js';
 import { createRefundLifecycle } from '../src/lifecycle/createRefundLifecycle.js';
 import { fakeGateway, inMemoryEventStore, manualClock, recordingNotifier } from '../src/testing/index.js';
 import { explanationText } from '../src/cli/explainCommand.js';
-import { buildFixture, okValue } from './support/fixtures.js';
+import { buildFixture, okValue, submitRefundRequest } from './support/fixtures.js';
 
 /*
  * `explain` from a store knows what a log file cannot: whether each owed side
@@ -80,26 +80,17 @@ describe('explainCreditNote from a log file', () => {
 });
 
 describe('explainCreditNote of a credit note issued by a refund request', () => {
-  const customer = { kind: 'customer', id: 'cus_7' } as const;
   const merchant = { kind: 'user', id: 'merchant_1' } as const;
   /** A request approved under a credit note id of the merchant's choosing (not the default `rr-<requestId>`). */
   const approvedRequest = async () => {
     const fx = buildFixture();
-    fx.gateway.capture('pi_7', 10_000);
-    fx.gateway.setChargeConfirmed('pi_7', true);
-    okValue(
-      await fx.lifecycle.requestRefund({
-        requestId: 'rr_7',
-        payment: { paymentId: 'pi_7' },
-        amount: 4_000,
-        currency: 'EUR',
-        reason: 'technical_issue',
-        details: 'The export never finished.',
-        customerId: 'cus_7',
-        purchasedAt: '2025-12-30T09:00:00.000Z',
-        actor: customer,
-      }),
-    );
+    await submitRefundRequest(fx, {
+      requestId: 'rr_7',
+      paymentId: 'pi_7',
+      details: 'The export never finished.',
+      customerId: 'cus_7',
+      purchasedAt: '2025-12-30T09:00:00.000Z',
+    });
     fx.clock.advance(3_600_000);
     okValue(await fx.lifecycle.approveRequest('rr_7', { actor: merchant, amount: 2_500, creditNoteId: 'cn_from_request' }));
     return {

@@ -9,7 +9,7 @@ import { foldCreditNote } from '../src/machine/fold.js';
 import type { CreditNoteEvent } from '../src/events/creditNoteEvents.js';
 import type { EventStore } from '../src/ports/eventStore.js';
 import { fakeGateway, inMemoryEventStore } from '../src/testing/index.js';
-import { actor, buildFixture, okValue } from './support/fixtures.js';
+import { actor, buildFixture, okValue, submitRefundRequest } from './support/fixtures.js';
 
 /*
  * `importLog` (behind `refund-lifecycle import`) on the in-memory store and
@@ -37,9 +37,8 @@ const byStream = (events: readonly StoredEvent[]) =>
 const heldEvents = async (store: EventStore) => byStream(await store.readAll({ limit: 100_000 }));
 const upcast = byStream;
 
-const STREAMS = Array.from({ length: 60 }, (_, index) => index * 7);
-
-describe.each([
+/** The stores an import is tried on, each opened empty. */
+const stores = [
   ['in memory', async () => ({ store: inMemoryEventStore() as EventStore, close: async () => {} })],
   [
     'PGlite',
@@ -49,7 +48,11 @@ describe.each([
       return { store: store as EventStore, close: () => store.close() };
     },
   ],
-] as const)('importLog into the %s store', (_name, open) => {
+] as const;
+
+const STREAMS = Array.from({ length: 60 }, (_, index) => index * 7);
+
+describe.each(stores)('importLog into the %s store', (_name, open) => {
   let opened: Awaited<ReturnType<typeof open>>;
   const log = exportedLog(STREAMS);
   beforeAll(async () => {
@@ -169,22 +172,13 @@ const requestStory = async () => {
   const customer = { kind: 'customer', id: 'cus_1' } as const;
   const DAY = 86_400_000;
   const submit = async (requestId: string, paymentId: string, extra: { subscriptionId?: string } = {}) => {
-    fx.gateway.capture(paymentId, 10_000);
-    fx.gateway.setChargeConfirmed(paymentId, true);
-    okValue(
-      await fx.lifecycle.requestRefund({
-        requestId,
-        payment: { paymentId },
-        amount: 4_000,
-        currency: 'EUR',
-        reason: 'not_as_described',
-        details: null,
-        customerId: 'cus_1',
-        purchasedAt: new Date(fx.clock.now().getTime() - 3 * DAY).toISOString(),
-        actor: customer,
-        ...extra,
-      }),
-    );
+    await submitRefundRequest(fx, {
+      requestId,
+      paymentId,
+      reason: 'not_as_described',
+      purchasedAt: new Date(fx.clock.now().getTime() - 3 * DAY).toISOString(),
+      ...extra,
+    });
     fx.clock.advance(60_000);
   };
   await submit('rr_pending', 'pi_1');
@@ -209,17 +203,7 @@ const requestStory = async () => {
   return { store: fx.store, log, listed };
 };
 
-describe.each([
-  ['in memory', async () => ({ store: inMemoryEventStore() as EventStore, close: async () => {} })],
-  [
-    'PGlite',
-    async () => {
-      const store: PgliteEventStore = pgliteStore({ dataDir: 'memory://' });
-      await store.migrate();
-      return { store: store as EventStore, close: () => store.close() };
-    },
-  ],
-] as const)('importLog of refund requests into the %s store', (_name, open) => {
+describe.each(stores)('importLog of refund requests into the %s store', (_name, open) => {
   let opened: Awaited<ReturnType<typeof open>>;
   let story: Awaited<ReturnType<typeof requestStory>>;
   beforeAll(async () => {

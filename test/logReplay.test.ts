@@ -6,7 +6,7 @@ import type { StoredEvent } from '../src/events/envelope.js';
 import { createLogReplay, type LogReplayReport } from '../src/logs/logReplay.js';
 import { foldCreditNote } from '../src/machine/fold.js';
 import { numRuns } from './support/numRuns.js';
-import { actor, buildFixture, okValue } from './support/fixtures.js';
+import { actor, buildFixture, okValue, submitRefundRequest } from './support/fixtures.js';
 
 /*
  * The audit behind `refund-lifecycle replay`, in process: generated
@@ -152,22 +152,7 @@ const requestLog = async (): Promise<StoredEvent[]> => {
   const fx = buildFixture();
   const customer = { kind: 'customer', id: 'cus_1' } as const;
   const submit = async (requestId: string, paymentId: string, subscriptionId: string | null = null) => {
-    fx.gateway.capture(paymentId, 10_000);
-    fx.gateway.setChargeConfirmed(paymentId, true);
-    okValue(
-      await fx.lifecycle.requestRefund({
-        requestId,
-        payment: { paymentId },
-        amount: 4_000,
-        currency: 'EUR',
-        reason: 'technical_issue',
-        details: null,
-        customerId: 'cus_1',
-        purchasedAt: new Date(fx.clock.now().getTime() - 86_400_000).toISOString(),
-        subscriptionId,
-        actor: customer,
-      }),
-    );
+    await submitRefundRequest(fx, { requestId, paymentId, subscriptionId });
     fx.clock.advance(60_000);
   };
   await submit('rr_pending', 'pi_1');

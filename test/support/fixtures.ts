@@ -6,6 +6,7 @@ import {
   type RefundLifecycleConfig,
 } from '../../src/lifecycle/createRefundLifecycle.js';
 import type { IssueCreditNoteInput } from '../../src/lifecycle/commandInputs.js';
+import type { RequestRefundInput } from '../../src/requests/refundRequestInputs.js';
 import type { EventStore } from '../../src/ports/eventStore.js';
 import type { CancelSubscriptionCall, HookCall, RefundHooks } from '../../src/ports/notifier.js';
 import type { CreateRefundRequest, RefundGateway } from '../../src/ports/refundGateway.js';
@@ -149,3 +150,30 @@ export const errValue = <T, E>(result: Result<T, E>): E => {
 
 export const creditNoteEventTypes = async (store: EventStore, creditNoteId: string): Promise<string[]> =>
   (await store.readStream(`credit-note-${creditNoteId}`)).events.map((event) => event.type);
+
+/**
+ * A customer's refund request on a payment the fake processor captured (10,000) and confirmed, as the log tools'
+ * tests need one: 40.00 EUR, asked a day after purchase by the customer it names. Override what the test is about.
+ */
+export const submitRefundRequest = async (
+  fixture: Pick<Fixture, 'gateway' | 'lifecycle' | 'clock'>,
+  request: Pick<RequestRefundInput, 'requestId'> & { paymentId: string } & Partial<Omit<RequestRefundInput, 'payment'>>,
+) => {
+  const { paymentId, ...overrides } = request;
+  fixture.gateway.capture(paymentId, 10_000);
+  fixture.gateway.setChargeConfirmed(paymentId, true);
+  const customerId = overrides.customerId ?? 'cus_1';
+  return okValue(
+    await fixture.lifecycle.requestRefund({
+      payment: { paymentId },
+      amount: 4_000,
+      currency: 'EUR',
+      reason: 'technical_issue',
+      details: null,
+      customerId,
+      purchasedAt: new Date(fixture.clock.now().getTime() - 86_400_000).toISOString(),
+      actor: { kind: 'customer', id: customerId },
+      ...overrides,
+    }),
+  );
+};
